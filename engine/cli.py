@@ -1,0 +1,71 @@
+"""``python -m engine COMMAND``: one module per command under ``engine/commands``.
+
+Each command module defines ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
+Expected failures (EngineError) become one ``error`` event and exit code 2; anything else
+becomes an ``error`` event of kind "internal" with the traceback in ``engine-error.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from . import protocol
+from .errors import EngineError
+
+COMMANDS = {
+    "generate": "engine.commands.generate",
+    "remesh": "engine.commands.remesh",
+    "prior-vocabulary": "engine.commands.prior_vocabulary",
+    "prior-mesh": "engine.commands.prior_mesh",
+    "doctor": "engine.commands.doctor",
+    "models": "engine.commands.models",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as a protocol error instead of printing usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise EngineError(f"{self.prog}: {message}", "input")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m engine", description="DreamFusion engine")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.run(args))
+    except EngineError as exc:
+        protocol.emit(protocol.ERROR, message=str(exc), kind=exc.kind)
+        return 2
+    except KeyboardInterrupt:
+        protocol.emit(protocol.ERROR, message="interrupted", kind="cancelled")
+        return 130
+    except Exception as exc:  # a bug: report it in one line, keep the traceback in a file
+        log = Path(tempfile.gettempdir()) / "dreamfusion-engine-error.log"
+        log.write_text(traceback.format_exc())
+        protocol.emit(
+            protocol.ERROR,
+            message=f"internal error: {type(exc).__name__}: {exc} (details in {log})",
+            kind="internal",
+            log=str(log),
+        )
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Diffusion priors behind one interface, chosen by name, and Score Distillation Sampling."""

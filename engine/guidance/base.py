@@ -1,0 +1,75 @@
+"""The interface every diffusion prior implements, so SDS never knows which model it is using."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import EngineError
+from ..shading import ShadingMode
+
+
+class PriorError(EngineError):
+    """A prior that cannot be built or used (missing weights, unknown words); the message is for the user."""
+
+    def __init__(self, message: str, kind: str = "prior") -> None:
+        super().__init__(message, kind)
+
+
+@dataclass(frozen=True)
+class ViewContext:
+    """What the guidance call knows about one rendered image.
+
+    Learned priors use only ``suffix`` (the view-dependent prompt). The procedural prior
+    also compares like with like: the shading ``mode`` and the camera's angles.
+    """
+
+    suffix: str  # "front" | "side" | "back" | "overhead" | "" (no view-dependent prompt)
+    mode: ShadingMode
+    azimuth_deg: float
+    elevation_deg: float
+
+
+class DiffusionPrior(ABC):
+    """A frozen text-to-image diffusion model used as a loss.
+
+    Works in the model's own space (pixels for IF and the procedural prior, VAE latents
+    for Stable Diffusion): ``encode`` maps a render in [0, 1] there, differentiably.
+    """
+
+    name: str
+    default_guidance_scale: float
+    num_train_timesteps: int
+
+    @property
+    @abstractmethod
+    def alphas_cumprod(self) -> torch.Tensor:
+        """alphabar_t for t = 0 .. num_train_timesteps - 1 (float32, on the prior's device)."""
+
+    @abstractmethod
+    def set_prompt(self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...]) -> None:
+        """Prepare conditioning for the prompt with each view suffix (computed once, then reused)."""
+
+    @abstractmethod
+    def encode(self, rgb: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) render in [0, 1] -> the model's input space, keeping the autograd graph."""
+
+    @abstractmethod
+    def predict_noise(
+        self,
+        noisy: torch.Tensor,
+        t: torch.Tensor,
+        views: list[ViewContext],
+        guidance_scale: float,
+    ) -> torch.Tensor:
+        """eps_hat with classifier-free guidance: uncond + s * (cond - uncond). Called under no_grad."""
+
+    @property
+    def input_resolution(self) -> int | None:
+        """The render size the prior expects (None: any)."""
+        return None
+
+    def release_text_encoder(self) -> None:  # noqa: B027 - optional hook
+        """Free the text encoder once all prompts are encoded (real models)."""

@@ -1,0 +1,56 @@
+"""The paper's shading model, shared by the NeRF renderer and the procedural prior's renderer.
+
+c = rho * (l_rho * max(0, n . (l - mu) / ||l - mu||) + l_a), with three modes:
+coloured (albedo, ambient + diffuse), textureless (rho = 1, ambient + diffuse) and
+ambient-only (l_a = 1, l_rho = 0).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import torch
+
+from .config import ShadingConfig
+
+
+class ShadingMode(str, Enum):
+    COLOURED = "coloured"
+    TEXTURELESS = "textureless"
+    AMBIENT = "ambient"
+
+
+def shade(
+    albedo: torch.Tensor,
+    normals: torch.Tensor,
+    points: torch.Tensor,
+    light: torch.Tensor,
+    mode: ShadingMode,
+    config: ShadingConfig,
+) -> torch.Tensor:
+    """Colour at surface samples. ``albedo``, ``normals``, ``points`` (..., 3); ``light`` broadcastable to them."""
+    if mode is ShadingMode.AMBIENT:
+        return albedo
+    to_light = light - points
+    to_light = to_light / to_light.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    lambert = (normals * to_light).sum(dim=-1, keepdim=True).clamp_min(0.0)
+    intensity = config.diffuse * lambert + config.ambient
+    if mode is ShadingMode.TEXTURELESS:
+        return intensity.expand_as(albedo)
+    return albedo * intensity
+
+
+def sample_mode(step: int, total: int, config: ShadingConfig, generator: torch.Generator) -> ShadingMode:
+    """Ambient-only during warm-up, then shaded with probability 0.75 (textureless half of those)."""
+    if step < config.ambient_warmup_fraction * total:
+        return ShadingMode.AMBIENT
+    shaded, textureless = torch.rand(2, generator=generator).tolist()
+    if shaded >= config.shaded_prob:
+        return ShadingMode.AMBIENT
+    return ShadingMode.TEXTURELESS if textureless < config.textureless_prob else ShadingMode.COLOURED
+
+
+def composite(colour: torch.Tensor, opacity: torch.Tensor, background: tuple[float, float, float]) -> torch.Tensor:
+    """Composite an accumulated colour over the fixed background."""
+    bg = torch.tensor(background, dtype=colour.dtype, device=colour.device)
+    return colour + (1.0 - opacity) * bg
