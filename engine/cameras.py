@@ -7,7 +7,7 @@ on -Y), +90 deg puts the camera on +X; elevation is the angle above the XY plane
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -30,6 +30,10 @@ class Cameras:
 
     def __len__(self) -> int:
         return self.position.shape[0]
+
+    def __getitem__(self, index: int) -> Cameras:
+        """The single camera ``index``, still batched (B = 1)."""
+        return Cameras(*(getattr(self, f.name)[index : index + 1] for f in fields(self)))
 
     def rays(self, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Ray origins and unit directions, each (B, H, W, 3), through pixel centres (row 0 on top)."""

@@ -10,7 +10,8 @@ Standard library only.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import field as default
 from typing import Any
 
 SCENE_SCALE = 1.6  # our object radius / the paper's (0.75 / ~0.47)
@@ -138,14 +139,14 @@ class RunConfig:
     preview_every: int = 50
     checkpoint_every: int = 200
     turntable_frames: int = 8
-    camera: CameraConfig = field(default_factory=CameraConfig)
-    shading: ShadingConfig = field(default_factory=ShadingConfig)
-    field: FieldConfig = field(default_factory=FieldConfig)
-    render: RenderConfig = field(default_factory=RenderConfig)
-    guidance: GuidanceConfig = field(default_factory=GuidanceConfig)
-    regularizers: RegularizerConfig = field(default_factory=RegularizerConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    mesh: MeshConfig = field(default_factory=MeshConfig)
+    camera: CameraConfig = default(default_factory=CameraConfig)
+    shading: ShadingConfig = default(default_factory=ShadingConfig)
+    field: FieldConfig = default(default_factory=FieldConfig)
+    render: RenderConfig = default(default_factory=RenderConfig)
+    guidance: GuidanceConfig = default(default_factory=GuidanceConfig)
+    regularizers: RegularizerConfig = default(default_factory=RegularizerConfig)
+    optim: OptimConfig = default(default_factory=OptimConfig)
+    mesh: MeshConfig = default(default_factory=MeshConfig)
 
 
 PRESETS: dict[str, dict[str, Any]] = {

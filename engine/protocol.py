@@ -64,3 +64,20 @@ def decode(line: str) -> dict[str, Any]:
             "update the engine and the extension together"
         )
     return message
+
+
+class EventWriter:
+    """Emits events on a stream and appends each line to a run's ``log.jsonl``."""
+
+    def __init__(self, stream: IO[str] | None = None, log_path: str | None = None) -> None:
+        self.stream = stream
+        self.log_path = log_path
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        line = encode(event, **fields)
+        out = self.stream if self.stream is not None else sys.stdout
+        out.write(line + "\n")
+        out.flush()
+        if self.log_path is not None:
+            with open(self.log_path, "a", encoding="utf-8") as log:
+                log.write(line + "\n")

@@ -1,0 +1,203 @@
+"""The optimisation loop: render a random view under a random light, score it with SDS, step.
+
+Every random draw comes from one ``torch.Generator`` whose state is checkpointed, and previews
+use fixed cameras without drawing from it, so a resumed CPU run ends identical to an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import checkpoint, protocol
+from .cameras import VIEW_SUFFIXES, orbit_cameras, sample_cameras, view_suffix
+from .config import OptimConfig, RegularizerConfig, RunConfig
+from .field.base import Field
+from .guidance.base import DiffusionPrior, ViewContext
+from .guidance.sds import ScoreDistillation
+from .registry import FIELDS, resolve
+from .renderer import render, render_image
+from .shading import ShadingMode, sample_mode
+from .stop_signal import StopSignal
+
+PREVIEW_RESOLUTION = 128
+PREVIEW_AZIMUTH_DEG = -35.0  # a three-quarter view of the front
+PROGRESS_INTERVAL_S = 0.25
+
+
+def learning_rate(fraction: float, config: OptimConfig) -> float:
+    """Linear warm-up, then cosine decay to ``lr * lr_end_factor`` (paper A.2, shape only)."""
+    if fraction < config.warmup_fraction:
+        return config.lr * max(fraction / config.warmup_fraction, 1e-3)
+    progress = (fraction - config.warmup_fraction) / max(1.0 - config.warmup_fraction, 1e-9)
+    end = config.lr * config.lr_end_factor
+    return end + 0.5 * (config.lr - end) * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def orientation_weight(fraction: float, config: RegularizerConfig) -> float:
+    """Annealed in log space from the start weight to the full weight (paper: 1e-4 -> 1e-2 over 5k steps)."""
+    ramp = min(fraction / config.orientation_anneal_fraction, 1.0) if config.orientation_anneal_fraction > 0 else 1.0
+    low, high = math.log(config.orientation_weight_start), math.log(config.orientation_weight)
+    return math.exp(low + (high - low) * ramp)
+
+
+def save_png(image: torch.Tensor, path: Path) -> Path:
+    """(3, H, W) in [0, 1] -> PNG, written atomically."""
+    array = (image.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+    partial = path.with_name(path.name + ".partial")
+    Image.fromarray(array).save(partial, format="PNG")
+    partial.replace(path)
+    return path
+
+
+@dataclass
+class StepResult:
+    loss: float
+    mode: ShadingMode
+
+
+class Trainer:
+    """Owns the field, its optimiser and the run's RNG; reports through ``emit``."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        prior: DiffusionPrior,
+        run_dir: Path,
+        emit: Callable[..., None],
+        device: torch.device,
+        stop: StopSignal | None = None,
+    ) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.emit = emit
+        self.device = device
+        self.stop = stop or StopSignal()
+        torch.manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.field: Field = resolve(FIELDS, config.field.name, "field")(config.field).to(device)
+        self.prior = prior
+        suffixes = VIEW_SUFFIXES if config.guidance.view_dependent_prompts else ("",)
+        prior.set_prompt(config.prompt, config.guidance.negative_prompt, suffixes)
+        prior.release_text_encoder()
+        self.sds = ScoreDistillation(prior, config.guidance)
+        self.optimizer = torch.optim.Adam(
+            self.field.parameters(), lr=config.optim.lr, betas=(0.9, 0.99), eps=config.optim.adam_eps
+        )
+        self.step = 0
+        self.preview_cameras = orbit_cameras(config.camera, [PREVIEW_AZIMUTH_DEG])
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoint"
+
+    def resume(self) -> int:
+        self.step = checkpoint.load(self.checkpoint_dir, self.field, self.optimizer, self.generator)
+        return self.step
+
+    def save_checkpoint(self) -> Path:
+        path = checkpoint.save(self.checkpoint_dir, self.step, self.field, self.optimizer, self.generator)
+        self.emit(protocol.CHECKPOINT, step=self.step, path=str(path))
+        return path
+
+    def train_step(self) -> StepResult:
+        config, total = self.config, self.config.optim.steps
+        fraction = self.step / total
+        self.field.set_progress(fraction)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(fraction, config.optim)
+        mode = sample_mode(self.step, total, config.shading, self.generator)
+        cameras = sample_cameras(config.camera, config.optim.batch_size, self.generator)
+        rendering = render(self.field, cameras, mode, config.render, config.shading, generator=self.generator)
+        views = [
+            ViewContext(
+                suffix=view_suffix(az, el, config.camera) if config.guidance.view_dependent_prompts else "",
+                mode=mode,
+                azimuth_deg=az,
+                elevation_deg=el,
+            )
+            for az, el in zip(cameras.azimuth.tolist(), cameras.elevation.tolist(), strict=True)
+        ]
+        sds = self.sds(rendering.rgb, views, fraction, self.generator)
+        regular = config.regularizers
+        loss = (
+            sds.loss
+            + orientation_weight(fraction, regular) * rendering.orientation
+            + regular.opacity_weight * rendering.opacity_penalty
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        return StepResult(loss=float(loss.detach()), mode=mode)
+
+    def write_preview(self) -> Path:
+        image = render_image(
+            self.field, self.preview_cameras, ShadingMode.COLOURED, self.config.render, self.config.shading,
+            PREVIEW_RESOLUTION,
+        )[0]
+        path = save_png(image, self.run_dir / "previews" / f"step_{self.step:06d}.png")
+        self.emit(protocol.PREVIEW, step=self.step, path=str(path))
+        return path
+
+    def write_turntable(self) -> list[Path]:
+        """Frames around the object, coloured and textureless, for the user and the quality report."""
+        count = self.config.turntable_frames
+        cameras = orbit_cameras(self.config.camera, [i * 360.0 / count for i in range(count)])
+        paths = []
+        for mode in (ShadingMode.COLOURED, ShadingMode.TEXTURELESS):
+            frames = render_image(
+                self.field, cameras, mode, self.config.render, self.config.shading, PREVIEW_RESOLUTION
+            )
+            for index, frame in enumerate(frames):
+                paths.append(save_png(frame, self.run_dir / "turntable" / f"{mode.value}_{index:02d}.png"))
+        return paths
+
+    def optimise(self) -> bool:
+        """Run to the configured step count; False when stopped early (a checkpoint is saved)."""
+        config, total = self.config, self.config.optim.steps
+        (self.run_dir / "previews").mkdir(parents=True, exist_ok=True)
+        self.emit(protocol.STAGE, name="optimize", message=f"optimising {total} steps")
+        started, last_report, rate = time.perf_counter(), 0.0, 0.0
+        steps_at_start = self.step
+        while self.step < total:
+            if self.stop.requested:
+                self.save_checkpoint()
+                return False
+            result = self.train_step()
+            now = time.perf_counter()
+            done_here = self.step - steps_at_start
+            rate = done_here / max(now - started, 1e-9)
+            if now - last_report >= PROGRESS_INTERVAL_S or self.step == total:
+                last_report = now
+                self.emit(
+                    protocol.PROGRESS, step=self.step, total=total, loss=round(result.loss, 6),
+                    it_per_s=round(rate, 3), eta_s=round((total - self.step) / max(rate, 1e-9), 1),
+                    mode=result.mode.value,
+                )
+            if config.preview_every and self.step % config.preview_every == 0:
+                self.write_preview()
+            if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < total:
+                self.save_checkpoint()
+        if not (config.preview_every and self.step % config.preview_every == 0):
+            self.write_preview()
+        return True
+
+    @torch.no_grad()
+    def field_callables(self) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+        """numpy density and albedo functions of the trained field, for mesh export."""
+
+        def query(points: np.ndarray, index: int) -> np.ndarray:
+            tensor = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)).to(self.device)
+            values = self.field.density_and_albedo(tensor)[index]
+            return values.float().cpu().numpy()
+
+        return (lambda p: query(p, 0)), (lambda p: query(p, 1))
