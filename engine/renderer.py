@@ -9,7 +9,7 @@ import torch
 from .cameras import Cameras
 from .config import RenderConfig, ShadingConfig
 from .field.base import Field
-from .shading import ShadingMode, composite, shade
+from .shading import ShadingMode, composite, shade_accumulated
 
 
 @dataclass
@@ -23,13 +23,14 @@ class Rendering:
     opacity_penalty: torch.Tensor  # scalar: mean sqrt(acc^2 + 0.01)
 
 
-def ray_box(origins: torch.Tensor, directions: torch.Tensor, bound: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Entry and exit distances of rays through the box [-bound, bound]^3 (exit <= entry: a miss)."""
-    safe = torch.where(directions.abs() < 1e-9, torch.full_like(directions, 1e-9), directions)
-    t0 = (-bound - origins) / safe
-    t1 = (bound - origins) / safe
-    near = torch.minimum(t0, t1).amax(dim=-1).clamp_min(0.0)
-    far = torch.maximum(t0, t1).amin(dim=-1)
+def ray_sphere(origins: torch.Tensor, directions: torch.Tensor, radius: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Entry and exit distances of unit-direction rays through the sphere of ``radius`` (exit <= entry: a miss)."""
+    b = (origins * directions).sum(dim=-1)
+    c = (origins * origins).sum(dim=-1) - radius**2
+    disc = b * b - c
+    root = disc.clamp_min(0.0).sqrt()
+    near = (-b - root).clamp_min(0.0)
+    far = torch.where(disc > 0, -b + root, torch.zeros_like(b))
     return near, far
 
 
@@ -42,19 +43,25 @@ def render(
     resolution: int | None = None,
     generator: torch.Generator | None = None,
 ) -> Rendering:
-    """Render every camera at ``resolution`` (default: the config's). Stratified jitter needs ``generator``."""
+    """Render every camera at ``resolution`` (default: the config's). Stratified jitter needs ``generator``.
+
+    Only rays that meet the bounding sphere (radius = the field's bound; objects fit well inside it)
+    are marched: in wide shots most pixels are background, and skipping them is the largest saving.
+    """
     size = resolution or render_config.resolution
     batch = len(cameras)
-    origins, directions = cameras.rays(size)
-    origins, directions = origins.reshape(-1, 3), directions.reshape(-1, 3)
-    near, far = ray_box(origins, directions, field.bound)
-    hit = far > near
-    length = torch.where(hit, far - near, torch.zeros_like(far))
+    all_origins, all_directions = cameras.rays(size)
+    all_origins, all_directions = all_origins.reshape(-1, 3), all_directions.reshape(-1, 3)
+    near, far = ray_sphere(all_origins, all_directions, field.bound)
+    hit = (far > near).nonzero().squeeze(1)
+    origins, directions = all_origins[hit], all_directions[hit]
+    near, length = near[hit], (far - near)[hit]
+    ray_camera = hit // (size * size)
 
     samples = render_config.samples_per_ray
     steps = torch.arange(samples, dtype=torch.float32, device=origins.device)
     if generator is not None and render_config.jitter:
-        offsets = torch.rand(origins.shape[0], samples, generator=generator).to(origins.device)
+        offsets = torch.rand(all_origins.shape[0], samples, generator=generator).to(origins.device)[hit]
     else:
         offsets = torch.full((origins.shape[0], samples), 0.5, device=origins.device)
     t = near.unsqueeze(-1) + length.unsqueeze(-1) * (steps + offsets) / samples
@@ -66,21 +73,35 @@ def render(
     transmittance = torch.cumprod(torch.cat([torch.ones_like(alpha[:, :1]), 1.0 - alpha + 1e-10], dim=1), dim=1)
     weights = alpha * transmittance[:, :-1]
 
-    light = cameras.light.repeat_interleave(size * size, dim=0).unsqueeze(1)
-    colour = shade(sample.albedo, sample.normals, points, light, mode, shading_config)
-    accumulated = (weights.unsqueeze(-1) * colour).sum(dim=1)
     opacity = weights.sum(dim=1, keepdim=True)
     depth = (weights * t).sum(dim=1, keepdim=True)
-    rgb = composite(accumulated, opacity, shading_config.background)
+    albedo = (weights.unsqueeze(-1) * sample.albedo).sum(dim=1)
+    if mode is ShadingMode.AMBIENT:
+        accumulated = albedo
+    else:
+        # Deferred shading: light the ray once, at its mean normal and expected surface point.
+        normal = (weights.unsqueeze(-1) * sample.normals).sum(dim=1)
+        normal = normal / normal.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        surface = origins + directions * (depth / opacity.clamp_min(1e-6))
+        accumulated = shade_accumulated(
+            albedo, opacity, normal, surface, cameras.light[ray_camera], mode, shading_config
+        )
 
     facing = (sample.normals * directions.unsqueeze(1)).sum(dim=-1).clamp_min(0.0)
-    orientation = (weights.detach() * facing**2).sum(dim=1).mean()
-    opacity_penalty = torch.sqrt(opacity**2 + 0.01).mean()
+    rays = all_origins.shape[0]
+    orientation = (weights.detach() * facing**2).sum() / rays
+
+    def scatter(values: torch.Tensor) -> torch.Tensor:
+        """Per-hit-ray values back onto every ray (rays, C); missed rays are empty."""
+        return values.new_zeros(rays, values.shape[-1]).index_copy(0, hit, values)
 
     def image(values: torch.Tensor) -> torch.Tensor:
         return values.reshape(batch, size, size, -1).permute(0, 3, 1, 2)
 
-    return Rendering(image(rgb), image(opacity), image(depth), orientation, opacity_penalty)
+    full_opacity = scatter(opacity)
+    rgb = composite(scatter(accumulated), full_opacity, shading_config.background)
+    opacity_penalty = torch.sqrt(full_opacity**2 + 0.01).mean()
+    return Rendering(image(rgb), image(full_opacity), image(scatter(depth)), orientation, opacity_penalty)
 
 
 @torch.no_grad()

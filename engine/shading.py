@@ -7,14 +7,14 @@ ambient-only (l_a = 1, l_rho = 0).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import torch
 
 from .config import ShadingConfig
 
 
-class ShadingMode(str, Enum):
+class ShadingMode(StrEnum):
     COLOURED = "coloured"
     TEXTURELESS = "textureless"
     AMBIENT = "ambient"
@@ -29,14 +29,36 @@ def shade(
     config: ShadingConfig,
 ) -> torch.Tensor:
     """Colour at surface samples. ``albedo``, ``normals``, ``points`` (..., 3); ``light`` broadcastable to them."""
-    if mode is ShadingMode.AMBIENT:
-        return albedo
+    return shade_accumulated(albedo, torch.ones_like(albedo[..., :1]), normals, points, light, mode, config)
+
+
+def lighting(normals: torch.Tensor, points: torch.Tensor, light: torch.Tensor, config: ShadingConfig) -> torch.Tensor:
+    """l_rho * max(0, n . (l - mu) / ||l - mu||) + l_a, shape (..., 1)."""
     to_light = light - points
     to_light = to_light / to_light.norm(dim=-1, keepdim=True).clamp_min(1e-8)
     lambert = (normals * to_light).sum(dim=-1, keepdim=True).clamp_min(0.0)
-    intensity = config.diffuse * lambert + config.ambient
+    return config.diffuse * lambert + config.ambient
+
+
+def shade_accumulated(
+    albedo: torch.Tensor,
+    opacity: torch.Tensor,
+    normals: torch.Tensor,
+    points: torch.Tensor,
+    light: torch.Tensor,
+    mode: ShadingMode,
+    config: ShadingConfig,
+) -> torch.Tensor:
+    """Shade opacity-weighted albedo (..., 3) once at the expected surface point (deferred shading).
+
+    The shading is linear in albedo, so a ray's colour is its accumulated albedo times the
+    lighting at its mean normal and depth; textureless renders use white albedo (= opacity).
+    """
+    if mode is ShadingMode.AMBIENT:
+        return albedo
+    intensity = lighting(normals, points, light, config)
     if mode is ShadingMode.TEXTURELESS:
-        return intensity.expand_as(albedo)
+        return (opacity * intensity).expand_as(albedo)
     return albedo * intensity
 
 

@@ -9,7 +9,7 @@ import torch
 from engine.cameras import orbit_cameras
 from engine.config import CameraConfig, FieldConfig, RenderConfig, ShadingConfig
 from engine.field.grid import GridField
-from engine.renderer import ray_box, render
+from engine.renderer import ray_sphere, render
 from engine.shading import ShadingMode
 
 
@@ -19,16 +19,18 @@ def _field(**overrides: object) -> GridField:
     return field
 
 
-def test_ray_box_entry_and_exit() -> None:
-    near, far = ray_box(torch.tensor([[0.0, -3.0, 0.0]]), torch.tensor([[0.0, 1.0, 0.0]]), 1.0)
+def test_ray_sphere_entry_and_exit() -> None:
+    near, far = ray_sphere(torch.tensor([[0.0, -3.0, 0.0]]), torch.tensor([[0.0, 1.0, 0.0]]), 1.0)
     torch.testing.assert_close(near, torch.tensor([2.0]))
     torch.testing.assert_close(far, torch.tensor([4.0]))
-    near, far = ray_box(torch.tensor([[0.0, -3.0, 2.0]]), torch.tensor([[0.0, 1.0, 0.0]]), 1.0)
+    near, far = ray_sphere(torch.tensor([[0.0, -3.0, 0.6]]), torch.tensor([[0.0, 1.0, 0.0]]), 1.0)
+    torch.testing.assert_close(far - near, torch.tensor([1.6]))  # chord 2 * sqrt(1 - 0.6^2)
+    near, far = ray_sphere(torch.tensor([[0.0, -3.0, 1.01]]), torch.tensor([[0.0, 1.0, 0.0]]), 1.0)
     assert far <= near  # a miss
 
 
 def test_opacity_matches_the_analytic_transmittance() -> None:
-    # A uniform density tau over the whole box: a ray through the centre crosses 2 units.
+    # A uniform density tau over the whole field: a ray through the centre crosses the sphere's 2 units.
     field = _field(blob_strength=0.0)
     tau = 0.7
     with torch.no_grad():
