@@ -18,12 +18,12 @@ from . import protocol
 from .errors import EngineError
 
 COMMANDS = {
-    "generate": "engine.commands.generate",
-    "remesh": "engine.commands.remesh",
-    "prior-vocabulary": "engine.commands.prior_vocabulary",
-    "prior-mesh": "engine.commands.prior_mesh",
-    "doctor": "engine.commands.doctor",
-    "models": "engine.commands.models",
+    "generate": ("engine.commands.generate", "generate a 3D asset from a text prompt"),
+    "remesh": ("engine.commands.remesh", "re-extract a finished run's mesh at another threshold"),
+    "prior-vocabulary": ("engine.commands.prior_vocabulary", "the words the procedural prior understands"),
+    "prior-mesh": ("engine.commands.prior_mesh", "the procedural prior's ground-truth mesh for a prompt"),
+    "doctor": ("engine.commands.doctor", "check this Python, its packages and devices"),
+    "models": ("engine.commands.models", "list the diffusion models found locally"),
 }
 
 
@@ -34,20 +34,26 @@ class _Parser(argparse.ArgumentParser):
         raise EngineError(f"{self.prog}: {message}", "input")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None) -> argparse.ArgumentParser:
+    """The parser for ``command`` alone: only that command's module is imported (start-up stays fast)."""
     parser = _Parser(prog="python -m engine", description="DreamFusion engine")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name, module_name in COMMANDS.items():
+    for name, (module_name, summary) in COMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=summary)
+            continue
         module = importlib.import_module(module_name)
-        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(command)
-        command.set_defaults(run=module.run)
+        parsed = sub.add_parser(name, help=summary, description=module.HELP)
+        module.add_arguments(parsed)
+        parsed.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        command = next((arg for arg in argv if not arg.startswith("-")), None)
+        args = build_parser(command).parse_args(argv)
         return int(args.run(args))
     except EngineError as exc:
         protocol.emit(protocol.ERROR, message=str(exc), kind=exc.kind)

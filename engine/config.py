@@ -117,16 +117,16 @@ class OptimConfig:
 
 @dataclass
 class MeshConfig:
-    """Marching cubes and albedo bake."""
+    """Marching cubes and albedo bake (engine/mesh/)."""
 
-    grid_resolution: int = 256
-    threshold: float | None = None  # None: chosen automatically from the field
+    grid_resolution: int = 256  # density samples per axis over the field's box; albedo at half
+    threshold: float | None = None  # None: the level whose surface matches the renders (engine/mesh/threshold.py)
     min_component_fraction: float = 0.02  # drop floaters smaller than this share of faces
-    smooth_iterations: int = 2
-    face_budget: int | None = 200_000
+    smooth_iterations: int = 2  # Taubin passes (volume-preserving)
+    face_budget: int | None = 200_000  # above it the grid is resampled coarser and re-extracted
     bake: str = "vertex"  # "vertex" | "uv"
     texture_size: int = 1024
-    formats: tuple[str, ...] = ("npz", "glb")  # "obj" too on request
+    formats: tuple[str, ...] = ("npz", "glb")  # "obj" too on request; mesh.npz is always written
 
 
 @dataclass

@@ -34,7 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=None)
     parser.add_argument("--cache-dir", type=Path, default=None, help="where priors cache their data")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="any config field, e.g. --set render.samples_per_ray=48 (JSON values)",
     )
 
@@ -66,15 +69,19 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     if not prompt:
         raise EngineError("the prompt is empty: describe an object, for example --prompt 'a red cube'", "input")
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise EngineError(
-            f"the prompt is {len(prompt)} characters long; keep it under {MAX_PROMPT_CHARS}", "input"
-        )
+        raise EngineError(f"the prompt is {len(prompt)} characters long; keep it under {MAX_PROMPT_CHARS}", "input")
     config = RunConfig(prompt=prompt)
     dotted: dict[str, Any] = dict(PRESETS[args.preset])
     flags = {
-        "guidance.prior": args.prior, "guidance.model": args.model, "guidance.negative_prompt": args.negative_prompt,
-        "guidance.guidance_scale": args.guidance_scale, "optim.steps": args.steps, "seed": args.seed,
-        "device": args.device, "preview_every": args.preview_every, "checkpoint_every": args.checkpoint_every,
+        "guidance.prior": args.prior,
+        "guidance.model": args.model,
+        "guidance.negative_prompt": args.negative_prompt,
+        "guidance.guidance_scale": args.guidance_scale,
+        "optim.steps": args.steps,
+        "seed": args.seed,
+        "device": args.device,
+        "preview_every": args.preview_every,
+        "checkpoint_every": args.checkpoint_every,
     }
     dotted.update({key: value for key, value in flags.items() if value is not None})
     dotted.update(_parse_set(args.set))
@@ -137,8 +144,13 @@ def run(args: argparse.Namespace) -> int:
     device = choose_device(config.device)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     emit(
-        protocol.STARTED, run_dir=str(run_dir), prompt=config.prompt, prior=config.guidance.prior,
-        total=config.optim.steps, device=str(device), resumed=args.resume is not None,
+        protocol.STARTED,
+        run_dir=str(run_dir),
+        prompt=config.prompt,
+        prior=config.guidance.prior,
+        total=config.optim.steps,
+        device=str(device),
+        resumed=args.resume is not None,
     )
     emit(protocol.STAGE, name="prior", message=f"preparing the {config.guidance.prior} prior")
     prior_class = resolve(PRIORS, config.guidance.prior, "prior")
@@ -152,13 +164,26 @@ def run(args: argparse.Namespace) -> int:
     trainer.write_turntable()
     density_fn, albedo_fn = trainer.field_callables()
 
+    reported: dict[str, float] = {}
+
     def progress(stage: str, fraction: float) -> None:
+        """Stage events at each stage's start, every 10% and its end."""
+        if stage in reported and fraction < 1.0 and fraction - reported[stage] < 0.1:
+            return
+        reported[stage] = fraction
         emit(protocol.STAGE, name=stage, message=f"{stage} {fraction:.0%}", fraction=round(fraction, 3))
 
-    result = export_run(density_fn, albedo_fn, config.mesh, trainer.field.bound, run_dir, progress)
+    with trainer.field.frozen():
+        result = export_run(density_fn, albedo_fn, config.mesh, trainer.field.bound, run_dir, progress)
     emit(
-        protocol.DONE, run_dir=str(run_dir), mesh=str(result.mesh_npz), glb=str(result.glb),
-        elapsed_s=round(time.perf_counter() - started, 2), steps=trainer.step,
-        vertices=result.vertices, faces=result.faces, threshold=result.threshold,
+        protocol.DONE,
+        run_dir=str(run_dir),
+        mesh=str(result.mesh_npz),
+        glb=str(result.glb),
+        elapsed_s=round(time.perf_counter() - started, 2),
+        steps=trainer.step,
+        vertices=result.vertices,
+        faces=result.faces,
+        threshold=result.threshold,
     )
     return 0

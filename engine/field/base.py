@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -23,12 +25,17 @@ class Field(nn.Module, ABC):
 
     bound: float
 
-    def set_progress(self, fraction: float) -> None:  # noqa: B027 - optional hook
+    def set_progress(self, fraction: float) -> None:
         """Told the run's progress in [0, 1] each step (coarse-to-fine schedules)."""
 
     @abstractmethod
     def forward(self, points: torch.Tensor) -> FieldSample:
         """Density, albedo and normals at ``points`` (..., 3), differentiable."""
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """While the parameters do not change (export, previews), fields may cache derived data."""
+        yield
 
     @torch.no_grad()
     def density_and_albedo(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,152 @@
+"""From a trained field to the run's mesh files, and back again at another threshold.
+
+``export_run`` (the trainer's one call after optimisation) samples the field into
+``density_grid.npz`` and then meshes from that stored file; ``remesh_run`` (``python -m engine
+remesh``) meshes from the same file without the field. Both go through ``_mesh_from_grid``, so a
+remesh at the threshold of the run reproduces the run's mesh exactly.
+No torch anywhere: the field arrives as numpy callables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import MeshConfig, from_dict
+from ..errors import EngineError
+from .bake import bake_texture, vertex_albedo
+from .cleanup import drop_small_components, smooth
+from .extract import extract_within_budget
+from .file_format import MeshData, srgb_to_linear
+from .grid import GRID_FILE, PointFunction, load_grid, sample_field, save_grid
+from .outputs import FORMATS, TEXTURE_FILE, write_mesh_files
+from .threshold import auto_threshold
+from .uv_atlas import unwrap
+
+Progress = Callable[[str, float], None]  # (stage "mesh" | "bake" | "export", fraction of that stage)
+SAMPLING_SHARE = 0.8  # of the "mesh" stage, when the field is sampled first
+BAKES = ("vertex", "uv")
+
+
+@dataclass
+class ExportResult:
+    """The files written (absolute paths; None where not asked for) and what the mesh came out as."""
+
+    mesh_npz: Path
+    glb: Path | None
+    obj: Path | None
+    texture: Path | None
+    vertices: int
+    faces: int
+    threshold: float
+    components_dropped: int
+
+
+def export_run(
+    density_fn: PointFunction,
+    albedo_fn: PointFunction,
+    config: MeshConfig,
+    bound: float,
+    run_dir: Path,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Sample density (N,3)->(N,) and albedo (N,3)->(N,3) over [-bound, bound]^3 into the run's
+    density grid, then extract, clean, bake and write the mesh files from it."""
+    validate_mesh_config(config)
+    report = progress or _silent
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    grid = sample_field(
+        density_fn, albedo_fn, config.grid_resolution, bound, lambda f: report("mesh", SAMPLING_SHARE * f)
+    )
+    save_grid(run_dir / GRID_FILE, grid)
+    return _mesh_from_grid(run_dir, config.threshold, config, report, SAMPLING_SHARE)
+
+
+def remesh_run(
+    run_dir: Path, threshold: float | None, config: MeshConfig | None = None, progress: Progress | None = None
+) -> ExportResult:
+    """Re-extract from the run's stored grid at ``threshold`` (None: the config's, else automatic),
+    replacing the run's mesh files only once the new ones are complete. ``config`` None reads the
+    run's config.json; its grid_resolution is unused (the stored grid's resolution is what there is)."""
+    run_dir = Path(run_dir)
+    config = load_mesh_config(run_dir) if config is None else config
+    validate_mesh_config(config)
+    level = config.threshold if threshold is None else threshold
+    return _mesh_from_grid(run_dir, level, config, progress or _silent, 0.0)
+
+
+def load_mesh_config(run_dir: Path) -> MeshConfig:
+    """The "mesh" section of the run's config.json, or the defaults when the run has none."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        return MeshConfig()
+    try:
+        section = json.loads(path.read_text()).get("mesh", {})
+        return from_dict(MeshConfig, section)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise EngineError(
+            f"the mesh settings in {path} are unreadable ({exc}); fix or delete that file", "input"
+        ) from exc
+
+
+def validate_mesh_config(config: MeshConfig) -> None:
+    """Reject settings that cannot work, with the allowed range, before any time is spent."""
+    problems = []
+    if config.bake not in BAKES:
+        problems.append(f"bake must be one of {', '.join(BAKES)}, not {config.bake!r}")
+    unknown = [name for name in config.formats if name not in FORMATS]
+    if unknown:
+        problems.append(f"formats must be among {', '.join(FORMATS)}, not {', '.join(map(repr, unknown))}")
+    if not 16 <= config.grid_resolution <= 1024:
+        problems.append(f"grid_resolution must be 16 to 1024, not {config.grid_resolution}")
+    if not 64 <= config.texture_size <= 8192:
+        problems.append(f"texture_size must be 64 to 8192, not {config.texture_size}")
+    if not 0.0 <= config.min_component_fraction < 1.0:
+        problems.append(f"min_component_fraction must be in [0, 1), not {config.min_component_fraction}")
+    if config.smooth_iterations < 0:
+        problems.append(f"smooth_iterations must be 0 or more, not {config.smooth_iterations}")
+    if config.face_budget is not None and config.face_budget < 100:
+        problems.append(f"face_budget must be at least 100 (or none), not {config.face_budget}")
+    if problems:
+        raise EngineError("bad mesh settings: " + "; ".join(problems), "input")
+
+
+def _mesh_from_grid(
+    run_dir: Path, threshold: float | None, config: MeshConfig, report: Progress, mesh_start: float
+) -> ExportResult:
+    report("mesh", mesh_start)
+    grid = load_grid(run_dir / GRID_FILE)
+    level = auto_threshold(grid.density, grid.bound) if threshold is None else float(threshold)
+    vertices, faces = extract_within_budget(grid.density, grid.bound, level, config.face_budget)
+    vertices, faces, dropped = drop_small_components(vertices, faces, config.min_component_fraction)
+    vertices = smooth(vertices, faces, config.smooth_iterations)
+    report("mesh", 1.0)
+    report("bake", 0.0)
+    colors = srgb_to_linear(vertex_albedo(grid, vertices))
+    uvs = texture = None
+    if config.bake == "uv":
+        uvs = unwrap(vertices, faces, config.texture_size)
+        report("bake", 0.5)
+        texture = bake_texture(grid, vertices, faces, uvs, config.texture_size)
+    report("bake", 1.0)
+    report("export", 0.0)
+    mesh = MeshData(vertices, faces, colors, uvs, TEXTURE_FILE if texture is not None else None)
+    files = write_mesh_files(run_dir, mesh, texture, config.formats)
+    report("export", 1.0)
+    return ExportResult(
+        mesh_npz=files.mesh_npz,
+        glb=files.glb,
+        obj=files.obj,
+        texture=files.texture,
+        vertices=len(vertices),
+        faces=len(faces),
+        threshold=level,
+        components_dropped=dropped,
+    )
+
+
+def _silent(stage: str, fraction: float) -> None:
+    """The progress callback when the caller wants none."""
