@@ -141,7 +141,11 @@ class Trainer:
 
     def write_preview(self) -> Path:
         image = render_image(
-            self.field, self.preview_cameras, ShadingMode.COLOURED, self.config.render, self.config.shading,
+            self.field,
+            self.preview_cameras,
+            ShadingMode.COLOURED,
+            self.config.render,
+            self.config.shading,
             PREVIEW_RESOLUTION,
         )[0]
         path = save_png(image, self.run_dir / "previews" / f"step_{self.step:06d}.png")
@@ -151,6 +155,7 @@ class Trainer:
     def write_turntable(self) -> list[Path]:
         """Frames around the object, coloured and textureless, for the user and the quality report."""
         count = self.config.turntable_frames
+        (self.run_dir / "turntable").mkdir(parents=True, exist_ok=True)
         cameras = orbit_cameras(self.config.camera, [i * 360.0 / count for i in range(count)])
         paths = []
         for mode in (ShadingMode.COLOURED, ShadingMode.TEXTURELESS):
@@ -179,8 +184,12 @@ class Trainer:
             if now - last_report >= PROGRESS_INTERVAL_S or self.step == total:
                 last_report = now
                 self.emit(
-                    protocol.PROGRESS, step=self.step, total=total, loss=round(result.loss, 6),
-                    it_per_s=round(rate, 3), eta_s=round((total - self.step) / max(rate, 1e-9), 1),
+                    protocol.PROGRESS,
+                    step=self.step,
+                    total=total,
+                    loss=round(result.loss, 6),
+                    it_per_s=round(rate, 3),
+                    eta_s=round((total - self.step) / max(rate, 1e-9), 1),
                     mode=result.mode.value,
                 )
             if config.preview_every and self.step % config.preview_every == 0:

@@ -1,0 +1,50 @@
+"""Where the engine runs and in which precision the diffusion model runs there.
+
+"auto" prefers CUDA, then Apple's MPS, then the CPU, so the same settings work on every machine.
+Half precision is for GPUs only: CPU kernels in float16 are slow or missing.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import EngineError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return backend is not None and backend.is_available()
+
+
+def choose_device(name: str) -> torch.device:
+    """The torch device for a ``RunConfig.device`` setting; an unavailable GPU is a user error."""
+    if name not in DEVICE_CHOICES:
+        raise EngineError(f"unknown device {name!r}; choose one of: {', '.join(DEVICE_CHOICES)}", "device")
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise EngineError(
+            "CUDA was requested but this torch build sees no CUDA GPU; choose device 'auto' or 'cpu', "
+            "or install a CUDA build of torch",
+            "device",
+        )
+    if name == "mps" and not _mps_available():
+        raise EngineError(
+            "MPS was requested but it is not available (it needs Apple silicon and macOS 12.3+); "
+            "choose device 'auto' or 'cpu'",
+            "device",
+        )
+    return torch.device(name)
+
+
+def denoiser_dtype(device: torch.device, half: bool) -> torch.dtype:
+    """float16 for the frozen diffusion model on a GPU when ``half`` is set, else float32."""
+    if half and device.type in ("cuda", "mps"):
+        return torch.float16
+    return torch.float32

@@ -1,0 +1,138 @@
+"""What the diffusers priors (Stable Diffusion, DeepFloyd IF) share behind ``DiffusionPrior``.
+
+Prompt embeddings are computed once per view suffix, then the text encoder can be freed; each
+guidance call runs the UNet once on the batch [conditional; unconditional] and applies
+classifier-free guidance. Subclasses say how text is embedded, how a render enters the model's
+space and which checkpoint parts they load.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from ..cameras import view_prompt
+from ..config import RunConfig
+from ..device import denoiser_dtype
+from ..model_discovery import hub_cache_dir
+from .base import DiffusionPrior, PriorError, ViewContext
+from .model_loading import ModelSource, resolve_model
+
+RENDER_RESOLUTION = 64  # both priors are guided at the paper's 64x64 renders
+_PREDICTION_TYPES = ("epsilon", "v_prediction")
+
+
+class LearnedPrior(DiffusionPrior):
+    """A frozen diffusers UNet conditioned on text, used through classifier-free guidance.
+
+    Tensors cross this interface in float32; the models themselves may run in float16.
+    """
+
+    default_model: ClassVar[str]  # hub id used when the run names no model
+    parts: ClassVar[tuple[str, ...]]  # checkpoint subfolders the prior loads
+
+    def __init__(self, unet: Any, scheduler: Any, tokenizer: Any, text_encoder: Any, device: torch.device) -> None:
+        prediction_type = scheduler.config.get("prediction_type", "epsilon")
+        if prediction_type not in _PREDICTION_TYPES:
+            raise PriorError(
+                f"the {self.name} model predicts {prediction_type!r}, which the engine does not support; "
+                "use a model that predicts noise (epsilon) or velocity (v_prediction)"
+            )
+        self.unet = unet
+        self.device = device
+        self.dtype: torch.dtype = unet.dtype
+        self.prediction_type: str = prediction_type
+        self.num_train_timesteps = int(scheduler.config.num_train_timesteps)
+        self._alphas_cumprod = scheduler.alphas_cumprod.to(device=device, dtype=torch.float32)
+        self._tokenizer = tokenizer
+        self._text_encoder = text_encoder
+        self._conditional: dict[str, torch.Tensor] = {}
+        self._unconditional: torch.Tensor | None = None
+
+    @classmethod
+    def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path | None) -> LearnedPrior:
+        """Load the model named by ``run.guidance`` (or the default) onto ``device``.
+
+        Hub ids are looked up in the Hugging Face hub cache (HF_HUB_CACHE / HF_HOME), where the
+        add-on's model manager downloads them, not in the engine's ``cache_dir``. The guidance
+        scale and negative prompt are per call (``predict_noise``, ``set_prompt``).
+        """
+        guidance = run.guidance
+        source = resolve_model(
+            guidance.model or cls.default_model,
+            cls.parts,
+            offline=guidance.offline,
+            cache_dir=hub_cache_dir(),
+            prior=cls.name,
+        )
+        return cls.load(source, device, denoiser_dtype(device, guidance.half_precision))
+
+    @classmethod
+    @abstractmethod
+    def load(cls, source: ModelSource, device: torch.device, dtype: torch.dtype) -> LearnedPrior:
+        """Build the prior from a checked checkpoint; models run in ``dtype``."""
+
+    @abstractmethod
+    def _embed_texts(self, texts: list[str]) -> torch.Tensor:
+        """(N, tokens, width) text embeddings for the UNet's cross-attention, in the UNet's dtype."""
+
+    @property
+    def alphas_cumprod(self) -> torch.Tensor:
+        return self._alphas_cumprod
+
+    @property
+    def input_resolution(self) -> int:
+        return RENDER_RESOLUTION
+
+    def set_prompt(self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...]) -> None:
+        """Embed "prompt, {suffix} view" for each suffix (the bare prompt for "") and the negative prompt."""
+        if self._text_encoder is None:
+            raise RuntimeError("set_prompt after release_text_encoder: build the prior again for a new prompt")
+        texts = [view_prompt(prompt, suffix) if suffix else prompt for suffix in suffixes]
+        with torch.no_grad():
+            embeddings = self._embed_texts([*texts, negative_prompt])
+        self.set_embeddings({suffix: embeddings[i : i + 1] for i, suffix in enumerate(suffixes)}, embeddings[-1:])
+
+    def set_embeddings(self, conditional: dict[str, torch.Tensor], unconditional: torch.Tensor) -> None:
+        """Condition on precomputed text embeddings, each (1, tokens, width): per view suffix, and the negative."""
+        self._conditional = {suffix: e.to(self.device, self.dtype) for suffix, e in conditional.items()}
+        self._unconditional = unconditional.to(self.device, self.dtype)
+
+    def release_text_encoder(self) -> None:
+        self._text_encoder = None
+        self._tokenizer = None
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _conditioning(self, views: list[ViewContext]) -> torch.Tensor:
+        """Embeddings for [conditional per view; unconditional per view]."""
+        if self._unconditional is None:
+            raise RuntimeError("predict_noise before set_prompt")
+        missing = {view.suffix for view in views} - set(self._conditional)
+        if missing:
+            raise ValueError(f"no prompt embedding for view suffixes {sorted(missing)}; pass them to set_prompt")
+        conditional = torch.cat([self._conditional[view.suffix] for view in views])
+        return torch.cat([conditional, self._unconditional.expand(len(views), -1, -1)])
+
+    @torch.no_grad()
+    def predict_noise(
+        self, noisy: torch.Tensor, t: torch.Tensor, views: list[ViewContext], guidance_scale: float
+    ) -> torch.Tensor:
+        batch = noisy.shape[0]
+        timesteps = t.to(self.device).long().reshape(-1).expand(batch)
+        model_input = noisy.detach().to(self.dtype).repeat(2, 1, 1, 1)
+        output = self.unet(
+            model_input, timesteps.repeat(2), encoder_hidden_states=self._conditioning(views), return_dict=False
+        )[0]
+        # IF also predicts the variance in extra channels; the prediction itself comes first.
+        prediction = output[:, : noisy.shape[1]].float()
+        conditional, unconditional = prediction.chunk(2)
+        guided = unconditional + guidance_scale * (conditional - unconditional)
+        if self.prediction_type == "v_prediction":
+            # v = sqrt(abar) eps - sqrt(1 - abar) x0  =>  eps = sqrt(abar) v + sqrt(1 - abar) x_t
+            alphabar = self._alphas_cumprod[timesteps].view(-1, 1, 1, 1)
+            guided = alphabar.sqrt() * guided + (1 - alphabar).sqrt() * noisy.detach().float()
+        return guided
