@@ -41,8 +41,11 @@ class Cameras:
         ys, xs = torch.meshgrid(1.0 - 2.0 * pixels, 2.0 * pixels - 1.0, indexing="ij")
         tan_half = torch.tan(self.fovy / 2).view(-1, 1, 1)
         local = torch.stack(
-            [xs.expand(len(self), -1, -1) * tan_half, ys.expand(len(self), -1, -1) * tan_half,
-             -torch.ones_like(xs).expand(len(self), -1, -1)],
+            [
+                xs.expand(len(self), -1, -1) * tan_half,
+                ys.expand(len(self), -1, -1) * tan_half,
+                -torch.ones_like(xs).expand(len(self), -1, -1),
+            ],
             dim=-1,
         )
         directions = torch.einsum("bij,bhwj->bhwi", self.rotation, local)
@@ -51,7 +54,9 @@ class Cameras:
         return origins, directions
 
 
-def spherical_to_position(azimuth_deg: torch.Tensor, elevation_deg: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
+def spherical_to_position(
+    azimuth_deg: torch.Tensor, elevation_deg: torch.Tensor, distance: torch.Tensor
+) -> torch.Tensor:
     """Camera position for the azimuth/elevation convention above, (B, 3)."""
     az, el = torch.deg2rad(azimuth_deg), torch.deg2rad(elevation_deg)
     return torch.stack(

@@ -19,8 +19,9 @@ META_FILE = "meta.json"
 FORMAT_VERSION = 1
 
 
-def save(directory: Path, step: int, field: torch.nn.Module, optimizer: torch.optim.Optimizer,
-         generator: torch.Generator) -> Path:
+def save(
+    directory: Path, step: int, field: torch.nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
+) -> Path:
     """Write ``directory`` atomically: the previous checkpoint stays until the new one is complete."""
     directory = Path(directory)
     partial = directory.with_name(directory.name + ".partial")
@@ -44,8 +45,7 @@ def save(directory: Path, step: int, field: torch.nn.Module, optimizer: torch.op
     return directory
 
 
-def load(directory: Path, field: torch.nn.Module, optimizer: torch.optim.Optimizer,
-         generator: torch.Generator) -> int:
+def load(directory: Path, field: torch.nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> int:
     """Restore a checkpoint into the given objects; returns the step it was taken at."""
     directory = Path(directory)
     if not directory.is_dir() and directory.with_name(directory.name + ".old").is_dir():
@@ -55,7 +55,7 @@ def load(directory: Path, field: torch.nn.Module, optimizer: torch.optim.Optimiz
         tensors = load_file(directory / STATE_FILE)
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"format {meta.get('format_version')}")
-        field.load_state_dict({k[len("field."):]: v for k, v in tensors.items() if k.startswith("field.")})
+        field.load_state_dict({k[len("field.") :]: v for k, v in tensors.items() if k.startswith("field.")})
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
             if key.startswith("optimizer."):

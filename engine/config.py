@@ -91,6 +91,10 @@ class GuidanceConfig:
     view_dependent_prompts: bool = True
     half_precision: bool = True  # on GPU only
     offline: bool = True  # local_files_only for real models
+    # The procedural prior: renders per prompt, and how a render's camera narrows them (engine/procedural).
+    procedural_views: int = 240
+    procedural_view_selection: str = "suffix"  # "suffix": the view prompt's range | "kernel": near cameras
+    procedural_view_width_deg: float = 30.0  # kernel: Gaussian width in the angle between cameras
 
 
 @dataclass

@@ -1,9 +1,13 @@
 """Polite cancellation: SIGINT, SIGTERM or a ``stop`` line on stdin all set one flag that the
-training loop checks between steps, so it can checkpoint and exit cleanly."""
+training loop checks between steps, so it can checkpoint and exit cleanly. When stdin is a pipe
+from a parent (the Blender add-on) and that pipe closes, the parent is gone: stop too, so a
+crashed Blender never leaves an orphan engine running."""
 
 from __future__ import annotations
 
+import os
 import signal
+import stat
 import sys
 import threading
 from typing import IO
@@ -36,3 +40,12 @@ class StopSignal:
             if line.strip() == STOP_COMMAND:
                 self.request()
                 return
+        if _is_pipe(source):
+            self.request()
+
+
+def _is_pipe(source: IO[str]) -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(source.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False

@@ -31,6 +31,7 @@ def engine(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess
         [sys.executable, "-m", "engine", *args],
         cwd=ROOT,
         env=env,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=300,
@@ -134,6 +135,7 @@ def test_sigterm_cancels_cleanly(tmp_path: Path, engine_env: dict[str, str]) -> 
         [sys.executable, "-m", "engine", *args, "--out", str(tmp_path / "run"), *SMALL],
         cwd=ROOT,
         env=engine_env,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -144,6 +146,27 @@ def test_sigterm_cancels_cleanly(tmp_path: Path, engine_env: dict[str, str]) -> 
     process.terminate()
     rest, _ = process.communicate(timeout=30)
     assert process.returncode == 0
+    assert events(rest)[-1]["event"] == "cancelled"
+
+
+def test_a_closed_parent_pipe_stops_the_engine(tmp_path: Path, engine_env: dict[str, str]) -> None:
+    """The parent (Blender) died: its end of the stdin pipe closes, and no orphan engine runs on."""
+    args = ["generate", "--prompt", "a red cube", "--prior", "procedural", "--steps", "500", "--seed", "1"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", *args, "--out", str(tmp_path / "run"), *SMALL],
+        cwd=ROOT,
+        env=engine_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin and process.stdout
+    for line in process.stdout:
+        if json.loads(line)["event"] == "progress":
+            break
+    process.stdin.close()
+    rest = process.stdout.read()
+    assert process.wait(timeout=30) == 0
     assert events(rest)[-1]["event"] == "cancelled"
 
 

@@ -1,0 +1,128 @@
+"""How long Blender takes to import a 300k-triangle ``mesh.npz`` through the add-on's builder.
+
+    .venv/bin/python -m bench.import_bench [--triangles 300000] [--repeats 5]
+
+Runs the add-on's own ``scene.mesh_import`` in the bpy module (the repository imported as its package,
+without registration). Times, per repeat: reading the npz (``read_npz``), building the mesh with
+``foreach_set`` (colour attribute, material, smooth shading), and the whole import (read, build, object
+at the cursor); and, for reference, Blender's ``from_pydata`` with Python lists. Target (issue 6): the
+whole import under 1 s. Prints a table and writes bench/results/import_bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tools.build_extension import source_package
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGET_S = 1.0
+
+
+def torus(triangles: int):
+    """A closed torus with about ``triangles`` triangles and smoothly varying colours (no poles, no slivers)."""
+    from dreamfusion.engine.mesh.file_format import MeshData
+
+    around = max(3, round((triangles / 2 * 5 / 3) ** 0.5))  # ring segments : tube segments = 5 : 3
+    tube = max(3, triangles // (2 * around))
+    angles = np.linspace(0, 2 * np.pi, around, endpoint=False), np.linspace(0, 2 * np.pi, tube, endpoint=False)
+    u, v = np.meshgrid(*angles)
+    u, v = u.ravel(), v.ravel()
+    vertices = np.stack([(0.5 + 0.2 * np.cos(v)) * np.cos(u), (0.5 + 0.2 * np.cos(v)) * np.sin(u), 0.2 * np.sin(v)], 1)
+    i, j = np.meshgrid(np.arange(around), np.arange(tube))
+    a = (j * around + i).ravel()
+    b = (j * around + (i + 1) % around).ravel()
+    c = (((j + 1) % tube) * around + (i + 1) % around).ravel()
+    d = (((j + 1) % tube) * around + i).ravel()
+    faces = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
+    colors = np.concatenate([(vertices - vertices.min(0)) / np.ptp(vertices, 0), np.ones((len(vertices), 1))], 1)
+    return MeshData(vertices=vertices, faces=faces, colors=colors)
+
+
+def from_pydata_seconds(mesh) -> float:
+    import bpy
+
+    started = time.perf_counter()
+    data = bpy.data.meshes.new("from_pydata")
+    data.from_pydata(mesh.vertices.tolist(), [], mesh.faces.tolist())
+    data.update()
+    seconds = time.perf_counter() - started
+    bpy.data.meshes.remove(data)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.import_bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--triangles", type=int, default=300_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    source_package("dreamfusion")
+    import bpy
+    from dreamfusion.engine.mesh.file_format import read_npz, write_npz
+    from dreamfusion.scene.material import new_albedo_material
+    from dreamfusion.scene.mesh_import import build_mesh, import_mesh_file
+
+    mesh = torus(args.triangles)
+    timings: dict[str, list[float]] = {"read_npz": [], "build_mesh": [], "import_total": [], "from_pydata": []}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "mesh.npz"
+        write_npz(path, mesh)
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            data = read_npz(path)
+            timings["read_npz"].append(time.perf_counter() - started)
+
+            material = new_albedo_material("bench")
+            started = time.perf_counter()
+            built = build_mesh("bench", data, material)
+            timings["build_mesh"].append(time.perf_counter() - started)
+            assert len(built.polygons) == len(mesh.faces) and len(built.vertices) == len(mesh.vertices)
+            bpy.data.meshes.remove(built)
+            bpy.data.materials.remove(material)
+
+            started = time.perf_counter()
+            obj = import_mesh_file(bpy.context, path, "bench", 1.0)
+            timings["import_total"].append(time.perf_counter() - started)
+            mesh_data, obj_material = obj.data, obj.data.materials[0]
+            bpy.data.objects.remove(obj)
+            bpy.data.meshes.remove(mesh_data)
+            bpy.data.materials.remove(obj_material)
+
+            timings["from_pydata"].append(from_pydata_seconds(mesh))
+
+    summary = {name: {"median_s": statistics.median(values), "min_s": min(values)} for name, values in timings.items()}
+    result = {
+        "benchmark": "import_bench",
+        "triangles": len(mesh.faces),
+        "vertices": len(mesh.vertices),
+        "repeats": args.repeats,
+        "target_s": TARGET_S,
+        "meets_target": summary["import_total"]["median_s"] < TARGET_S,
+        "blender": bpy.app.version_string,
+        "python": sys.version.split()[0],
+        "machine": platform.platform(),
+        "timings": summary,
+    }
+    print(f"import of a {result['triangles']:,}-triangle, {result['vertices']:,}-vertex mesh.npz "
+          f"(bpy {result['blender']}, {args.repeats} repeats)")  # fmt: skip
+    print(f"{'step':<14}{'median s':>10}{'min s':>10}")
+    for name, values in summary.items():
+        print(f"{name:<14}{values['median_s']:>10.3f}{values['min_s']:>10.3f}")
+    print(f"target: whole import < {TARGET_S} s -> {'met' if result['meets_target'] else 'NOT met'}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "import_bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""What the user sees of one engine run, folded from the worker's messages (no bpy).
+
+The main thread applies each message in order; the panel reads the result. A run is finished only
+when its process has exited, so the Generate button never returns while a process is alive.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ..engine import protocol
+from .worker import EventMessage, ExitMessage, LogMessage, WorkerMessage
+
+LOG_TAIL_LINES = 8
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    STOPPING = "stopping"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+@dataclass
+class RunState:
+    """Progress, latest preview, result or error of the current run."""
+
+    kind: str = "generate"  # "generate" | "remesh"
+    status: RunStatus = RunStatus.RUNNING
+    message: str = "Starting the engine"
+    stage: str = ""
+    step: int = 0
+    total: int = 0
+    loss: float | None = None
+    it_per_s: float = 0.0
+    eta_s: float | None = None
+    stage_fraction: float | None = None  # progress within a stage after optimisation (mesh, bake)
+    run_dir: str = ""
+    preview_path: str = ""
+    preview_step: int = 0
+    result: dict[str, Any] | None = None  # the ``done`` event
+    error: str = ""  # one or two sentences for a person
+    error_kind: str = ""
+    log_tail: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))  # last non-event lines
+    cancelled_at_step: int | None = None  # from the engine's ``cancelled`` event
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (RunStatus.DONE, RunStatus.CANCELLED, RunStatus.FAILED)
+
+    @property
+    def progress(self) -> float:
+        """0..1 for the progress bar: optimisation steps, then the fraction of a later stage."""
+        if self.stage_fraction is not None:
+            return min(max(self.stage_fraction, 0.0), 1.0)
+        return min(self.step / self.total, 1.0) if self.total > 0 else 0.0
+
+    def progress_label(self) -> str:
+        """ "Step 120/600 · 4.2 it/s · 1 min 54 s left", or the stage message after optimisation."""
+        if self.stage_fraction is not None or self.total <= 0:
+            return self.message
+        parts = [f"Step {self.step}/{self.total}"]
+        if self.it_per_s > 0:
+            parts.append(f"{self.it_per_s:.1f} it/s")
+        if self.eta_s is not None:
+            parts.append(f"{format_duration(self.eta_s)} left")
+        return " · ".join(parts)
+
+    def request_cancel(self) -> None:
+        if self.status is RunStatus.RUNNING:
+            self.status = RunStatus.STOPPING
+            self.message = "Stopping: saving a checkpoint"
+
+    def apply(self, message: WorkerMessage, forced: str | None = None) -> None:
+        """Fold one worker message in; ``forced`` (how the worker had to stop it) matters only at exit."""
+        if isinstance(message, EventMessage):
+            self._apply_event(message.event)
+        elif isinstance(message, LogMessage):
+            self.log_tail.append(message.line)
+        elif isinstance(message, ExitMessage):
+            self._apply_exit(message.returncode, forced)
+
+    def _apply_event(self, event: dict[str, Any]) -> None:
+        name = event["event"]
+        if name == protocol.STARTED:
+            self.run_dir = str(event.get("run_dir", self.run_dir))
+            self.total = int(event.get("total") or 0)
+            self.message = f"Running on {event.get('device', 'the engine')}"
+        elif name == protocol.STAGE:
+            self.stage = str(event.get("name", ""))
+            self.message = str(event.get("message") or self.stage).capitalize()
+            fraction = event.get("fraction")
+            self.stage_fraction = float(fraction) if fraction is not None and self.stage != "optimize" else None
+        elif name == protocol.PROGRESS:
+            self.step = int(event.get("step", self.step))
+            self.total = int(event.get("total") or self.total)
+            self.loss = _optional_float(event.get("loss"))
+            self.it_per_s = float(event.get("it_per_s") or 0.0)
+            self.eta_s = _optional_float(event.get("eta_s"))
+            self.stage_fraction = None
+            if self.status is RunStatus.RUNNING:
+                self.message = "Optimising"
+        elif name == protocol.PREVIEW:
+            self.preview_path = str(event["path"])
+            self.preview_step = int(event.get("step", self.step))
+        elif name == protocol.DONE:
+            self.result = event
+            self.run_dir = str(event.get("run_dir", self.run_dir))
+        elif name == protocol.ERROR:
+            self.error = str(event.get("message") or "The engine reported an error without a message.")
+            self.error_kind = str(event.get("kind", ""))
+        elif name == protocol.CANCELLED:
+            self.cancelled_at_step = int(event.get("step", self.step))
+
+    def _apply_exit(self, returncode: int, forced: str | None) -> None:
+        if self.result is not None:
+            self.status = RunStatus.DONE
+            self.message = f"Done in {format_duration(float(self.result.get('elapsed_s') or 0.0))}"
+        elif self.cancelled_at_step is not None:
+            self.status = RunStatus.CANCELLED
+            self.message = f"Cancelled at step {self.cancelled_at_step}; the checkpoint is kept in the run folder"
+        elif self.error:
+            self.status = RunStatus.FAILED
+            self.message = "Failed"
+        elif self.status is RunStatus.STOPPING:
+            self.status = RunStatus.CANCELLED
+            self.message = "Cancelled" + (f" (the engine did not stop in time and was {forced})" if forced else "")
+        else:
+            self.status = RunStatus.FAILED
+            self.message = "Failed"
+            self.error = f"The engine stopped unexpectedly ({describe_exit(returncode)}) and the scene was not changed."
+            self.error_kind = "crash"
+
+    def fail(self, message: str, kind: str) -> None:
+        """A failure found on Blender's side after the run (for example an unreadable mesh)."""
+        self.status = RunStatus.FAILED
+        self.message = "Failed"
+        self.error = message
+        self.error_kind = kind
+
+    def error_report(self) -> str:
+        """The error with the last log lines, for the operator report and the console."""
+        if not self.error or not self.log_tail:
+            return self.error
+        return self.error + " Last lines of its log:\n" + "\n".join(self.log_tail)
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"ended by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"ended by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def format_duration(seconds: float) -> str:
+    """ "45 s", "3 min 05 s", "1 h 02 min"."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,179 @@
+"""``python -m engine doctor``: can this Python run the engine? One ``result`` event, always exit 0.
+
+It runs in the Python the add-on is set to use, so a broken or half-installed environment must
+still produce a report: nothing heavier than the standard library is imported before its own
+check, and each missing or unimportable package becomes a sentence in ``problems``. ``ready`` is
+true only when there are no problems; the add-on marks its private environment ready on that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, protocol
+from ..errors import EngineError
+from .models import discovery_payload
+
+HELP = "Check that this Python can run the engine: versions, device, free memory, models (JSON result event)."
+
+MIN_PYTHON = (3, 10)
+
+# Import name -> distribution name of everything the engine needs.
+REQUIRED_PACKAGES = {
+    "torch": "torch",
+    "numpy": "numpy",
+    "diffusers": "diffusers",
+    "transformers": "transformers",
+    "accelerate": "accelerate",
+    "safetensors": "safetensors",
+    "tokenizers": "tokenizers",
+    "trimesh": "trimesh",
+    "mcubes": "PyMCubes",
+    "xatlas": "xatlas",
+    "scipy": "scipy",
+    "PIL": "pillow",
+}
+# Compiled packages whose import is cheap: imported for real, so a broken build is caught here.
+IMPORTED_PACKAGES = ("torch", "numpy", "safetensors", "mcubes", "xatlas", "PIL")
+
+REPAIR = "click Repair Engine in the add-on preferences"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="the device setting to check: auto, cuda, mps or cpu")
+    parser.add_argument(
+        "--folder", action="append", default=[], type=Path, help="an extra folder with models (repeatable)"
+    )
+
+
+@dataclass
+class PackageCheck:
+    """Distribution versions (None: absent) and which required packages are missing or fail to import."""
+
+    versions: dict[str, str | None] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)  # distribution -> first line of its import error
+
+    def problems(self) -> list[str]:
+        sentences = (
+            [f"This Python lacks {', '.join(self.absent)}; {REPAIR} (or pip install them into this Python)."]
+            if self.absent
+            else []
+        )
+        sentences += [
+            f"{dist} is installed but cannot be imported ({reason}); {REPAIR} (or reinstall it in this Python)."
+            for dist, reason in self.broken.items()
+        ]
+        return sentences
+
+
+def check_packages() -> PackageCheck:
+    """Find every required package; import the cheap compiled ones, so a broken build is caught."""
+    check = PackageCheck()
+    for module, dist in REQUIRED_PACKAGES.items():
+        if importlib.util.find_spec(module) is None:
+            check.versions[dist] = None
+            check.absent.append(dist)
+            continue
+        try:
+            check.versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            check.versions[dist] = "unknown"
+        if module in IMPORTED_PACKAGES:
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # any failure to import is the finding, not a crash
+                text = str(exc).strip()
+                check.broken[dist] = text.splitlines()[0] if text else type(exc).__name__
+    return check
+
+
+def ram_bytes() -> dict[str, int | None]:
+    """Total and available system memory (psutil when present, else POSIX sysconf)."""
+    try:
+        import psutil
+
+        memory = psutil.virtual_memory()
+        return {"total_bytes": int(memory.total), "available_bytes": int(memory.available)}
+    except ImportError:
+        pass
+    try:
+        page = os.sysconf("SC_PAGE_SIZE")
+        return {
+            "total_bytes": page * os.sysconf("SC_PHYS_PAGES"),
+            "available_bytes": page * os.sysconf("SC_AVPHYS_PAGES"),
+        }
+    except (AttributeError, ValueError, OSError):  # not POSIX, or the name is unknown here
+        return {"total_bytes": None, "available_bytes": None}
+
+
+def device_report(requested: str, problems: list[str]) -> dict[str, Any]:
+    """The device "auto" picks, the one ``requested`` gives (None when unusable), CUDA GPUs with free memory."""
+    import torch
+
+    from ..device import choose_device
+
+    cuda_devices = []
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            free, total = torch.cuda.mem_get_info(index)
+            cuda_devices.append(
+                {"name": torch.cuda.get_device_name(index), "total_bytes": int(total), "free_bytes": int(free)}
+            )
+    mps = getattr(torch.backends, "mps", None)
+    try:
+        chosen: str | None = choose_device(requested).type
+    except EngineError as exc:
+        problems.append(str(exc).rstrip(".") + ".")
+        chosen = None
+    return {
+        "device_requested": requested,
+        "device": chosen,
+        "device_auto": choose_device("auto").type,
+        "cuda": {"available": bool(cuda_devices), "version": torch.version.cuda, "devices": cuda_devices},
+        "mps": bool(mps is not None and mps.is_available()),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    if sys.version_info < MIN_PYTHON:
+        problems.append(
+            f"This is Python {platform.python_version()}; the engine needs Python "
+            f"{'.'.join(map(str, MIN_PYTHON))} or newer."
+        )
+    packages = check_packages()
+    problems += packages.problems()
+    devices = (
+        device_report(args.device, problems)
+        if packages.versions["torch"] is not None and "torch" not in packages.broken
+        else {"device_requested": args.device, "device": None, "device_auto": None}
+    )
+    models = discovery_payload(args.folder)
+    protocol.emit(
+        protocol.RESULT,
+        command="doctor",
+        ready=not problems,
+        problems=problems,
+        python=platform.python_version(),
+        python_executable=sys.executable,
+        platform=f"{platform.system()} {platform.machine()}",
+        engine=__version__,
+        torch=packages.versions["torch"],
+        packages=packages.versions,
+        memory=ram_bytes(),
+        **devices,
+        models=models["models"],
+        model_problems=models["problems"],
+        cache_dir=models["cache_dir"],
+    )
+    return 0

@@ -1,0 +1,91 @@
+"""Generate: the panel's settings become an engine command line; the result is imported when it is done."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+import bpy
+
+from .. import preferences
+from ..bridge.command_line import ENGINE_CWD, GenerateRequest, RequestError, generate_command
+from ..bridge.history import RunRecord
+from ..bridge.naming import new_run_dir, object_name
+from ..bridge.run_state import RunState
+from ..bridge.worker import EngineWorker, WorkerStartError
+from ..properties import DEFAULT_PRIOR, settings
+from ..scene.mesh_import import import_mesh_file
+from . import engine_setup, run_manager
+from .history import add_record
+
+WORKER_LOG = "worker.log"  # everything the engine printed, beside the engine's own log.jsonl
+
+
+def busy_message() -> str | None:
+    """Why no run can start now (one engine process at a time), or None."""
+    if run_manager.busy():
+        return "A run is already going: cancel it or wait until it finishes"
+    if engine_setup.busy():
+        return "The engine set-up is busy: wait for it to finish"
+    return None
+
+
+def runs_root() -> Path:
+    return run_manager.user_dir() / "runs"
+
+
+def request_from_settings(context: bpy.types.Context) -> GenerateRequest:
+    """The scene's settings with the preferences' defaults (prior, its model, device) filled in; raises RequestError."""
+    scene_settings = settings(context)
+    prefs = preferences.get(context)
+    use_default = scene_settings.prior == DEFAULT_PRIOR
+    return GenerateRequest(
+        prompt=scene_settings.prompt,
+        out=new_run_dir(runs_root(), scene_settings.prompt, datetime.now()),
+        prior=prefs.default_prior if use_default else scene_settings.prior,
+        negative_prompt=scene_settings.negative_prompt,
+        model=scene_settings.model or (prefs.default_model if use_default else ""),
+        preset=scene_settings.preset,
+        steps=scene_settings.steps,
+        seed=scene_settings.seed,
+        guidance_scale=scene_settings.guidance_scale,
+        device=prefs.device,
+        preview_every=scene_settings.preview_every,
+    )
+
+
+def import_result(request: GenerateRequest, context: bpy.types.Context, state: RunState) -> None:
+    """Bring a finished run into the scene and the history, as one undo step."""
+    record = RunRecord.from_run(request, state, datetime.now())
+    obj = import_mesh_file(context, Path(record.mesh), object_name(request.prompt), settings(context).size)
+    add_record(context, record, obj)
+    bpy.ops.ed.undo_push(message=f"DreamFusion: {obj.name}")
+
+
+class DREAMFUSION_OT_generate(bpy.types.Operator):
+    """Make a 3D object from the prompt; the engine runs in the background and the result is imported"""
+
+    bl_idname = "dreamfusion.generate"
+    bl_label = "Generate"
+    bl_options = frozenset({"REGISTER"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        refusal = busy_message()
+        if refusal is not None:
+            self.report({"ERROR"}, refusal)
+            return {"CANCELLED"}
+        try:
+            request = request_from_settings(context)
+            command = generate_command(run_manager.engine_python(context), request)
+            worker = EngineWorker(command, ENGINE_CWD, log_path=request.out / WORKER_LOG)
+            run_manager.start(worker, "generate", partial(import_result, request))
+        except (RequestError, WorkerStartError) as exc:
+            run_manager.report_failure(str(exc), "input")
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Generating '{request.prompt}'")
+        return {"FINISHED"}
+
+
+CLASSES = (DREAMFUSION_OT_generate,)

@@ -1,0 +1,78 @@
+"""Helpers of the add-on tests: a temporary HOME, the installed package's parts, pumping a run to its end.
+
+bpy reads the user folders from HOME when it is imported, so importing this module switches HOME to
+a temporary folder first (the conftest imports it before anything else imports bpy). Caches
+(``XDG_CACHE_HOME``: priors, model hubs) stay where they were.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+if "bpy" in sys.modules:
+    raise RuntimeError("bpy was imported before tests/addon could point HOME at a temporary folder")
+REAL_HOME = Path.home()
+TEMP_HOME = Path(tempfile.mkdtemp(prefix="dreamfusion-test-home-"))
+os.environ.setdefault("XDG_CACHE_HOME", str(REAL_HOME / ".cache"))
+os.environ["HOME"] = str(TEMP_HOME)
+for _name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "BLENDER_USER_RESOURCES", "BLENDER_USER_CONFIG",
+              "BLENDER_USER_SCRIPTS", "BLENDER_USER_EXTENSIONS", "BLENDER_USER_DATAFILES"):  # fmt: skip
+    os.environ.pop(_name, None)
+
+import bpy  # noqa: E402
+
+PACKAGE = "bl_ext.user_default.dreamfusion"
+RUN_TIMEOUT_S = 30.0
+
+
+def preferences() -> bpy.types.AddonPreferences:
+    return bpy.context.preferences.addons[PACKAGE].preferences
+
+
+def run_manager() -> ModuleType:
+    return importlib.import_module(f"{PACKAGE}.operators.run_manager")
+
+
+def configure(engine_python: Path | str, prompt: str = "a red cube", **settings: object) -> None:
+    """Point the preferences at ``engine_python`` and fill in the panel's settings."""
+    preferences().engine_python = str(engine_python)
+    scene_settings = bpy.context.scene.dreamfusion
+    scene_settings.prompt = prompt
+    for key, value in settings.items():
+        setattr(scene_settings, key, value)
+
+
+def run_to_end(timeout: float = RUN_TIMEOUT_S) -> Any:
+    """Pump the run on this (main) thread, as the UI timer would, until it has finished; its RunState."""
+    manager = run_manager()
+    deadline = time.monotonic() + timeout
+    while manager.pump():
+        assert time.monotonic() < deadline, f"the run did not finish within {timeout} s"
+        time.sleep(0.02)
+    return manager.state()
+
+
+def pump_until(condition: Callable[[Any], bool], timeout: float = RUN_TIMEOUT_S) -> None:
+    manager = run_manager()
+    deadline = time.monotonic() + timeout
+    while not condition(manager.state()):
+        assert manager.pump(), f"the run ended before the condition held: {manager.state()}"
+        assert time.monotonic() < deadline, f"condition not met within {timeout} s"
+        time.sleep(0.02)
+
+
+def assert_process_gone(pid: int) -> None:
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -1,0 +1,51 @@
+"""The installed extension drives the real engine (procedural prior, a few CPU steps) end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import bpy
+import numpy as np
+import pytest
+
+from tests.addon.addon_harness import assert_process_gone, configure, preferences, pump_until, run_manager, run_to_end
+
+NEEDED = ("engine.commands.generate", "engine.guidance.procedural")  # the generate command, the offline prior
+missing = [module for module in NEEDED if importlib.util.find_spec(module) is None]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(missing), reason=f"not written yet: {', '.join(missing)}")]
+
+STEPS = 10
+
+
+def test_generate_with_the_procedural_prior(addon) -> None:
+    configure(sys.executable, "a red cube", prior="procedural", preset="fast", steps=STEPS, preview_every=5)
+    preferences().device = "cpu"
+    assert bpy.ops.dreamfusion.generate() == {"FINISHED"}
+    state = run_to_end(timeout=240.0)
+    assert state.status == "done", state.error_report()
+    assert (state.step, state.total) == (STEPS, STEPS)
+
+    obj = bpy.context.view_layer.objects.active
+    assert obj.name == "a red cube" and len(obj.data.polygons) > 100
+    colors = np.empty(len(obj.data.vertices) * 4, np.float32)
+    obj.data.color_attributes["albedo"].data.foreach_get("color", colors)
+    assert np.isfinite(colors).all() and colors.min() >= 0.0 and colors.max() <= 1.0 + 1e-6
+    assert max(obj.dimensions) == pytest.approx(bpy.context.scene.dreamfusion.size, rel=1e-3)
+    image = bpy.data.images["DreamFusion Preview"]
+    assert min(image.size) > 0 and state.preview_step == STEPS
+    (record,) = bpy.context.scene.dreamfusion.history
+    assert record.prior == "procedural" and record.thumbnail == state.preview_path
+
+
+def test_cancel_stops_the_real_engine(addon) -> None:
+    configure(sys.executable, "a red cube", prior="procedural", preset="fast", steps=100000)
+    preferences().device = "cpu"
+    bpy.ops.dreamfusion.generate()
+    pid = run_manager().active_pid()
+    pump_until(lambda state: state.step >= 1, timeout=120.0)
+    bpy.ops.dreamfusion.cancel()
+    state = run_to_end(timeout=10.0)
+    assert state.status == "cancelled" and state.message.startswith("Cancelled at step"), state.message
+    assert_process_gone(pid)
+    assert len(bpy.data.objects) == 0

@@ -1,0 +1,58 @@
+"""Quality presets come from the engine's table; names and run folders from the prompt; run records from runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from dreamfusion.bridge.command_line import GenerateRequest
+from dreamfusion.bridge.history import RunRecord
+from dreamfusion.bridge.naming import BLENDER_NAME_BYTES, new_run_dir, object_name, slug
+from dreamfusion.bridge.presets import QUALITY_PRESETS, quality_preset
+from dreamfusion.bridge.run_state import RunState
+from dreamfusion.bridge.worker import EventMessage, ExitMessage
+from dreamfusion.engine.config import PRESETS, RunConfig, override
+
+
+def test_presets_follow_the_engine_table_in_speed_order() -> None:
+    assert [preset.key for preset in QUALITY_PRESETS] == ["fast", "balanced", "quality"]
+    for preset in QUALITY_PRESETS:
+        config = RunConfig()
+        override(config, PRESETS[preset.key])
+        assert (preset.steps, preset.mesh_resolution) == (config.optim.steps, config.mesh.grid_resolution)
+    assert quality_preset("fast").steps < quality_preset("balanced").steps < quality_preset("quality").steps
+    assert quality_preset("fast").description.startswith(f"{quality_preset('fast').steps} optimisation steps")
+
+
+def test_object_names_fit_blender_on_a_character_boundary() -> None:
+    assert object_name("  a  red\ncube ") == "a red cube"
+    long_name = object_name("é" * 40)  # 2 bytes each: 80 bytes
+    assert len(long_name.encode("utf-8")) <= BLENDER_NAME_BYTES and long_name == "é" * 31
+    assert object_name("   ") == "DreamFusion"
+
+
+def test_run_folders_are_new_and_safe(tmp_path: Path) -> None:
+    when = datetime(2025, 11, 21, 19, 59, 3)
+    assert slug("Ein Café/Tisch: *groß*!") == "ein-cafe-tisch-gro"
+    first = new_run_dir(tmp_path, "a red cube", when)
+    assert first.name == "20251121-195903-a-red-cube" and not first.exists()
+    first.mkdir()
+    assert new_run_dir(tmp_path, "a red cube", when).name == "20251121-195903-a-red-cube-2"
+    assert new_run_dir(tmp_path, "???", when).name == "20251121-195903-run"
+
+
+def test_a_record_from_a_finished_run(tmp_path: Path) -> None:
+    request = GenerateRequest(prompt="a red cube", out=tmp_path / "run", seed=3)
+    state = RunState()
+    for event in (
+        {"event": "started", "run_dir": str(tmp_path / "run"), "total": 50},
+        {"event": "preview", "step": 50, "path": str(tmp_path / "run/previews/step_000050.png")},
+        {"event": "done", "run_dir": str(tmp_path / "run"), "mesh": str(tmp_path / "run/mesh.npz"),
+         "glb": str(tmp_path / "run/mesh.glb"), "elapsed_s": 12.5, "threshold": 7.5},
+    ):  # fmt: skip
+        state.apply(EventMessage(event))
+    state.apply(ExitMessage(0))
+    record = RunRecord.from_run(request, state, datetime(2025, 11, 21, 19, 59))
+    assert record.created == "2025-11-21 19:59" and record.prompt == "a red cube"
+    assert record.mesh.endswith("mesh.npz") and record.thumbnail.endswith("step_000050.png")
+    assert (record.steps, record.seed, record.elapsed_s, record.threshold) == (50, 3, 12.5, 7.5)

@@ -1,0 +1,80 @@
+"""RunState folds real protocol lines (encoded by engine.protocol) into what the panel shows."""
+
+from __future__ import annotations
+
+from dreamfusion.bridge.run_state import RunState, RunStatus, describe_exit, format_duration
+from dreamfusion.bridge.worker import EventMessage, ExitMessage, LogMessage
+from dreamfusion.engine import protocol
+
+
+def event(name: str, /, **fields: object) -> EventMessage:
+    return EventMessage(protocol.decode(protocol.encode(name, **fields)))
+
+
+def started(total: int = 100) -> EventMessage:
+    return event("started", run_dir="/runs/a", prompt="a cube", prior="procedural", total=total, device="cpu")
+
+
+def test_progress_preview_and_done() -> None:
+    state = RunState()
+    for message in (
+        started(),
+        event("stage", name="optimize", message="optimising"),
+        event("progress", step=25, total=100, loss=0.5, it_per_s=4.0, eta_s=125.0),
+        event("preview", step=25, path="/runs/a/previews/step_000025.png"),
+    ):
+        state.apply(message)
+    assert state.status is RunStatus.RUNNING and not state.finished
+    assert state.progress == 0.25
+    assert state.progress_label() == "Step 25/100 · 4.0 it/s · 2 min 05 s left"
+    assert (state.preview_path, state.preview_step) == ("/runs/a/previews/step_000025.png", 25)
+    state.apply(event("stage", name="mesh", message="mesh 50%", fraction=0.5))
+    assert state.progress == 0.5 and state.progress_label() == "Mesh 50%"
+    state.apply(event("done", run_dir="/runs/a", mesh="/runs/a/mesh.npz", glb="/runs/a/mesh.glb", elapsed_s=75.2))
+    assert not state.finished, "finished only once the process has exited"
+    state.apply(ExitMessage(0))
+    assert state.status is RunStatus.DONE and state.result["mesh"] == "/runs/a/mesh.npz"
+    assert state.message == "Done in 1 min 15 s" and state.error == ""
+
+
+def test_an_engine_error_is_shown_in_its_own_words() -> None:
+    state = RunState()
+    state.apply(started())
+    state.apply(event("error", message="the prompt has no word the prior knows", kind="input"))
+    state.apply(ExitMessage(2))
+    assert state.status is RunStatus.FAILED
+    assert (state.error, state.error_kind) == ("the prompt has no word the prior knows", "input")
+
+
+def test_a_crash_reports_the_exit_and_the_last_log_lines() -> None:
+    state = RunState()
+    state.apply(started())
+    for number in range(20):
+        state.apply(LogMessage(f"line {number}"))
+    state.apply(ExitMessage(-9))
+    assert state.status is RunStatus.FAILED and state.error_kind == "crash"
+    assert "stopped unexpectedly (ended by SIGKILL)" in state.error
+    assert list(state.log_tail) == [f"line {number}" for number in range(12, 20)]
+    assert state.error_report().endswith("line 18\nline 19")
+
+
+def test_cancel_with_the_engine_cooperating() -> None:
+    state = RunState()
+    state.apply(started())
+    state.request_cancel()
+    assert state.status is RunStatus.STOPPING and not state.finished
+    state.apply(event("cancelled", step=40, checkpoint="/runs/a/checkpoint"))
+    state.apply(ExitMessage(0))
+    assert state.status is RunStatus.CANCELLED and "step 40" in state.message and state.error == ""
+
+
+def test_cancel_that_needed_a_kill_is_still_a_cancel() -> None:
+    state = RunState()
+    state.request_cancel()
+    state.apply(ExitMessage(-9), forced="killed")
+    assert state.status is RunStatus.CANCELLED and state.message.endswith("was killed)") and state.error == ""
+
+
+def test_durations_and_exits_in_words() -> None:
+    assert [format_duration(s) for s in (4.4, 65, 3725)] == ["4 s", "1 min 05 s", "1 h 02 min"]
+    assert (describe_exit(3), describe_exit(-15)) == ("exit code 3", "ended by SIGTERM")
