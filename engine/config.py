@@ -109,10 +109,12 @@ class RegularizerConfig:
 
 @dataclass
 class OptimConfig:
-    """Adam on the grid (threestudio), with warm-up and cosine decay (paper)."""
+    """Adam on the grid, with warm-up and cosine decay (paper). lr 0.05, not threestudio's 1e-2: a dense
+    grid needs its logits moved by ~10 within a few hundred steps (measured: IoU 0.66 vs 0.47 on
+    "a red cube", fast preset)."""
 
     steps: int = 1200
-    lr: float = 1e-2
+    lr: float = 5e-2
     lr_end_factor: float = 0.1
     warmup_fraction: float = 0.05
     adam_eps: float = 1e-15

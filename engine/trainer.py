@@ -44,6 +44,8 @@ def learning_rate(fraction: float, config: OptimConfig) -> float:
 
 def orientation_weight(fraction: float, config: RegularizerConfig) -> float:
     """Annealed in log space from the start weight to the full weight (paper: 1e-4 -> 1e-2 over 5k steps)."""
+    if config.orientation_weight <= 0.0:
+        return 0.0
     ramp = min(fraction / config.orientation_anneal_fraction, 1.0) if config.orientation_anneal_fraction > 0 else 1.0
     low, high = math.log(config.orientation_weight_start), math.log(config.orientation_weight)
     return math.exp(low + (high - low) * ramp)

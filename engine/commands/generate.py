@@ -49,7 +49,8 @@ def default_cache_dir() -> Path:
     return Path(base)
 
 
-def _parse_set(items: list[str]) -> dict[str, Any]:
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["render.samples_per_ray=48"]`` -> ``{"render.samples_per_ray": 48}`` (values parsed as JSON)."""
     overrides: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -84,7 +85,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         "checkpoint_every": args.checkpoint_every,
     }
     dotted.update({key: value for key, value in flags.items() if value is not None})
-    dotted.update(_parse_set(args.set))
+    dotted.update(parse_set(args.set))
     try:
         override(config, dotted)
     except (ValueError, AttributeError) as exc:

@@ -1,0 +1,192 @@
+"""``python -m bench COMMAND``: run benchmarks, write JSON under bench/results/, regenerate bench/REPORT.md.
+
+python -m bench quality [--prompts all|smoke|P ...] [--preset fast] [--ablations] [--seed 0]
+python -m bench speed [--presets fast balanced quality]
+python -m bench report
+python -m bench mesh | import | gpu [their own arguments]
+python -m bench all                 # everything above, then the report (hours on 2 cores)
+python -m bench --smoke [--out DIR] # every part once on tiny settings, into a temporary folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from engine.config import PRESETS
+from engine.errors import EngineError
+
+from .report import REPORT_PATH, RESULTS_DIR
+
+WORK_DIR = RESULTS_DIR / "runs.tmp"  # engine run folders (meshes, grids, frames); ignored by git
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the preset's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="engine config field for every run (JSON)"
+    )
+    parser.add_argument("--negative-prompt", default=None, help="the procedural prior's unconditional scene")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="procedural image-set cache (engine default)")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="folder for the JSON results")
+    parser.add_argument("--work", type=Path, default=WORK_DIR, help="folder for the engine's run folders")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="every part once on tiny settings (under a minute)")
+    parser.add_argument("--out", type=Path, default=None, help="--smoke: folder to write into (default: temporary)")
+    sub = parser.add_subparsers(dest="command")
+
+    quality = sub.add_parser("quality", help="the prompt suite against ground truth (and ablations)")
+    quality.add_argument("--prompts", nargs="+", default=["all"], help="all | smoke | literal prompts")
+    quality.add_argument("--preset", choices=sorted(PRESETS), default="fast")
+    quality.add_argument("--ablations", action="store_true", help="also the paper's ablations")
+    quality.add_argument("--ablation-names", nargs="+", default=None, help="a subset of the ablations")
+    quality.add_argument("--ablation-prompts", nargs="+", default=None, help="default: the fronted prompts")
+    _add_run_options(quality)
+
+    speed = sub.add_parser("speed", help="it/s, prompt-to-mesh time and peak memory per preset")
+    speed.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=["fast", "balanced", "quality"])
+    speed.add_argument("--prompt", default=None, help="default: a yellow duck")
+    _add_run_options(speed)
+
+    report = sub.add_parser("report", help="regenerate REPORT.md and its plots from the JSON results")
+    report.add_argument("--results", type=Path, default=RESULTS_DIR)
+    report.add_argument("--report", type=Path, default=REPORT_PATH)
+
+    for name, summary in (
+        ("mesh", "bench/mesh_bench.py"),
+        ("import", "bench/import_bench.py"),
+        ("gpu", "bench/gpu_priors.py"),
+        ("prior", "bench/procedural_prior.py"),
+    ):
+        sub.add_parser(name, help=f"run {summary} (its own arguments follow)", add_help=False)
+
+    everything = sub.add_parser(
+        "all", help="quality with ablations, speed, mesh, import, procedural prior, GPU if present, report"
+    )
+    everything.add_argument("--preset", choices=sorted(PRESETS), default="fast", help="quality suite preset")
+    _add_run_options(everything)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
+    from engine.commands.generate import parse_set
+
+    return tuple(parse_set(args.set).items())
+
+
+def run_quality(args: argparse.Namespace) -> int:
+    from .quality import QualityBench, QualitySettings
+    from .suite import ABLATION_PROMPTS, ablations_named, entries_for
+
+    settings = QualitySettings(
+        preset=args.preset,
+        steps=args.steps,
+        seed=args.seed,
+        overrides=_overrides(args),
+        negative_prompt=args.negative_prompt,
+        cache_dir=args.cache_dir,
+    )
+    ablations = ablations_named(getattr(args, "ablation_names", None)) if args.ablations else ()
+    ablation_prompts = getattr(args, "ablation_prompts", None) or list(ABLATION_PROMPTS)
+    entries = entries_for(getattr(args, "prompts", ["all"]))
+    path = QualityBench(settings, args.results, args.work).run(entries, ablations, ablation_prompts)
+    print(f"wrote {path}")
+    return 0
+
+
+def run_speed_command(args: argparse.Namespace) -> int:
+    from .speed import DEFAULT_PROMPT, run_speed
+
+    path = run_speed(
+        args.presets,
+        args.results,
+        args.work,
+        prompt=getattr(args, "prompt", None) or DEFAULT_PROMPT,
+        steps=args.steps,
+        seed=args.seed,
+        overrides=_overrides(args),
+        negative_prompt=args.negative_prompt,
+        cache_dir=args.cache_dir,
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def run_report(results: Path, report: Path) -> int:
+    from .report import build_report
+
+    print(f"wrote {build_report(results, report)}")
+    return 0
+
+
+def run_all(args: argparse.Namespace) -> int:
+    """Every benchmark in turn; a failing script is reported and the rest still run."""
+    from .external import cuda_available, run_script
+
+    args.ablations, args.presets = True, list(PRESETS)
+    failed = []
+    for name, step in (("quality", lambda: run_quality(args)), ("speed", lambda: run_speed_command(args))):
+        if step() != 0:
+            failed.append(name)
+    for name in ("mesh", "import", "prior"):
+        if run_script(name, []) != 0:
+            failed.append(name)
+    if cuda_available():
+        if run_script("gpu", []) != 0:
+            failed.append("gpu")
+    else:
+        print("gpu: not run, no CUDA device here")
+    run_report(args.results, REPORT_PATH)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run_smoke_command(out: Path | None) -> int:
+    from .smoke import run_smoke
+
+    if out is not None:
+        print(f"wrote {run_smoke(out)}")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bench-smoke-") as scratch:
+        report = run_smoke(Path(scratch))
+        print(f"smoke passed; its report was {report} (removed with the temporary folder)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command in ("mesh", "import", "gpu", "prior"):
+        from .external import run_script
+
+        return run_script(args.command, extra)
+    if extra:
+        parser.error(f"unrecognised arguments: {' '.join(extra)}")
+    try:
+        if args.smoke:
+            return run_smoke_command(args.out)
+        if args.command == "quality":
+            return run_quality(args)
+        if args.command == "speed":
+            return run_speed_command(args)
+        if args.command == "report":
+            return run_report(args.results, args.report)
+        if args.command == "all":
+            return run_all(args)
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

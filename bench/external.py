@@ -1,0 +1,27 @@
+"""The other benchmark scripts (mesh, import, GPU priors, procedural prior), each run as is in its own process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPTS = {
+    "mesh": "bench.mesh_bench",  # marching cubes and bake at 256^3 (CPU)
+    "import": "bench.import_bench",  # Blender import of a 300k-triangle mesh (bpy)
+    "gpu": "bench.gpu_priors",  # full-size learned priors with random weights (CUDA)
+    "prior": "bench.procedural_prior",  # the procedural prior's costs and 2D SDS behaviour (CPU)
+}
+
+
+def run_script(name: str, args: list[str]) -> int:
+    """Run one script with its own arguments; its exit code."""
+    return subprocess.run([sys.executable, "-m", SCRIPTS[name], *args], cwd=ROOT, stdin=subprocess.DEVNULL).returncode
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

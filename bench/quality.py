@@ -1,0 +1,199 @@
+"""Quality of procedural-prior runs against ground truth: IoU, Chamfer, albedo error, front check, time.
+
+Each prompt runs ``python -m engine generate`` in its own process (bench/engine_run.py), then its
+mesh is compared with the prompt's ground-truth scene (engine/metrics.py) and a turntable strip of
+result beside truth is written. Ablations rerun the fronted prompts with one thing of the paper's
+method taken away. Results are rewritten after every run, so an interrupted suite keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .engine_run import EngineRequest, RunRecord, run_engine, warm_prior_cache
+from .schema import envelope, write_result
+from .suite import Ablation, SuiteEntry, check_prompts
+
+RESULTS_FILE = "quality.json"
+BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """How every run of the suite is made and measured."""
+
+    preset: str = "fast"
+    steps: int | None = None  # None: the preset's
+    seed: int = 0
+    overrides: tuple[tuple[str, Any], ...] = ()
+    negative_prompt: str | None = None
+    cache_dir: Path | None = None
+    truth_resolution: int = 128  # marching cubes of the ground-truth SDF
+    iou_resolution: int = 96
+    surface_samples: int = 20_000
+
+    def request(self, prompt: str, extra: tuple[tuple[str, Any], ...] = ()) -> EngineRequest:
+        return EngineRequest(
+            prompt=prompt,
+            preset=self.preset,
+            steps=self.steps,
+            seed=self.seed,
+            overrides=self.overrides + extra,
+            negative_prompt=self.negative_prompt,
+            cache_dir=self.cache_dir,
+        )
+
+
+@dataclass
+class FrontResult:
+    shape: str
+    fronts: list[str]  # directions the result's front marker was found facing
+    untested: list[str]
+    ok: bool  # exactly one front, facing -Y
+    verdict: str  # "ok" | "turned" (one front, elsewhere) | "none" | "janus" | "all round" (every tested turn filled)
+    marker_albedo_error: float | None
+
+
+def front_verdict(fronts: list[str], untested: list[str], directions: int = 4) -> str:
+    """Janus is a front in several but not all directions; filled all round is a blob, not a face."""
+    if not fronts:
+        return "none"
+    if len(fronts) == 1:
+        return "ok" if fronts == ["-Y"] else "turned"
+    return "all round" if len(fronts) == directions - len(untested) else "janus"
+
+
+@dataclass
+class QualityResult:
+    prompt: str
+    category: str
+    variant: str  # "baseline" or an ablation's name
+    run: RunRecord
+    iou: float | None = None
+    chamfer: float | None = None
+    albedo_error: float | None = None
+    fronts: list[FrontResult] = field(default_factory=list)
+    front_ok: bool | None = None  # every fronted object has one front, facing -Y; None: nothing fronted
+    janus: bool | None = None  # some fronted object shows its front in several (not all) directions
+    metrics_s: float | None = None
+    strip: str | None = None  # PNG path relative to the results folder
+    error: str | None = None
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+class QualityBench:
+    """Runs entries (and ablations) and keeps ``quality.json`` in ``results_dir`` up to date."""
+
+    def __init__(self, settings: QualitySettings, results_dir: Path, work_dir: Path) -> None:
+        self.settings = settings
+        self.results_dir = results_dir
+        self.work_dir = work_dir
+        self.results: list[QualityResult] = []
+        self.ablations: tuple[Ablation, ...] = ()
+        self._truths: dict[str, Any] = {}  # ground-truth meshes by canonical prompt
+        self._truth_frames: dict[str, Any] = {}  # ground-truth turntables by turntable_strip.truth_key
+
+    def run(
+        self, entries: tuple[SuiteEntry, ...], ablations: tuple[Ablation, ...], ablation_prompts: list[str]
+    ) -> Path:
+        check_prompts([e.prompt for e in entries] + list(ablation_prompts))
+        self.ablations = ablations
+        for entry in entries:
+            self._measure(entry.prompt, entry.category, BASELINE, ())
+        categories = {e.prompt: e.category for e in entries}
+        for prompt in ablation_prompts if ablations else []:
+            if not any(r.prompt == prompt and r.variant == BASELINE for r in self.results):
+                self._measure(prompt, categories.get(prompt, "fronted"), BASELINE, ())
+            for ablation in ablations:
+                self._measure(prompt, categories.get(prompt, "fronted"), ablation.name, ablation.overrides)
+        return self._write(complete=True)
+
+    def _measure(self, prompt: str, category: str, variant: str, extra: tuple[tuple[str, Any], ...]) -> None:
+        from engine.procedural.scene import Scene
+
+        request = self.settings.request(prompt, extra)
+        warm_prior_cache(request)
+        run_dir = self.work_dir / f"{slug(prompt)}--{variant}"
+        if run_dir.exists():
+            shutil.rmtree(run_dir)  # a scratch folder of an earlier benchmark run
+        record = run_engine(request, run_dir)
+        result = QualityResult(prompt, category, variant, record)
+        if record.ok and record.mesh is not None:
+            scene = Scene.from_prompt(prompt)
+            self._score(result, scene, Path(record.mesh))
+            self._strip(result, scene, run_dir)
+        else:
+            result.error = record.error
+        self.results.append(result)
+        self._print(result)
+        self._write(complete=False)
+
+    def _score(self, result: QualityResult, scene: Any, mesh_path: Path) -> None:
+        from engine.metrics import compare, load_mesh
+        from engine.procedural.ground_truth import scene_mesh
+
+        started = time.perf_counter()
+        key = scene.spec.text
+        if key not in self._truths:
+            self._truths[key] = scene_mesh(scene, self.settings.truth_resolution)
+        comparison = compare(
+            load_mesh(mesh_path),
+            scene,
+            self._truths[key],
+            resolution=self.settings.iou_resolution,
+            samples=self.settings.surface_samples,
+            seed=self.settings.seed,
+        )
+        result.iou, result.chamfer, result.albedo_error = comparison.iou, comparison.chamfer, comparison.albedo_error
+        result.fronts = [
+            FrontResult(c.shape, c.fronts, c.untested, c.ok, front_verdict(c.fronts, c.untested), c.marker_albedo_error)
+            for c in comparison.fronts
+        ]
+        if result.fronts:
+            result.front_ok = all(f.ok for f in result.fronts)
+            result.janus = any(f.verdict == "janus" for f in result.fronts)
+        result.metrics_s = round(time.perf_counter() - started, 3)
+
+    def _strip(self, result: QualityResult, scene: Any, run_dir: Path) -> None:
+        from .turntable_strip import compose_strip, run_config, truth_frames, truth_key, write_truth_turntable
+
+        config = run_config(run_dir)
+        key = truth_key(scene, config)
+        if key not in self._truth_frames:
+            self._truth_frames[key] = truth_frames(scene, config)
+        write_truth_turntable(run_dir, self._truth_frames[key])
+        title = f"{result.prompt} [{result.variant}]  IoU {result.iou:.3f}"
+        out = self.results_dir / "strips" / f"{slug(result.prompt)}--{result.variant}.png"
+        result.strip = compose_strip(run_dir, out, title).relative_to(self.results_dir).as_posix()
+
+    def _write(self, complete: bool) -> Path:
+        payload = {
+            "complete": complete,
+            "settings": {
+                **asdict(self.settings),
+                "cache_dir": str(self.settings.cache_dir) if self.settings.cache_dir else None,
+            },
+            "ablations": [asdict(a) for a in self.ablations],
+            "results": [asdict(r) for r in self.results],
+        }
+        return write_result(self.results_dir / RESULTS_FILE, envelope("quality", payload))
+
+    @staticmethod
+    def _print(r: QualityResult) -> None:
+        if r.error is not None:
+            print(f"{r.prompt:42} {r.variant:16} FAILED: {r.error}", flush=True)
+            return
+        front = {None: "-", True: "ok", False: "WRONG"}[r.front_ok]
+        print(
+            f"{r.prompt:42} {r.variant:16} IoU {r.iou:.3f}  chamfer {r.chamfer:.4f}  albedo {r.albedo_error:.3f}  "
+            f"front {front:5}  {r.run.it_per_s or 0:.2f} it/s  {r.run.wall_s:.0f} s  {r.run.peak_rss_mib:.0f} MiB",
+            flush=True,
+        )
