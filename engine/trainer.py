@@ -135,6 +135,8 @@ class Trainer:
             + orientation_weight(fraction, regular) * rendering.orientation
             + regular.opacity_weight * rendering.opacity_penalty
         )
+        if regular.smoothness_weight > 0:
+            loss = loss + regular.smoothness_weight * self.field.smoothness()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -143,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     emit = protocol.EventWriter(log_path=str(run_dir / "log.jsonl"))
     started = time.perf_counter()
     device = choose_device(config.device)
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, config.cpu_threads))
     emit(
         protocol.STARTED,
         run_dir=str(run_dir),

@@ -32,6 +32,10 @@ class Field(nn.Module, ABC):
     def forward(self, points: torch.Tensor) -> FieldSample:
         """Density, albedo and normals at ``points`` (..., 3), differentiable."""
 
+    def smoothness(self) -> torch.Tensor:
+        """A penalty on high-frequency density (crumpled surfaces); 0 for fields without one."""
+        return torch.zeros(())
+
     @contextmanager
     def frozen(self) -> Iterator[None]:
         """While the parameters do not change (export, previews), fields may cache derived data."""

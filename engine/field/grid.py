@@ -35,6 +35,15 @@ class GridField(Field):
         ramp = self.config.coarse_to_fine_fraction
         self.active_levels = n if ramp <= 0 else min(n, 1 + int(fraction / ramp * (n - 1) + 1e-9))
 
+    def smoothness(self) -> torch.Tensor:
+        """Mean squared difference of neighbouring raw densities, summed over the active levels."""
+        total = torch.zeros(())
+        for level in self.levels[: self.active_levels]:
+            density = level[:, 0]
+            for dim in (1, 2, 3):
+                total = total + density.diff(dim=dim).square().mean()
+        return total
+
     @contextmanager
     def frozen(self) -> Iterator[None]:
         """Build the summed volume once for many no-gradient queries (mesh export samples 256^3 points)."""

@@ -1,7 +1,8 @@
 """Marching cubes on the stored density grid.
 
-numpy and PyMCubes only at import time, so the Blender add-on can re-extract in-process from
-``density_grid.npz`` (scipy is imported only to shrink a grid for a face budget). The grid is padded
+numpy and PyMCubes only at import time, so ``python -m engine remesh`` re-extracts from
+``density_grid.npz`` in about a second without loading torch (scipy is imported only to shrink a grid
+for a face budget). The grid is padded
 with empty space, so a surface that touches the box is closed: every mesh is watertight. Faces wind
 counter-clockwise seen from the side where density is below the threshold, so normals point out of
 the solid (into a cavity for a cavity's wall).

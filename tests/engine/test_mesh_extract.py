@@ -189,8 +189,8 @@ def test_a_faint_field_still_meshes() -> None:
     assert len(faces) > 0
 
 
-def test_extraction_needs_only_numpy_and_pymcubes_wheels(tmp_path) -> None:
-    """The add-on may re-extract inside Blender: numpy and PyMCubes wheels (which bring scipy), no torch,
+def test_extraction_needs_only_numpy_and_pymcubes(tmp_path) -> None:
+    """Re-extraction (the add-on's threshold slider runs ``engine remesh``) must not pay for importing torch,
     trimesh, xatlas or pillow."""
     script = f"""
 import sys
