@@ -1,0 +1,170 @@
+"""The offline prior: the Bayes-optimal denoiser of renders of the scene a prompt describes.
+
+Needs no weights, runs on a laptop CPU, and knows the ground truth, so SDS results can be
+measured. It compares like with like: each render is denoised against images of the same
+shading mode, narrowed to cameras like the render's (engine/procedural/denoiser.py).
+Works in pixel space: x = 2 * rgb - 1, with DDPM's linear beta schedule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..config import RunConfig
+from ..procedural.denoiser import ViewSelection, ViewWeighting, closed_form_eps
+from ..procedural.image_set import MODES, ImageSet, ImageSetSettings, load_or_build, unconditional_scenes
+from ..procedural.prompt import SceneSpec, parse_prompt
+from ..procedural.scene import Scene
+from .base import DiffusionPrior, PriorError, ViewContext
+
+_UNCONDITIONAL_SCENES = 16  # random vocabulary scenes behind the unconditional set (half of them pairs)
+
+
+class _DeviceSet:
+    """An image set on the prior's device in the model's space, (modes, V, D), with its view weights.
+
+    float32 is enough: measured against float64, eps_hat differs by under 1e-5 at every t.
+    """
+
+    def __init__(self, image_set: ImageSet, weighting: ViewWeighting, device: torch.device) -> None:
+        self.image_set = image_set
+        self.images = (2.0 * image_set.images - 1.0).flatten(2).to(device=device, dtype=torch.float32)
+        self.squared_norms = self.images.square().sum(dim=-1)
+        self.weighting = weighting
+
+    def eps(self, noisy: torch.Tensor, view: ViewContext, alpha: float, sigma: float, narrow: bool) -> torch.Tensor:
+        mode = MODES.index(view.mode)
+        images, norms = self.images[mode], self.squared_norms[mode]
+        log_weights = self.weighting.log_weights(view) if narrow else torch.zeros(images.shape[0])
+        return closed_form_eps(noisy, images, norms, log_weights.to(images), alpha, sigma)
+
+
+class ProceduralPrior(DiffusionPrior):
+    name = "procedural"
+    default_guidance_scale = 2.0  # 3D probe, 500 steps: IoU 0.63 at 2, 0.56 at 1, 0.55 at 7.5
+    num_train_timesteps = 1000
+
+    def __init__(
+        self,
+        settings: ImageSetSettings,
+        selection: ViewSelection,
+        view_width_deg: float,
+        device: torch.device,
+        cache_dir: Path,
+    ) -> None:
+        self.settings = settings
+        self.selection = selection
+        self.view_width_deg = view_width_deg
+        self.device = device
+        self.cache_dir = Path(cache_dir) / "procedural"
+        betas = torch.linspace(1e-4, 0.02, self.num_train_timesteps, dtype=torch.float64)
+        self._alphas_cumprod = torch.cumprod(1.0 - betas, dim=0).to(device=device, dtype=torch.float32)
+        self._conditional: _DeviceSet | None = None
+        self._unconditional: _DeviceSet | None = None
+        self._negative: SceneSpec | None = None
+
+    @classmethod
+    def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path) -> ProceduralPrior:
+        guidance = run.guidance
+        try:
+            selection = ViewSelection(guidance.procedural_view_selection)
+        except ValueError:
+            choices = ", ".join(s.value for s in ViewSelection)
+            raise PriorError(
+                f"unknown procedural view selection {guidance.procedural_view_selection!r}; choose one of: {choices}",
+                kind="input",
+            ) from None
+        if guidance.procedural_views < 8:
+            raise PriorError("the procedural prior needs at least 8 views per prompt", kind="input")
+        settings = ImageSetSettings(
+            resolution=run.render.resolution,
+            views=guidance.procedural_views,
+            camera=run.camera,
+            shading=run.shading,
+        )
+        return cls(settings, selection, guidance.procedural_view_width_deg, device, cache_dir)
+
+    @property
+    def alphas_cumprod(self) -> torch.Tensor:
+        return self._alphas_cumprod
+
+    @property
+    def input_resolution(self) -> int:
+        return self.settings.resolution
+
+    @property
+    def conditional_set(self) -> ImageSet:
+        """The prompt's renders (after ``set_prompt``)."""
+        return self._conditional_device_set().image_set
+
+    @property
+    def unconditional_set(self) -> ImageSet:
+        """Renders of random vocabulary scenes, or of the negative prompt (built on first use)."""
+        return self._unconditional_device_set().image_set
+
+    def set_prompt(self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...]) -> None:
+        """Build (or load) the prompt's image set; both prompts are checked now.
+
+        The unconditional set (the negative prompt's, else random vocabulary scenes) is built
+        when first needed: guidance at scale 1 never needs it. ``suffixes`` are not needed:
+        each render's view arrives with its ViewContext.
+        """
+        spec = parse_prompt(prompt)
+        self._negative = parse_prompt(negative_prompt) if negative_prompt.strip() else None
+        self._conditional = self._load(spec.text, [Scene(spec)])
+        self._unconditional = None
+
+    def _conditional_device_set(self) -> _DeviceSet:
+        if self._conditional is None:
+            raise RuntimeError("set_prompt must be called first")
+        return self._conditional
+
+    def _unconditional_device_set(self) -> _DeviceSet:
+        self._conditional_device_set()
+        if self._unconditional is None:
+            if self._negative is not None:
+                self._unconditional = self._load(self._negative.text, [Scene(self._negative)])
+            else:
+                name = f"unconditional-{_UNCONDITIONAL_SCENES}"
+                self._unconditional = self._load(name, unconditional_scenes(_UNCONDITIONAL_SCENES, seed=1))
+        return self._unconditional
+
+    def _load(self, name: str, scenes: list[Scene]) -> _DeviceSet:
+        image_set = load_or_build(name, scenes, self.settings, self.cache_dir)
+        weighting = ViewWeighting(
+            self.selection, image_set.azimuth, image_set.elevation, self.settings.camera, self.view_width_deg
+        )
+        return _DeviceSet(image_set, weighting, self.device)
+
+    def encode(self, rgb: torch.Tensor) -> torch.Tensor:
+        return 2.0 * rgb - 1.0
+
+    @torch.no_grad()
+    def predict_noise(
+        self, noisy: torch.Tensor, t: torch.Tensor, views: list[ViewContext], guidance_scale: float
+    ) -> torch.Tensor:
+        """eps_uncond + s * (eps_cond - eps_uncond); the conditional set is narrowed to the render's view."""
+        conditional = self._conditional_device_set()
+        size = self.settings.resolution
+        if tuple(noisy.shape[1:]) != (3, size, size):
+            raise PriorError(
+                f"the procedural prior was built for {size}x{size} renders but got {tuple(noisy.shape[2:])}; "
+                "keep render.resolution the same for the whole run",
+                kind="input",
+            )
+        batch = noisy.shape[0]
+        if len(views) != batch:
+            raise ValueError(f"{len(views)} view contexts for a batch of {batch}")
+        alphabar = self._alphas_cumprod[torch.as_tensor(t, device=self.device).expand(batch)].double().cpu()
+        out = torch.empty_like(noisy)
+        for index, view in enumerate(views):
+            z = noisy[index].flatten().float()
+            alpha, sigma = float(alphabar[index].sqrt()), float((1.0 - alphabar[index]).sqrt())
+            eps = conditional.eps(z, view, alpha, sigma, narrow=True)
+            if guidance_scale != 1.0:
+                uncond = self._unconditional_device_set().eps(z, view, alpha, sigma, narrow=False)
+                eps = uncond + guidance_scale * (eps - uncond)
+            out[index] = eps.view(noisy.shape[1:]).to(noisy.dtype)
+        return out

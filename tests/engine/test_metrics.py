@@ -1,0 +1,137 @@
+"""Result-vs-ground-truth metrics on meshes with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import trimesh
+
+from engine import metrics
+from engine.mesh.file_format import MeshData, write_glb, write_npz
+from engine.procedural.ground_truth import scene_mesh
+from engine.procedural.scene import Scene
+
+
+def _box(centre: tuple[float, float, float], size: float, colour=(0.5, 0.5, 0.5)) -> MeshData:
+    box = trimesh.creation.box(extents=(size, size, size))
+    box.apply_translation(centre)
+    return MeshData(box.vertices, box.faces, np.tile([*colour, 1.0], (len(box.vertices), 1)))
+
+
+def _turned(mesh: MeshData, degrees: float, axis_xy: tuple[float, float]) -> MeshData:
+    """Rotated about the vertical line through ``axis_xy`` (counter-clockwise seen from above)."""
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    centre = np.array([*axis_xy, 0.0])
+    rotation = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    return MeshData((mesh.vertices - centre) @ rotation.T + centre, mesh.faces, mesh.colors)
+
+
+def _merged(a: MeshData, b: MeshData) -> MeshData:
+    return MeshData(
+        np.concatenate([a.vertices, b.vertices]),
+        np.concatenate([a.faces, b.faces + len(a.vertices)]),
+        np.concatenate([a.colors, b.colors]),
+    )
+
+
+@pytest.fixture(scope="module")
+def snowman() -> tuple[Scene, MeshData]:
+    scene = Scene.from_prompt("a snowman")
+    return scene, scene_mesh(scene, 96)
+
+
+def test_occupancy_of_a_box_counts_its_voxels():
+    occupancy = metrics.occupancy(_box((0.0, 0.0, 0.0), 1.0), resolution=96)  # 48 voxels of 1/48 per side
+    assert occupancy.sum() == 48**3
+
+
+def test_iou_of_overlapping_boxes_is_the_analytic_value():
+    a, b = _box((0.0, 0.0, 0.0), 1.0), _box((0.5, 0.0, 0.0), 1.0)
+    assert metrics.volumetric_iou(a, b) == pytest.approx(1 / 3, abs=1e-3)
+    assert metrics.volumetric_iou(a, _box((0.0, 0.0, 0.0), 0.5)) == pytest.approx(1 / 8, abs=1e-3)
+
+
+def test_iou_of_a_sphere_mesh_matches_its_volume():
+    sphere = trimesh.creation.icosphere(subdivisions=5, radius=0.625)
+    mesh = MeshData(sphere.vertices, sphere.faces, np.ones((len(sphere.vertices), 4)))
+    box = _box((0.0, 0.0, 0.0), 1.25)  # the sphere's bounding cube, 80 voxels a side
+    assert metrics.volumetric_iou(mesh, box, resolution=128) == pytest.approx(math.pi / 6, abs=0.01)
+
+
+def test_open_mesh_does_not_fill_space():
+    box = _box((0.0, 0.0, 0.0), 1.0)
+    open_box = MeshData(box.vertices, box.faces[2:], box.colors)  # one face of the cube missing
+    assert metrics.occupancy(open_box).sum() < 48**3 * 1.01
+
+
+def test_chamfer_of_a_shifted_mesh_is_about_the_shift():
+    a = _box((0.0, 0.0, 0.0), 1.0)
+    rng = np.random.default_rng(0)
+    points_a = metrics.sample_surface(a, 20_000, rng)[0]
+    same = metrics.chamfer_distance(points_a, metrics.sample_surface(a, 20_000, rng)[0])
+    shifted = metrics.chamfer_distance(points_a, metrics.sample_surface(_box((0.0, 0.0, 0.1), 1.0), 20_000, rng)[0])
+    assert same < 0.01
+    assert 0.03 < shifted < 0.1  # the faces normal to the shift move by 0.1, the others slide in-plane
+
+
+def test_ground_truth_compared_with_itself_is_perfect_and_faces_front(snowman):
+    scene, truth = snowman
+    result = metrics.compare(truth, scene, truth=truth)
+    assert result.iou == 1.0
+    assert result.chamfer < 0.01
+    assert result.albedo_error < 0.01
+    (front,) = result.fronts
+    assert front.shape == "snowman" and front.ok and front.fronts == ["-Y"]
+    assert front.marker_albedo_error < 0.01
+
+
+def test_albedo_error_is_the_colour_difference(snowman):
+    scene, truth = snowman
+    tinted = MeshData(truth.vertices, truth.faces, np.clip(truth.colors + np.array([0.1, 0.0, 0.0, 0.0]), 0, 1))
+    error = metrics.compare(tinted, scene, truth=truth).albedo_error
+    assert error == pytest.approx(0.1 / 3, abs=0.01)
+
+
+@pytest.mark.parametrize(("degrees", "front"), [(90, "+X"), (180, "+Y"), (270, "-X")])
+def test_turned_result_reports_where_its_front_faces(snowman, degrees, front):
+    scene, truth = snowman
+    (obj,) = scene.objects
+    turned = _turned(truth, degrees, obj.offset[:2])
+    (check,) = metrics.compare(turned, scene, truth=truth).fronts
+    assert check.fronts == [front] and not check.ok
+
+
+def test_janus_result_with_two_faces_fails_the_front_check(snowman):
+    scene, truth = snowman
+    (obj,) = scene.objects
+    janus = _merged(truth, _turned(truth, 180, obj.offset[:2]))
+    (check,) = metrics.compare(janus, scene, truth=truth).fronts
+    assert check.fronts == ["-Y", "+Y"] and not check.ok
+
+
+@pytest.mark.parametrize("prompt", ["a duck", "a mug", "a chair"])
+def test_every_fronted_shape_has_one_front_in_its_ground_truth(prompt):
+    scene = Scene.from_prompt(prompt)
+    truth = scene_mesh(scene, 96)
+    (check,) = metrics.compare(truth, scene, truth=truth, samples=5_000).fronts
+    assert check.ok, check
+
+
+def test_markers_on_another_object_are_not_tested():
+    scene = Scene.from_prompt("a duck next to a snowman")
+    truth = scene_mesh(scene, 96)
+    duck, snowman = metrics.compare(truth, scene, truth=truth, samples=5_000).fronts
+    assert duck.ok and snowman.ok
+    assert duck.untested == ["+X"]  # the duck's +X turn lands inside the snowman
+
+
+def test_meshes_load_from_glb_and_npz(snowman, tmp_path):
+    _, truth = snowman
+    write_glb(tmp_path / "a.glb", truth)
+    write_npz(tmp_path / "a.npz", truth)
+    for name in ("a.glb", "a.npz"):
+        loaded = metrics.load_mesh(tmp_path / name)
+        assert np.allclose(loaded.vertices, truth.vertices, atol=1e-6)
+        assert metrics.volumetric_iou(loaded, truth) == 1.0
