@@ -132,13 +132,33 @@ def stage_and_render(bpy: object, obj: object, out: Path, samples: int) -> Path:
     return out / "render.png"
 
 
+def write_summary(picture: Path, run_dir: Path, out: Path, views: int = 4) -> Path:
+    """The render beside the engine's turntable: ``views`` angles down, coloured and textureless across."""
+    from PIL import Image
+
+    render = Image.open(picture).convert("RGB")
+    tile = render.height // views
+    summary = Image.new("RGB", (render.width + 2 * tile, render.height), "white")
+    summary.paste(render, (0, 0))
+    for column, mode in enumerate(("coloured", "textureless")):
+        frames = sorted((run_dir / "turntable").glob(f"{mode}_*.png"))
+        for row, path in enumerate(frames[:: max(len(frames) // views, 1)][:views]):
+            frame = Image.open(path).convert("RGB").resize((tile, tile))
+            summary.paste(frame, (render.width + column * tile, row * tile))
+    path = out / "summary.png"
+    summary.save(path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     slug = "".join(c if c.isalnum() else "-" for c in args.prompt.lower()).strip("-")[:40] or "asset"
     out = (args.out or ROOT / "output" / f"{slug}-{stamp}").resolve()
     out.mkdir(parents=True, exist_ok=True)
-    # A private Blender home: the extension installs there, never into the user's own Blender.
+    # A private Blender home: the extension installs there, never into the user's own Blender. Caches
+    # (the prior's image sets) stay in the user's cache folder, so a second demo reuses them.
+    os.environ.setdefault("XDG_CACHE_HOME", str(Path.home() / ".cache"))
     os.environ["HOME"] = str(out / "blender-home")
     started = time.perf_counter()
 
@@ -165,9 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     blend = out / "scene.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     run_dir = Path(state.run_dir)
+    summary = write_summary(picture, run_dir, out)
     print(
         f"\nDone in {time.perf_counter() - started:.0f} s.\n"
-        f"  picture:    {picture}\n  scene:      {blend}\n  run folder: {run_dir} "
+        f"  picture:    {picture}\n  summary:    {summary}\n  scene:      {blend}\n  run folder: {run_dir} "
         f"(mesh.glb, mesh.npz, previews/, turntable/)\n"
     )
     return 0
