@@ -12,8 +12,8 @@
    against the true render from that very camera (did the view narrowing pick the right view?).
 3. With ``--sds-3d``: whole engine runs (``python -m engine generate``, 500 steps) per guidance
    scale and view selection, scored against the ground truth with engine/metrics.py (IoU, Chamfer,
-   albedo error). The optimiser's lr is raised to 0.05 for these short runs (at the default 0.01 the
-   initial density blob is barely carved in 500 steps, even with photometric losses).
+   albedo error). The optimiser's lr is pinned at 0.05 (at 0.01 the initial density blob is barely
+   carved in 500 steps, even with a photometric loss).
 Prints a table and writes bench/results/procedural_prior.json.
 """
 

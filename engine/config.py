@@ -94,7 +94,7 @@ class GuidanceConfig:
     # The procedural prior: renders per prompt, and how a render's camera narrows them (engine/procedural).
     procedural_views: int = 240
     procedural_view_selection: str = "suffix"  # "suffix": the view prompt's range | "kernel": near cameras
-    procedural_view_width_deg: float = 30.0  # kernel: Gaussian width in the angle between cameras
+    procedural_view_width_deg: float = 20.0  # kernel: Gaussian width in the angle between cameras
 
 
 @dataclass
