@@ -44,6 +44,34 @@ def generate(out: Path, env: dict[str, str], steps: int = 12, seed: int = 1, ext
     return engine([*args, "--out", str(out), "--preview-every", "5", *SMALL, *(extra or [])], env)
 
 
+def start(out: Path, env: dict[str, str], steps: int, stdin: int, until_step: int = 1) -> subprocess.Popen[str]:
+    """A running ``generate`` of "a red cube", returned once it has reported ``until_step``."""
+    args = ["generate", "--prompt", "a red cube", "--prior", "procedural", "--steps", str(steps), "--seed", "1"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", *args, "--out", str(out), "--preview-every", "5", *SMALL],
+        cwd=ROOT,
+        env=env,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout
+    for line in process.stdout:
+        event = json.loads(line)
+        if event["event"] == "progress" and event["step"] >= until_step:
+            break
+    return process
+
+
+def stop(process: subprocess.Popen[str]) -> list[dict]:
+    """Ask politely on stdin; the events printed after that."""
+    assert process.stdin
+    process.stdin.write("stop\n")
+    process.stdin.flush()
+    rest, _ = process.communicate(timeout=30)  # a hang fails here; the latency itself is benchmarked
+    return events(rest)
+
+
 @pytest.fixture(scope="session")
 def first_run(tmp_path_factory: pytest.TempPathFactory, engine_env: dict[str, str]) -> tuple[Path, list[dict]]:
     out = tmp_path_factory.mktemp("runs") / "first"
@@ -94,26 +122,9 @@ def test_stop_checkpoints_and_resume_ends_identical(tmp_path: Path, engine_env: 
     assert reference.returncode == 0, reference.stderr
 
     out = tmp_path / "interrupted"
-    args = ["generate", "--prompt", "a red cube", "--prior", "procedural", "--steps", str(steps), "--seed", "1"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine", *args, "--out", str(out), "--preview-every", "5", *SMALL],
-        cwd=ROOT,
-        env=engine_env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdin and process.stdout
-    lines = []
-    for line in process.stdout:
-        lines.append(json.loads(line))
-        if lines[-1]["event"] == "progress" and lines[-1]["step"] >= 5:
-            break
-    process.stdin.write("stop\n")
-    process.stdin.flush()
-    rest, _ = process.communicate(timeout=30)  # a hang fails here; the latency itself is benchmarked
+    process = start(out, engine_env, steps, subprocess.PIPE, until_step=5)
+    cancelled = stop(process)[-1]
     assert process.returncode == 0
-    cancelled = events(rest)[-1]
     assert cancelled["event"] == "cancelled" and 5 <= cancelled["step"] < steps
     assert (out / "checkpoint" / "state.safetensors").is_file()
 
@@ -124,19 +135,7 @@ def test_stop_checkpoints_and_resume_ends_identical(tmp_path: Path, engine_env: 
 
 
 def test_sigterm_cancels_cleanly(tmp_path: Path, engine_env: dict[str, str]) -> None:
-    args = ["generate", "--prompt", "a red cube", "--prior", "procedural", "--steps", "500", "--seed", "1"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine", *args, "--out", str(tmp_path / "run"), *SMALL],
-        cwd=ROOT,
-        env=engine_env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout
-    for line in process.stdout:
-        if json.loads(line)["event"] == "progress":
-            break
+    process = start(tmp_path / "run", engine_env, 500, subprocess.DEVNULL)
     process.terminate()
     rest, _ = process.communicate(timeout=30)
     assert process.returncode == 0
@@ -145,19 +144,8 @@ def test_sigterm_cancels_cleanly(tmp_path: Path, engine_env: dict[str, str]) -> 
 
 def test_a_closed_parent_pipe_stops_the_engine(tmp_path: Path, engine_env: dict[str, str]) -> None:
     """The parent (Blender) died: its end of the stdin pipe closes, and no orphan engine runs on."""
-    args = ["generate", "--prompt", "a red cube", "--prior", "procedural", "--steps", "500", "--seed", "1"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine", *args, "--out", str(tmp_path / "run"), *SMALL],
-        cwd=ROOT,
-        env=engine_env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    process = start(tmp_path / "run", engine_env, 500, subprocess.PIPE)
     assert process.stdin and process.stdout
-    for line in process.stdout:
-        if json.loads(line)["event"] == "progress":
-            break
     process.stdin.close()
     rest = process.stdout.read()
     assert process.wait(timeout=30) == 0
@@ -200,33 +188,7 @@ def test_unwritable_output_folder(tmp_path: Path, engine_env: dict[str, str]) ->
 
 def test_corrupt_checkpoint_is_named(tmp_path: Path, engine_env: dict[str, str]) -> None:
     out = tmp_path / "run"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "engine",
-            "generate",
-            "--prompt",
-            "a red cube",
-            "--steps",
-            "300",
-            "--out",
-            str(out),
-            *SMALL,
-        ],
-        cwd=ROOT,
-        env=engine_env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdin and process.stdout
-    for line in process.stdout:
-        if json.loads(line)["event"] == "progress":
-            break
-    process.stdin.write("stop\n")
-    process.stdin.flush()
-    process.communicate(timeout=30)
+    stop(start(out, engine_env, 300, subprocess.PIPE))
     (out / "checkpoint" / "state.safetensors").write_bytes(b"garbage")
     result = engine(["generate", "--resume", str(out)], engine_env)
     error = events(result.stdout)[-1]
