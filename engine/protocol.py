@@ -40,9 +40,7 @@ def encode(event: str, **fields: Any) -> str:
 
 def emit(event: str, stream: IO[str] | None = None, **fields: Any) -> None:
     """Write one event line and flush, so a reading client sees it at once."""
-    out = stream if stream is not None else sys.stdout
-    out.write(encode(event, **fields) + "\n")
-    out.flush()
+    EventWriter(stream)(event, **fields)
 
 
 class ProtocolError(ValueError):

@@ -204,7 +204,6 @@ class Trainer:
             self.write_preview()
         return True
 
-    @torch.no_grad()
     def field_callables(self) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
         """numpy density and albedo functions of the trained field, for mesh export."""
 

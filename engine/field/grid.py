@@ -59,13 +59,11 @@ class GridField(Field):
         if self._frozen_volume is not None:
             return self._frozen_volume
         finest = self.config.grid_resolutions[-1]
-        raw = self.levels[0]
-        if raw.shape[-1] != finest:
-            raw = F.interpolate(raw, size=(finest,) * 3, mode="trilinear", align_corners=True)
-        for level in self.levels[1 : self.active_levels]:
+        raw = None
+        for level in self.levels[: self.active_levels]:
             if level.shape[-1] != finest:
                 level = F.interpolate(level, size=(finest,) * 3, mode="trilinear", align_corners=True)
-            raw = raw + level
+            raw = level if raw is None else raw + level
         spacing = 2.0 * self.bound / (finest - 1)
         density = raw[:, :1]
         gz, gy, gx = torch.gradient(density, spacing=spacing, dim=(2, 3, 4))
