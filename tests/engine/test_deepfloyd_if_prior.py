@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-import importlib.util
+import io
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from tests.fixtures.prior_checks import run_config_for, sds_steps, views
 CPU = torch.device("cpu")
 PROMPT = "A Red Cube"  # IF lower-cases prompts itself
 NEGATIVE = "low quality"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_prior(folder: Path) -> DeepFloydIFPrior:
@@ -114,10 +117,49 @@ def test_default_hub_id_not_cached_while_offline(tmp_path: Path, monkeypatch: py
         DeepFloydIFPrior.from_run_config(run_config_for(None), CPU, None)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sentencepiece") is not None, reason="sentencepiece is installed")
-def test_sentencepiece_only_tokenizer_asks_for_the_package(tiny_deepfloyd_if: Path, tmp_path: Path) -> None:
-    folder = Path(shutil.copytree(tiny_deepfloyd_if, tmp_path / "spiece"))
+def spiece_only_checkpoint(tiny_deepfloyd_if: Path, folder: Path) -> Path:
+    """The tiny checkpoint with its tokenizer stored the way the hub's IF checkpoints ship it: spiece.model only.
+
+    The SentencePiece model is trained here on a few prompts, with T5's special ids (<pad>=0, </s>=1, <unk>=2).
+    """
+    import sentencepiece
+
+    folder = Path(shutil.copytree(tiny_deepfloyd_if, folder))
     (folder / "tokenizer" / "tokenizer.json").unlink()
-    (folder / "tokenizer" / "spiece.model").write_bytes(b"\x0a\x03abc")  # as the hub's IF checkpoints ship it
-    with pytest.raises(PriorError, match="install the sentencepiece and protobuf packages"):
-        load_prior(folder)
+    corpus = ["a red cube", "a blue sphere on top of a green cone", "a ceramic mug", "abcdefghijklmnopqrstuvwxyz"]
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus * 20), model_writer=model, vocab_size=40, hard_vocab_limit=False,
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, minloglevel=2,
+    )  # fmt: skip
+    (folder / "tokenizer" / "spiece.model").write_bytes(model.getvalue())
+    return folder
+
+
+def test_a_sentencepiece_only_tokenizer_loads_and_conditions_the_prior(tiny_deepfloyd_if: Path, tmp_path: Path) -> None:
+    prior = load_prior(spiece_only_checkpoint(tiny_deepfloyd_if, tmp_path / "spiece"))
+    noisy = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    t = torch.tensor([500])
+    predictions = []
+    for prompt in ("a red cube", "a green cone"):
+        prior.set_prompt(prompt, NEGATIVE, ("",))
+        predictions.append(prior.predict_noise(noisy, t, views(""), guidance_scale=20.0))
+    assert all(torch.isfinite(p).all() for p in predictions)
+    assert not torch.allclose(*predictions), "the prompt, read by the SentencePiece tokenizer, steers the noise"
+
+
+def test_a_python_without_sentencepiece_is_told_to_install_it(tiny_deepfloyd_if: Path, tmp_path: Path) -> None:
+    """A studio's own engine Python may lack the package: a real process in which it cannot be imported."""
+    folder = spiece_only_checkpoint(tiny_deepfloyd_if, tmp_path / "spiece")
+    script = f"""
+import sys
+sys.modules["sentencepiece"] = None  # import sentencepiece now fails, as where it is not installed
+from engine.guidance.base import PriorError
+from tests.engine.test_deepfloyd_if_prior import load_prior
+try:
+    load_prior({str(folder)!r})
+except PriorError as exc:
+    print(exc)
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "install the sentencepiece and protobuf packages" in result.stdout, result.stdout + result.stderr
