@@ -119,6 +119,24 @@ def ablation_rows(quality: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def ablation_matrix(quality: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per ablated prompt, every variant's IoU and front verdict side by side: the means hide which prompt moved."""
+    variants = ["baseline", *(a["name"] for a in quality["ablations"])]
+    by_run = {(r["prompt"], r["variant"]): r for r in quality["results"]}
+    prompts = dict.fromkeys(r["prompt"] for r in quality["results"] if r["variant"] != "baseline")
+    rows = [[prompt, *(_variant_cell(by_run.get((prompt, v))) for v in variants)] for prompt in prompts]
+    return ["prompt", *variants], rows
+
+
+def _variant_cell(result: dict[str, Any] | None) -> str:
+    if result is None:
+        return "-"
+    if result["error"] is not None:
+        return "failed"
+    verdicts = ", ".join(f["verdict"] for f in result["fronts"])
+    return f"{_num(result['iou'])} ({verdicts})" if verdicts else _num(result["iou"])
+
+
 def _front_text(result: dict[str, Any]) -> str:
     if result["front_ok"] is None:
         return "-"
@@ -222,6 +240,8 @@ def ablation_section(report: Report, quality: dict[str, Any]) -> None:
     ]
     header = ["ablation", "what", "prompts", "IoU full", "IoU ablated", "mean ΔIoU", "front ok", "Janus"]
     report.lines += [*_table(header, table), ""]
+    header, matrix = ablation_matrix(quality)
+    report.lines += ["Per prompt, IoU (front verdict):", "", *_table(header, matrix), ""]
     report.image(plots.ablation_iou(rows, report.plots_dir / "ablation_iou.png"), "ablation IoU change")
 
 

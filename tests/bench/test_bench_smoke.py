@@ -15,7 +15,7 @@ from PIL import Image
 
 from bench.engine_run import EngineRequest, run_engine
 from bench.quality import front_verdict
-from bench.report import ablation_rows, build_report
+from bench.report import ablation_matrix, ablation_rows, build_report
 from bench.schema import SCHEMA_VERSION, envelope, write_result
 from bench.smoke import SMOKE_STEPS
 from bench.suite import ABLATION_PROMPTS, SUITE, check_prompts
@@ -99,6 +99,7 @@ def _result(prompt: str, variant: str, iou: float, fronts: list[str]) -> dict:
         "iou": iou,
         "front_ok": verdict == "ok",
         "janus": verdict == "janus",
+        "fronts": [{"shape": prompt.split()[-1], "fronts": fronts, "verdict": verdict}],
         "error": None,
     }
 
@@ -117,6 +118,10 @@ def test_ablation_rows_pair_each_run_with_its_prompts_baseline() -> None:
     assert math.isclose(row["mean_delta_iou"], ((0.45 - 0.60) + (0.40 - 0.50)) / 2)
     assert math.isclose(row["baseline_iou"], 0.55) and math.isclose(row["iou"], 0.425)
     assert (row["baseline_front_ok"], row["front_ok"], row["baseline_janus"], row["janus"]) == (2, 1, 0, 1)
+
+    header, matrix = ablation_matrix(quality)
+    assert header == ["prompt", "baseline", "no-view-prompts"]
+    assert matrix == [["a yellow duck", "0.600 (ok)", "0.450 (janus)"], ["a brown chair", "0.500 (ok)", "0.400 (ok)"]]
 
 
 def test_front_verdicts() -> None:
