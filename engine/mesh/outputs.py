@@ -1,6 +1,7 @@
 """The run folder's mesh files, replaced all together: every new file is written into a private
 ``.partial`` folder first and moved into place only when all of them are complete, so a failed or
-interrupted export or remesh leaves the previous mesh files as they were."""
+interrupted export or remesh leaves the previous mesh files as they were. A staging folder left by a
+process that was killed mid-export is removed by the next export of the same run."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ OBJ_FILE = "mesh.obj"
 MTL_FILE = "mesh.mtl"
 TEXTURE_FILE = "albedo.png"
 FORMATS = ("npz", "glb", "obj")
+STAGING_PREFIX, STAGING_SUFFIX = ".mesh-", ".partial"
 
 
 @dataclass
@@ -38,8 +40,10 @@ def write_mesh_files(
     ``formats`` asks; albedo.png with a texture. Mesh files of an earlier export that this one does not
     write are removed, so the folder never mixes two extractions."""
     run_dir = Path(run_dir)
+    for leftover in run_dir.glob(f"{STAGING_PREFIX}*{STAGING_SUFFIX}"):
+        shutil.rmtree(leftover, ignore_errors=True)  # one engine writes a run at a time; this one was killed
     try:
-        staging = Path(tempfile.mkdtemp(prefix=".mesh-", suffix=".partial", dir=run_dir))
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, suffix=STAGING_SUFFIX, dir=run_dir))
     except OSError as exc:
         raise EngineError(f"cannot write mesh files in {run_dir} ({exc.strerror})", "output") from exc
     try:

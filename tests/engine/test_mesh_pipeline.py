@@ -132,6 +132,15 @@ def test_remesh_uses_the_run_config_and_removes_files_it_no_longer_writes(tmp_pa
     assert read_npz(result.mesh_npz).uvs is None
 
 
+def test_a_staging_folder_left_by_a_killed_export_is_removed_by_the_next(tmp_path: Path) -> None:
+    leftover = tmp_path / ".mesh-killed.partial"
+    leftover.mkdir(parents=True)
+    (leftover / "mesh.npz").write_bytes(b"half written")
+    export(tmp_path, threshold=5.0)
+    assert not leftover.exists()
+    assert not [path.name for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
 def test_no_surface_keeps_the_previous_files(tmp_path: Path) -> None:
     export(tmp_path, threshold=5.0)
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
