@@ -242,6 +242,13 @@ def ablation_section(report: Report, quality: dict[str, Any]) -> None:
     report.lines += [*_table(header, table), ""]
     header, matrix = ablation_matrix(quality)
     report.lines += ["Per prompt, IoU (front verdict):", "", *_table(header, matrix), ""]
+    if rows and all(r["fronted"] and r["baseline_front_ok"] == 0 for r in rows):
+        report.lines += [
+            "The full method grew no front on any of these prompts, so a front found by an ablated run is as "
+            "likely the marker's colour in a blob as a face: check its strip before reading a gain into it.",
+            "",
+        ]
+    report.lines += ["Every ablated run has its strip in `results/strips/` (`<prompt>--<ablation>.png`).", ""]
     report.image(plots.ablation_iou(rows, report.plots_dir / "ablation_iou.png"), "ablation IoU change")
 
 
