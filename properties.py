@@ -68,7 +68,7 @@ class DreamFusionSettings(bpy.types.PropertyGroup):
         default=0.0,
     )
     steps: bpy.props.IntProperty(
-        name="Steps", description="Optimisation steps; 0: the quality preset's", min=0, soft_max=20000, default=0
+        name="Steps", description="Optimization steps; 0: the quality preset's", min=0, soft_max=20000, default=0
     )
     preview_every: bpy.props.IntProperty(
         name="Preview Every", description="Steps between preview images; 0: the engine's default", min=0, default=0

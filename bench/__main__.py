@@ -24,7 +24,7 @@ WORK_DIR = RESULTS_DIR / "runs.tmp"  # engine run folders (meshes, grids, frames
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the preset's)")
+    parser.add_argument("--steps", type=int, default=None, help="optimization steps (default: the preset's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="engine config field for every run (JSON)"

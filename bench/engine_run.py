@@ -2,7 +2,7 @@
 
 Each run is a direct child waited for with ``os.wait4``, so its peak resident memory is its own
 (``RUSAGE_CHILDREN`` would be the maximum over every child so far). Events are timestamped as they
-arrive, which splits the wall time into start-up, prior, optimisation and the finish (turntable,
+arrive, which splits the wall time into start-up, prior, optimization and the finish (turntable,
 mesh, bake, export) without the engine having to report them.
 """
 
@@ -61,10 +61,10 @@ class RunRecord:
     steps: int
     wall_s: float  # process start to exit: what a user waits for, prompt to mesh
     peak_rss_mib: float
-    it_per_s: float | None  # the engine's own average over the optimisation
+    it_per_s: float | None  # the engine's own average over the optimization
     startup_s: float | None  # until the first event (interpreter and imports)
     prior_s: float | None  # preparing the prior (a cached procedural image set is only loaded)
-    optimise_s: float | None
+    optimize_s: float | None
     finish_s: float | None  # turntable, mesh, bake and export
     mesh: str | None
     faces: int | None
@@ -124,7 +124,7 @@ def run_engine(request: EngineRequest, run_dir: Path) -> RunRecord:
         it_per_s=float(last[protocol.PROGRESS]["it_per_s"]) if protocol.PROGRESS in last else None,
         startup_s=round(arrivals[protocol.STARTED], 3) if protocol.STARTED in arrivals else None,
         prior_s=between("stage:prior", "stage:optimize"),
-        optimise_s=between("stage:optimize", "last_progress"),
+        optimize_s=between("stage:optimize", "last_progress"),
         finish_s=between("last_progress", protocol.DONE),
         mesh=done["mesh"] if done else None,
         faces=int(done["faces"]) if done and "faces" in done else None,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 import torch
 
+from engine.atomic_write import write_text
 from engine.config import GuidanceConfig
 from engine.device import choose_device, denoiser_dtype
 from engine.guidance.base import ViewContext
@@ -219,7 +219,7 @@ def time_sds_steps(
     condition, negative = torch.randn(2, 1, TEXT_TOKENS, text_width, generator=generator).unbind(0)
     prior.set_embeddings({"front": condition}, negative)
     sds = ScoreDistillation(prior, GuidanceConfig())
-    views = [ViewContext("front", ShadingMode.COLOURED, 0.0, 0.0)]
+    views = [ViewContext("front", ShadingMode.COLORED, 0.0, 0.0)]
     render = torch.rand(1, 3, RENDER_RESOLUTION, RENDER_RESOLUTION, generator=generator).to(device)
     render.requires_grad_(True)
 
@@ -290,9 +290,7 @@ def print_table(results: list[PriorResult], device_name: str) -> None:
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write atomically, so an interrupted run never leaves a half-written results file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(partial, path)
+    write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@
 
 Runs the add-on's own ``scene.mesh_import`` in the bpy module (the repository imported as its package,
 without registration). Times, per repeat: reading the npz (``read_npz``), building the mesh with
-``foreach_set`` (colour attribute, material, smooth shading), and the whole import (read, build, object
+``foreach_set`` (color attribute, material, smooth shading), and the whole import (read, build, object
 at the cursor); and, for reference, Blender's ``from_pydata`` with Python lists. Target (issue 6): the
 whole import under 1 s. Prints a table and writes bench/results/import_bench.json.
 """
@@ -29,7 +29,7 @@ TARGET_S = 1.0
 
 
 def torus(triangles: int):
-    """A closed torus with about ``triangles`` triangles and smoothly varying colours (no poles, no slivers)."""
+    """A closed torus with about ``triangles`` triangles and smoothly varying colors (no poles, no slivers)."""
     from dreamfusion.engine.mesh.file_format import MeshData
 
     around = max(3, round((triangles / 2 * 5 / 3) ** 0.5))  # ring segments : tube segments = 5 : 3

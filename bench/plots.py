@@ -15,15 +15,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-_CATEGORY_COLOURS = {"shape": "tab:blue", "fronted": "tab:orange", "composition": "tab:green", "custom": "tab:gray"}
+from engine.atomic_write import replacing
+
+_CATEGORY_COLORS = {"shape": "tab:blue", "fronted": "tab:orange", "composition": "tab:green", "custom": "tab:gray"}
 
 
 def _save(figure: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    figure.savefig(partial, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    partial.replace(path)
+    try:
+        with replacing(path) as partial:
+            figure.savefig(partial, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(figure)
     return path
 
 
@@ -56,12 +59,12 @@ def iou_per_prompt(quality: dict[str, Any], path: Path) -> Path | None:
     if not runs:
         return None
     figure, axis = plt.subplots(figsize=(9, 0.35 * len(runs) + 1.2))
-    colours = [_CATEGORY_COLOURS.get(r["category"], "tab:gray") for r in runs]
-    axis.barh([r["prompt"] for r in runs], [r["iou"] for r in runs], color=colours)
+    colors = [_CATEGORY_COLORS.get(r["category"], "tab:gray") for r in runs]
+    axis.barh([r["prompt"] for r in runs], [r["iou"] for r in runs], color=colors)
     axis.invert_yaxis()
     axis.set_xlim(0, 1)
     axis.set_xlabel("volumetric IoU with the ground truth")
-    axis.set_title("IoU per prompt (colour: category)")
+    axis.set_title("IoU per prompt (color: category)")
     return _save(figure, path)
 
 
@@ -87,5 +90,5 @@ def it_per_s_per_preset(speed: dict[str, Any], path: Path) -> Path | None:
     figure, axis = plt.subplots(figsize=(6, 3.5))
     axis.bar([r["preset"] for r in rows], [r["run"]["it_per_s"] for r in rows], color="tab:blue")
     axis.set_ylabel("iterations per second")
-    axis.set_title(f"CPU optimisation speed per preset ({speed['machine']['cores']} cores)")
+    axis.set_title(f"CPU optimization speed per preset ({speed['machine']['cores']} cores)")
     return _save(figure, path)

@@ -12,7 +12,7 @@
    against the true render from that very camera (did the view narrowing pick the right view?).
 3. With ``--sds-3d``: whole engine runs (``python -m engine generate``, 500 steps) per guidance
    scale and view selection, scored against the ground truth with engine/metrics.py (IoU, Chamfer,
-   albedo error). The optimiser's lr is pinned at 0.05 (at 0.01 the initial density blob is barely
+   albedo error). The optimizer's lr is pinned at 0.05 (at 0.01 the initial density blob is barely
    carved in 500 steps, even with a photometric loss).
 Prints a table and writes bench/results/procedural_prior.json.
 """
@@ -73,7 +73,7 @@ def costs(cache: Path) -> dict:
         prior = _prior(cache, selection)
         prior.set_prompt(PROMPTS[0], "", ())
         noisy = torch.randn(1, 3, 64, 64)
-        view = [ViewContext("front", ShadingMode.COLOURED, 10.0, 20.0)]
+        view = [ViewContext("front", ShadingMode.COLORED, 10.0, 20.0)]
         t = torch.tensor([500])
         for _ in range(5):
             prior.predict_noise(noisy, t, view, 7.5)
@@ -94,21 +94,21 @@ def costs(cache: Path) -> dict:
 
 
 def sds_2d(cache: Path, selection: str, width: float, scale: float, steps: int, cameras: int) -> dict:
-    """SDS on pixels, averaged over PROMPTS x ``cameras`` coloured views."""
+    """SDS on pixels, averaged over PROMPTS x ``cameras`` colored views."""
     nearest, right_class, psnr = [], [], []
     for prompt in PROMPTS:
         prior = _prior(cache, selection, width)
         prior.set_prompt(prompt, "", ())
         run = RunConfig()
         cams = sample_cameras(run.camera, cameras, torch.Generator().manual_seed(1234))
-        mode = ShadingMode.COLOURED
+        mode = ShadingMode.COLORED
         truth = render(Scene.from_prompt(prompt), cams, 64, (mode,), run.shading)[mode]
         prompted = prior.conditional_set.of_mode(mode).flatten(1)
         others = prior.unconditional_set.of_mode(mode).flatten(1)
         for k in range(cameras):
             az, el = float(cams.azimuth[k]), float(cams.elevation[k])
             view = ViewContext(view_suffix(az, el, run.camera), mode, az, el)
-            rgb = _optimise(prior, view, scale, steps, seed=k)
+            rgb = _optimize(prior, view, scale, steps, seed=k)
             error = (prompted - rgb.flatten()).square().mean(-1)
             nearest.append(float(error.min()))
             right_class.append(float(error.min() < (others - rgb.flatten()).square().mean(-1).min()))
@@ -123,10 +123,10 @@ def sds_2d(cache: Path, selection: str, width: float, scale: float, steps: int, 
     }
 
 
-def _optimise(prior: ProceduralPrior, view: ViewContext, scale: float, steps: int, seed: int) -> torch.Tensor:
+def _optimize(prior: ProceduralPrior, view: ViewContext, scale: float, steps: int, seed: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     logits = torch.full((1, 3, 64, 64), math.log(0.8 / 0.2), requires_grad=True)
-    optimiser = torch.optim.Adam([logits], lr=0.05)
+    optimizer = torch.optim.Adam([logits], lr=0.05)
     for _ in range(steps):
         x = prior.encode(torch.sigmoid(logits))
         t = torch.randint(20, 981, (1,), generator=generator)
@@ -134,9 +134,9 @@ def _optimise(prior: ProceduralPrior, view: ViewContext, scale: float, steps: in
         noise = torch.randn(x.shape, generator=generator)
         with torch.no_grad():
             eps = prior.predict_noise(alphabar.sqrt() * x + (1 - alphabar).sqrt() * noise, t, [view], scale)
-        optimiser.zero_grad()
+        optimizer.zero_grad()
         x.backward((1 - alphabar) * (eps - noise))
-        optimiser.step()
+        optimizer.step()
     return torch.sigmoid(logits).detach()[0]
 
 

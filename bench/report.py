@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.atomic_write import write_text
+
 from . import plots
 from .schema import ResultFileError, read_result
 
@@ -82,10 +84,7 @@ class Report:
 
     def write(self) -> Path:
         self.report_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.report_path.with_name(self.report_path.name + ".partial")
-        partial.write_text("\n".join(self.lines).rstrip() + "\n")
-        partial.replace(self.report_path)
-        return self.report_path
+        return write_text(self.report_path, "\n".join(self.lines).rstrip() + "\n")
 
 
 def ablation_rows(quality: dict[str, Any]) -> list[dict[str, Any]]:
@@ -160,7 +159,7 @@ def quality_section(report: Report) -> None:
         f"Preset `{settings['preset']}`, {steps} steps, seed {settings['seed']}, "
         f"overrides {settings['overrides'] or 'none'}. IoU on a {settings['iou_resolution']}^3 grid; "
         "Chamfer is the mean of the two directed mean surface distances (metres); albedo error is the mean |RGB| "
-        "(linear) against the nearest true surface colour; front: where the fronted object's marker was found "
+        "(linear) against the nearest true surface color; front: where the fronted object's marker was found "
         "(ok: facing -Y only; turned: one front facing elsewhere; janus: several fronts; all round: every turn "
         "filled, a blob rather than a face). Time is prompt to mesh, as a user waits for it (the prior's image "
         "sets already cached).",
@@ -204,7 +203,7 @@ def quality_section(report: Report) -> None:
         report.lines += [
             "### Turntables",
             "",
-            "Each strip: the result's turntable above the ground truth's, coloured then textureless, "
+            "Each strip: the result's turntable above the ground truth's, colored then textureless, "
             "from the same orbit cameras.",
             "",
         ]
@@ -245,7 +244,7 @@ def ablation_section(report: Report, quality: dict[str, Any]) -> None:
     if rows and all(r["fronted"] and r["baseline_front_ok"] == 0 for r in rows):
         report.lines += [
             "The full method grew no front on any of these prompts, so a front found by an ablated run is as "
-            "likely the marker's colour in a blob as a face: check its strip before reading a gain into it.",
+            "likely the marker's color in a blob as a face: check its strip before reading a gain into it.",
             "",
         ]
     report.lines += ["Every ablated run has its strip in `results/strips/` (`<prompt>--<ablation>.png`).", ""]
@@ -276,14 +275,14 @@ def speed_section(report: Report) -> None:
                 _num(run["wall_s"], 1),
                 _num(run["startup_s"], 1),
                 _num(run["prior_s"], 1),
-                _num(run["optimise_s"], 1),
+                _num(run["optimize_s"], 1),
                 _num(run["finish_s"], 1),
                 _num(run["peak_rss_mib"], 0),
                 _num(r["prior_build_s"], 1),
                 "ok" if run["error"] is None else f"failed: {run['error']}",
             ]
         )
-    header = ["preset", "steps", "it/s", "prompt-to-mesh (s)", "start-up", "prior", "optimise"]
+    header = ["preset", "steps", "it/s", "prompt-to-mesh (s)", "start-up", "prior", "optimize"]
     header += ["turntable + mesh", "peak MiB", "cold prior build (s)", "status"]
     report.lines += [*_table(header, rows), ""]
     report.image(plots.it_per_s_per_preset(speed, report.plots_dir / "it_per_s_per_preset.png"), "it/s per preset")

@@ -7,11 +7,12 @@ instead of being misread.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from engine.atomic_write import write_text
 
 from .machine import machine_info
 
@@ -39,10 +40,7 @@ def envelope(kind: str, payload: dict[str, Any], command: list[str] | None = Non
 def write_result(path: Path, data: dict[str, Any]) -> Path:
     """Write atomically, so an interrupted benchmark never leaves a half-written file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(partial, path)
-    return path
+    return write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def read_result(path: Path, kind: str) -> dict[str, Any] | None:

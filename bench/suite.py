@@ -1,6 +1,6 @@
 """The quality suite: prompts in the procedural prior's language, and the paper's ablations.
 
-Every shape and every colour of the vocabulary appears at least once; the fronted shapes carry
+Every shape and every color of the vocabulary appears at least once; the fronted shapes carry
 the front-marker (Janus) check. Prompts are checked against the vocabulary before anything runs.
 """
 

@@ -1,4 +1,4 @@
-"""Turntable strips: a result's turntable frames above the ground truth's, coloured and textureless.
+"""Turntable strips: a result's turntable frames above the ground truth's, colored and textureless.
 
 The ground truth is rendered by the procedural prior's own ray marcher from the cameras the engine's
 ``write_turntable`` used (the run's saved config: preview orbit, frame count, shading, 128 px), so the
@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from engine.atomic_write import replacing
 from engine.cameras import orbit_cameras
 from engine.config import RunConfig, from_dict, to_dict
 from engine.procedural.raymarch import render
@@ -20,7 +21,7 @@ from engine.procedural.scene import Scene
 from engine.shading import ShadingMode
 from engine.trainer import PREVIEW_RESOLUTION, save_png
 
-MODES = (ShadingMode.COLOURED, ShadingMode.TEXTURELESS)
+MODES = (ShadingMode.COLORED, ShadingMode.TEXTURELESS)
 TRUTH_FOLDER = "truth_turntable"
 _LABEL_WIDTH = 120
 _TITLE_HEIGHT = 24
@@ -74,7 +75,6 @@ def compose_strip(run_dir: Path, out: Path, title: str) -> Path:
         for column, frame in enumerate(frames):
             strip.paste(frame, (_LABEL_WIDTH + column * size[0], top))
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    strip.save(partial, format="PNG")
-    partial.replace(out)
+    with replacing(out) as partial:
+        strip.save(partial, format="PNG")
     return out

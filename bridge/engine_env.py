@@ -28,6 +28,7 @@ from typing import Any
 
 from ..engine import __version__ as ENGINE_VERSION
 from ..engine import protocol
+from ..engine.atomic_write import write_text
 from .model_list import format_bytes
 from .worker import (
     EngineWorker,
@@ -554,10 +555,7 @@ def write_ready_marker(plan: InstallPlan, doctor: dict[str, Any]) -> None:
         "source": str(plan.wheels_dir) if plan.wheels_dir else (plan.torch_build.name if plan.torch_build else ""),
         "installed_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    marker = plan.env_dir / READY_MARKER
-    partial = marker.with_name(marker.name + ".partial")
-    partial.write_text(json.dumps(record, indent=2), encoding="utf-8")
-    os.replace(partial, marker)
+    write_text(plan.env_dir / READY_MARKER, json.dumps(record, indent=2))
 
 
 def install_job(plan: InstallPlan) -> SetupJob:

@@ -19,7 +19,7 @@ class QualityPreset:
 
     @property
     def description(self) -> str:
-        return f"{self.steps} optimisation steps, {self.mesh_resolution}³ mesh grid"
+        return f"{self.steps} optimization steps, {self.mesh_resolution}³ mesh grid"
 
 
 def _preset(key: str) -> QualityPreset:

@@ -39,7 +39,7 @@ class RunState:
     loss: float | None = None
     it_per_s: float = 0.0
     eta_s: float | None = None
-    stage_fraction: float | None = None  # progress within a stage after optimisation (mesh, bake)
+    stage_fraction: float | None = None  # progress within a stage after optimization (mesh, bake)
     run_dir: str = ""
     preview_path: str = ""
     preview_step: int = 0
@@ -55,13 +55,13 @@ class RunState:
 
     @property
     def progress(self) -> float:
-        """0..1 for the progress bar: optimisation steps, then the fraction of a later stage."""
+        """0..1 for the progress bar: optimization steps, then the fraction of a later stage."""
         if self.stage_fraction is not None:
             return min(max(self.stage_fraction, 0.0), 1.0)
         return min(self.step / self.total, 1.0) if self.total > 0 else 0.0
 
     def progress_label(self) -> str:
-        """ "Step 120/600 · 4.2 it/s · 1 min 54 s left", or the stage message after optimisation."""
+        """ "Step 120/600 · 4.2 it/s · 1 min 54 s left", or the stage message after optimization."""
         if self.stage_fraction is not None or self.total <= 0:
             return self.message
         parts = [f"Step {self.step}/{self.total}"]
@@ -104,7 +104,7 @@ class RunState:
             self.eta_s = _optional_float(event.get("eta_s"))
             self.stage_fraction = None
             if self.status is RunStatus.RUNNING:
-                self.message = "Optimising"
+                self.message = "Optimizing"
         elif name == protocol.PREVIEW:
             self.preview_path = str(event["path"])
             self.preview_step = int(event.get("step", self.step))

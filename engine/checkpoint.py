@@ -4,14 +4,13 @@ sidecar, written atomically, so a resumed CPU run continues bit for bit."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .atomic_write import old_path, replacing
 from .errors import EngineError
 
 STATE_FILE = "state.safetensors"
@@ -24,32 +23,25 @@ def save(
 ) -> Path:
     """Write ``directory`` atomically: the previous checkpoint stays until the new one is complete."""
     directory = Path(directory)
-    partial = directory.with_name(directory.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     tensors = {f"field.{name}": value.detach().cpu().contiguous() for name, value in field.state_dict().items()}
     optimizer_state = optimizer.state_dict()
     for index, state in optimizer_state["state"].items():
         for key, value in state.items():
             tensors[f"optimizer.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
     tensors["rng"] = generator.get_state()
-    save_file(tensors, partial / STATE_FILE)
     meta = {"format_version": FORMAT_VERSION, "step": step, "param_groups": optimizer_state["param_groups"]}
-    (partial / META_FILE).write_text(json.dumps(meta))
-    previous = directory.with_name(directory.name + ".old")
-    if directory.exists():
-        shutil.rmtree(previous, ignore_errors=True)
-        os.replace(directory, previous)
-    os.replace(partial, directory)
-    shutil.rmtree(previous, ignore_errors=True)
+    with replacing(directory) as partial:
+        partial.mkdir(parents=True)
+        save_file(tensors, partial / STATE_FILE)
+        (partial / META_FILE).write_text(json.dumps(meta))
     return directory
 
 
 def load(directory: Path, field: torch.nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> int:
     """Restore a checkpoint into the given objects; returns the step it was taken at."""
     directory = Path(directory)
-    if not directory.is_dir() and directory.with_name(directory.name + ".old").is_dir():
-        directory = directory.with_name(directory.name + ".old")  # a crash between the two renames
+    if not directory.is_dir() and old_path(directory).is_dir():
+        directory = old_path(directory)  # a crash between the two renames
     try:
         meta = json.loads((directory / META_FILE).read_text())
         tensors = load_file(directory / STATE_FILE)

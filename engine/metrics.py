@@ -41,7 +41,7 @@ class FrontCheck:
 class MeshComparison:
     iou: float
     chamfer: float  # mean of the two directed mean surface distances, metres
-    albedo_error: float  # mean |RGB| between result surface colours and the nearest true ones
+    albedo_error: float  # mean |RGB| between result surface colors and the nearest true ones
     fronts: list[FrontCheck]
 
 
@@ -62,13 +62,13 @@ def compare(
     """All metrics of ``result`` against ``scene`` (its mesh is built when ``truth`` is not given)."""
     truth = truth if truth is not None else scene_mesh(scene)
     rng = np.random.default_rng(seed)
-    result_points, result_colours = sample_surface(result, samples, rng)
-    truth_points, truth_colours = sample_surface(truth, samples, rng)
+    result_points, result_colors = sample_surface(result, samples, rng)
+    truth_points, truth_colors = sample_surface(truth, samples, rng)
     return MeshComparison(
         iou=volumetric_iou(result, truth, resolution),
         chamfer=chamfer_distance(result_points, truth_points),
-        albedo_error=albedo_error(result_points, result_colours, truth_points, truth_colours),
-        fronts=front_checks(result, scene, result_points, result_colours),
+        albedo_error=albedo_error(result_points, result_colors, truth_points, truth_colors),
+        fronts=front_checks(result, scene, result_points, result_colors),
     )
 
 
@@ -130,8 +130,8 @@ def sample_surface(mesh: MeshData, count: int, rng: np.random.Generator) -> tupl
     w = np.stack([1 - r1, r1 * (1 - r2), r1 * r2], axis=1)
     corners = mesh.faces[faces]
     points = sum(w[:, k : k + 1] * v[corners[:, k]] for k in range(3))
-    colours = sum(w[:, k : k + 1] * mesh.colors[corners[:, k], :3] for k in range(3))
-    return points, colours
+    colors = sum(w[:, k : k + 1] * mesh.colors[corners[:, k], :3] for k in range(3))
+    return points, colors
 
 
 def chamfer_distance(points_a: np.ndarray, points_b: np.ndarray) -> float:
@@ -143,12 +143,12 @@ def chamfer_distance(points_a: np.ndarray, points_b: np.ndarray) -> float:
     return float((to_a + to_b) / 2)
 
 
-def albedo_error(points: np.ndarray, colours: np.ndarray, truth_points: np.ndarray, truth_colours: np.ndarray) -> float:
-    """Mean |RGB| difference between each result sample's colour and the nearest true surface colour."""
+def albedo_error(points: np.ndarray, colors: np.ndarray, truth_points: np.ndarray, truth_colors: np.ndarray) -> float:
+    """Mean |RGB| difference between each result sample's color and the nearest true surface color."""
     if len(points) == 0 or len(truth_points) == 0:
         return float("inf")
     nearest = cKDTree(truth_points).query(points)[1]
-    return float(np.abs(colours - truth_colours[nearest]).mean())
+    return float(np.abs(colors - truth_colors[nearest]).mean())
 
 
 def winding_numbers(mesh: MeshData, points: np.ndarray) -> np.ndarray:
@@ -169,11 +169,11 @@ def front_checks(
     result: MeshData,
     scene: Scene,
     points: np.ndarray,
-    colours: np.ndarray,
+    colors: np.ndarray,
     tolerance: float = 0.03,
 ) -> list[FrontCheck]:
     """For each fronted object: the turns of its marker that the result fills (inside, or within
-    ``tolerance`` of its surface), and the result's colour error near the true marker."""
+    ``tolerance`` of its surface), and the result's color error near the true marker."""
     checks = []
     tree = cKDTree(points) if len(points) else None
     for obj in scene.objects:
@@ -187,18 +187,18 @@ def front_checks(
         inside = winding_numbers(result, markers) > 0.5 if len(result.faces) else np.zeros(len(markers), bool)
         near = tree.query(markers)[0] <= tolerance if tree is not None else np.zeros(len(markers), bool)
         present = (inside | near) & ~blocked
-        colour_error = None
+        color_error = None
         close = tree.query_ball_point(markers[0], r=2 * tolerance) if tree is not None else []
         if close:
             with torch.no_grad():
                 true = scene.albedo(turns[:1]).numpy()[0]
-            colour_error = float(np.abs(colours[close] - true).mean())
+            color_error = float(np.abs(colors[close] - true).mean())
         checks.append(
             FrontCheck(
                 obj.shape.name,
                 fronts=[d for d, found in zip(FRONT_DIRECTIONS, present, strict=True) if found],
                 untested=[d for d, out in zip(FRONT_DIRECTIONS, blocked, strict=True) if out],
-                marker_albedo_error=colour_error,
+                marker_albedo_error=color_error,
             )
         )
     return checks

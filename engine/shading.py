@@ -1,7 +1,7 @@
 """The paper's shading model, shared by the NeRF renderer and the procedural prior's renderer.
 
 c = rho * (l_rho * max(0, n . (l - mu) / ||l - mu||) + l_a), with three modes:
-coloured (albedo, ambient + diffuse), textureless (rho = 1, ambient + diffuse) and
+colored (albedo, ambient + diffuse), textureless (rho = 1, ambient + diffuse) and
 ambient-only (l_a = 1, l_rho = 0).
 """
 
@@ -15,7 +15,7 @@ from .config import ShadingConfig
 
 
 class ShadingMode(StrEnum):
-    COLOURED = "coloured"
+    COLORED = "colored"
     TEXTURELESS = "textureless"
     AMBIENT = "ambient"
 
@@ -28,7 +28,7 @@ def shade(
     mode: ShadingMode,
     config: ShadingConfig,
 ) -> torch.Tensor:
-    """Colour at surface samples. ``albedo``, ``normals``, ``points`` (..., 3); ``light`` broadcastable to them."""
+    """Color at surface samples. ``albedo``, ``normals``, ``points`` (..., 3); ``light`` broadcastable to them."""
     return shade_accumulated(albedo, torch.ones_like(albedo[..., :1]), normals, points, light, mode, config)
 
 
@@ -51,7 +51,7 @@ def shade_accumulated(
 ) -> torch.Tensor:
     """Shade opacity-weighted albedo (..., 3) once at the expected surface point (deferred shading).
 
-    The shading is linear in albedo, so a ray's colour is its accumulated albedo times the
+    The shading is linear in albedo, so a ray's color is its accumulated albedo times the
     lighting at its mean normal and depth; textureless renders use white albedo (= opacity).
     """
     if mode is ShadingMode.AMBIENT:
@@ -69,10 +69,10 @@ def sample_mode(step: int, total: int, config: ShadingConfig, generator: torch.G
     shaded, textureless = torch.rand(2, generator=generator).tolist()
     if shaded >= config.shaded_prob:
         return ShadingMode.AMBIENT
-    return ShadingMode.TEXTURELESS if textureless < config.textureless_prob else ShadingMode.COLOURED
+    return ShadingMode.TEXTURELESS if textureless < config.textureless_prob else ShadingMode.COLORED
 
 
-def composite(colour: torch.Tensor, opacity: torch.Tensor, background: tuple[float, float, float]) -> torch.Tensor:
-    """Composite an accumulated colour over the fixed background."""
-    bg = torch.tensor(background, dtype=colour.dtype, device=colour.device)
-    return colour + (1.0 - opacity) * bg
+def composite(color: torch.Tensor, opacity: torch.Tensor, background: tuple[float, float, float]) -> torch.Tensor:
+    """Composite an accumulated color over the fixed background."""
+    bg = torch.tensor(background, dtype=color.dtype, device=color.device)
+    return color + (1.0 - opacity) * bg

@@ -1,4 +1,4 @@
-"""The optimisation loop: render a random view under a random light, score it with SDS, step.
+"""The optimization loop: render a random view under a random light, score it with SDS, step.
 
 Every random draw comes from one ``torch.Generator`` whose state is checkpointed, and previews
 use fixed cameras without drawing from it, so a resumed CPU run ends identical to an
@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from . import checkpoint, protocol
+from .atomic_write import replacing
 from .cameras import VIEW_SUFFIXES, orbit_cameras, sample_cameras, view_suffix
 from .config import OptimConfig, RegularizerConfig, RunConfig
 from .field.base import Field
@@ -54,9 +55,8 @@ def orientation_weight(fraction: float, config: RegularizerConfig) -> float:
 def save_png(image: torch.Tensor, path: Path) -> Path:
     """(3, H, W) in [0, 1] -> PNG, written atomically."""
     array = (image.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-    partial = path.with_name(path.name + ".partial")
-    Image.fromarray(array).save(partial, format="PNG")
-    partial.replace(path)
+    with replacing(path) as partial:
+        Image.fromarray(array).save(partial, format="PNG")
     return path
 
 
@@ -67,7 +67,7 @@ class StepResult:
 
 
 class Trainer:
-    """Owns the field, its optimiser and the run's RNG; reports through ``emit``."""
+    """Owns the field, its optimizer and the run's RNG; reports through ``emit``."""
 
     def __init__(
         self,
@@ -147,7 +147,7 @@ class Trainer:
         image = render_image(
             self.field,
             self.preview_cameras,
-            ShadingMode.COLOURED,
+            ShadingMode.COLORED,
             self.config.render,
             self.config.shading,
             PREVIEW_RESOLUTION,
@@ -157,12 +157,12 @@ class Trainer:
         return path
 
     def write_turntable(self) -> list[Path]:
-        """Frames around the object, coloured and textureless, for the user and the quality report."""
+        """Frames around the object, colored and textureless, for the user and the quality report."""
         count = self.config.turntable_frames
         (self.run_dir / "turntable").mkdir(parents=True, exist_ok=True)
         cameras = orbit_cameras(self.config.camera, [i * 360.0 / count for i in range(count)])
         paths = []
-        for mode in (ShadingMode.COLOURED, ShadingMode.TEXTURELESS):
+        for mode in (ShadingMode.COLORED, ShadingMode.TEXTURELESS):
             frames = render_image(
                 self.field, cameras, mode, self.config.render, self.config.shading, PREVIEW_RESOLUTION
             )
@@ -170,11 +170,11 @@ class Trainer:
                 paths.append(save_png(frame, self.run_dir / "turntable" / f"{mode.value}_{index:02d}.png"))
         return paths
 
-    def optimise(self) -> bool:
+    def optimize(self) -> bool:
         """Run to the configured step count; False when stopped early (a checkpoint is saved)."""
         config, total = self.config, self.config.optim.steps
         (self.run_dir / "previews").mkdir(parents=True, exist_ok=True)
-        self.emit(protocol.STAGE, name="optimize", message=f"optimising {total} steps")
+        self.emit(protocol.STAGE, name="optimize", message=f"optimizing {total} steps")
         started, last_report, rate = time.perf_counter(), 0.0, 0.0
         steps_at_start = self.step
         while self.step < total:

@@ -13,7 +13,7 @@ from ..scene.mesh_import import import_mesh_file
 
 
 class DREAMFUSION_OT_import_asset(bpy.types.Operator, ImportHelper):
-    """Import a mesh written by the DreamFusion engine (mesh.npz), with its colours and material"""
+    """Import a mesh written by the DreamFusion engine (mesh.npz), with its colors and material"""
 
     bl_idname = "dreamfusion.import_asset"
     bl_label = "Import DreamFusion Mesh"

@@ -1,4 +1,4 @@
-"""A Principled BSDF material that shows the engine's albedo: per-vertex colours, or a baked texture on UVs."""
+"""A Principled BSDF material that shows the engine's albedo: per-vertex colors, or a baked texture on UVs."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import bpy
 
-COLOR_ATTRIBUTE = "albedo"  # the mesh's colour attribute that the material reads
+COLOR_ATTRIBUTE = "albedo"  # the mesh's color attribute that the material reads
 
 
 def new_albedo_material(name: str, texture: Path | None = None) -> bpy.types.Material:
-    """Base Color from the ``albedo`` colour attribute, or from ``texture`` (an sRGB PNG) when given."""
+    """Base Color from the ``albedo`` color attribute, or from ``texture`` (an sRGB PNG) when given."""
     material = bpy.data.materials.new(name)
     if material.node_tree is None:  # Blender < 5.0 creates materials without nodes
         material.use_nodes = True

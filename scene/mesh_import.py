@@ -17,7 +17,7 @@ from .material import COLOR_ATTRIBUTE, new_albedo_material
 
 
 def build_mesh(name: str, data: MeshData, material: bpy.types.Material) -> bpy.types.Mesh:
-    """A mesh datablock with smooth shading, the linear ``albedo`` colours, UVs when present."""
+    """A mesh datablock with smooth shading, the linear ``albedo`` colors, UVs when present."""
     vertex_count, face_count = len(data.vertices), len(data.faces)
     mesh = bpy.data.meshes.new(name)
     mesh.vertices.add(vertex_count)
@@ -67,7 +67,7 @@ def import_mesh_file(context: bpy.types.Context, path: Path, name: str, size: fl
 
 
 def replace_mesh(obj: bpy.types.Object, path: Path) -> None:
-    """Swap ``obj``'s mesh for the one in ``path``, keeping its transform and, for vertex colours, its material."""
+    """Swap ``obj``'s mesh for the one in ``path``, keeping its transform and, for vertex colors, its material."""
     data, texture = read_mesh_file(path)
     old = obj.data
     keep_material = texture is None and len(old.materials) > 0 and old.materials[0] is not None

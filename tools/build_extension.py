@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
+
+from engine.atomic_write import replacing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,9 +64,8 @@ def build(output_dir: Path, source: Path = ROOT) -> Path:
         if len(built) != 1:
             raise BuildError(f"blender_ext should write one zip for {source}, it wrote {len(built)}")
         target = output_dir / built[0].name
-        partial = target.with_name(target.name + ".partial")
-        shutil.move(built[0], partial)
-        os.replace(partial, target)
+        with replacing(target) as partial:
+            shutil.move(built[0], partial)
     return target
 
 

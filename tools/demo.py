@@ -3,7 +3,7 @@
 Builds the extension zip, installs it into a private Blender home (the user's own Blender
 settings are never touched), runs the extension's own Generate operator on the offline
 procedural prior, imports the result, saves a .blend, and renders the asset with Cycles under
-a light it was never optimised for.
+a light it was never optimized for.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="./dreamfusion demo", description=__doc__.splitlines()[0])
     parser.add_argument("prompt", nargs="?", default="a red cube", help="what to make (default: 'a red cube')")
     parser.add_argument("--preset", choices=("fast", "balanced", "quality"), default="balanced")
-    parser.add_argument("--steps", type=int, default=0, help="optimisation steps (0: the preset's)")
+    parser.add_argument("--steps", type=int, default=0, help="optimization steps (0: the preset's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: output/<prompt>-<time>)")
     parser.add_argument("--samples", type=int, default=64, help="Cycles samples for the final picture")
@@ -76,7 +76,7 @@ def generate(bpy: object, args: argparse.Namespace) -> object:
 
 def stage_and_render(bpy: object, obj: object, out: Path, samples: int) -> Path:
     """A ground plane, a camera on the front three-quarter view, and a warm key light from the upper
-    left plus a cool rim light from behind: lighting the optimisation never saw."""
+    left plus a cool rim light from behind: lighting the optimization never saw."""
     from mathutils import Vector  # type: ignore[import-not-found]
 
     scene = bpy.context.scene  # type: ignore[attr-defined]
@@ -95,9 +95,9 @@ def stage_and_render(bpy: object, obj: object, out: Path, samples: int) -> Path:
     ground_material.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (0.3, 0.3, 0.3, 1.0)
     ground.data.materials.append(ground_material)
 
-    def add_light(name: str, kind: str, energy: float, colour: tuple[float, float, float], direction: Vector) -> None:
+    def add_light(name: str, kind: str, energy: float, color: tuple[float, float, float], direction: Vector) -> None:
         light = data.lights.new(name, kind)
-        light.energy, light.color = energy, colour
+        light.energy, light.color = energy, color
         if kind == "AREA":
             light.size = size
         body = data.objects.new(name, light)
@@ -133,14 +133,14 @@ def stage_and_render(bpy: object, obj: object, out: Path, samples: int) -> Path:
 
 
 def write_summary(picture: Path, run_dir: Path, out: Path, views: int = 4) -> Path:
-    """The render beside the engine's turntable: ``views`` angles down, coloured and textureless across."""
+    """The render beside the engine's turntable: ``views`` angles down, colored and textureless across."""
     from PIL import Image
 
     render = Image.open(picture).convert("RGB")
     tile = render.height // views
     summary = Image.new("RGB", (render.width + 2 * tile, render.height), "white")
     summary.paste(render, (0, 0))
-    for column, mode in enumerate(("coloured", "textureless")):
+    for column, mode in enumerate(("colored", "textureless")):
         frames = sorted((run_dir / "turntable").glob(f"{mode}_*.png"))
         for row, path in enumerate(frames[:: max(len(frames) // views, 1)][:views]):
             frame = Image.open(path).convert("RGB").resize((tile, tile))

@@ -1,4 +1,4 @@
-"""``generate``: prompt -> optimised field -> mesh with baked albedo, reported as protocol events."""
+"""``generate``: prompt -> optimized field -> mesh with baked albedo, reported as protocol events."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prior", default=None, help="procedural | stable-diffusion | deepfloyd-if")
     parser.add_argument("--model", default=None, help="model folder or hub id for learned priors")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="balanced", help="quality preset")
-    parser.add_argument("--steps", type=int, default=None, help="optimisation steps (overrides the preset)")
+    parser.add_argument("--steps", type=int, default=None, help="optimization steps (overrides the preset)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--guidance-scale", type=float, default=None, help="classifier-free guidance scale")
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | mps")
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(config, prior, run_dir, emit, device, stop)
     if args.resume is not None:
         trainer.resume()
-    if not trainer.optimise():
+    if not trainer.optimize():
         emit(protocol.CANCELLED, step=trainer.step, checkpoint=str(trainer.checkpoint_dir))
         return 0
     trainer.write_turntable()

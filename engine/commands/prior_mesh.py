@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         vertices=len(mesh.vertices),
         faces=len(mesh.faces),
         objects=[
-            {"shape": spec.shape, "color": spec.colour, "center": placed.offset, "scale": placed.scale}
+            {"shape": spec.shape, "color": spec.color, "center": placed.offset, "scale": placed.scale}
             for spec, placed in zip(scene.spec.objects, scene.objects, strict=True)
         ],
     )

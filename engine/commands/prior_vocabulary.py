@@ -1,7 +1,7 @@
 """``python -m engine prior-vocabulary``: the procedural prior's words, as one ``result`` event.
 
 The payload carries ``shapes``, ``colors`` and ``relations`` (plus which shapes have a front and
-each shape's default colour), so the add-on can offer them without importing the engine.
+each shape's default color), so the add-on can offer them without importing the engine.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 from .. import protocol
 from ..procedural.vocabulary import as_json
 
-HELP = "Print the procedural prior's vocabulary (shapes, colours, relations) as JSON."
+HELP = "Print the procedural prior's vocabulary (shapes, colors, relations) as JSON."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

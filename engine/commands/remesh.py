@@ -23,7 +23,7 @@ _STAGE_MESSAGES = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run folder with density_grid.npz")
     parser.add_argument("--threshold", type=float, default=None, help="density level (default: automatic)")
-    parser.add_argument("--bake", choices=BAKES, default=None, help="albedo as vertex colours or a UV texture")
+    parser.add_argument("--bake", choices=BAKES, default=None, help="albedo as vertex colors or a UV texture")
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=None, help="files to write besides mesh.npz")
 
 

@@ -1,4 +1,4 @@
-"""The density blob at the origin that gives optimisation an object to start from (paper A.2)."""
+"""The density blob at the origin that gives optimization an object to start from (paper A.2)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Albedo bake from the stored albedo grid: per-vertex colour, or a UV texture with padded seams.
+"""Albedo bake from the stored albedo grid: per-vertex color, or a UV texture with padded seams.
 
 Albedo values are the field's, in the renderer's sRGB display space (the prior judged renders as
-ordinary images), so a texture stores them as they are and vertex colours are converted to linear
+ordinary images), so a texture stores them as they are and vertex colors are converted to linear
 for the Blender-ready file. numpy at import; scipy comes in through ``fill_from_nearest``.
 """
 
@@ -21,7 +21,7 @@ def vertex_albedo(grid: DensityGrid, vertices: np.ndarray) -> np.ndarray:
 
 def bake_texture(grid: DensityGrid, vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray, size: int) -> np.ndarray:
     """(size, size, 3) uint8 sRGB albedo texture for per-loop ``uvs``; texels outside every chart take the
-    nearest chart texel's colour, so bilinear filtering and mipmaps never pull in a seam colour."""
+    nearest chart texel's color, so bilinear filtering and mipmaps never pull in a seam color."""
     positions, covered = rasterize_positions(uvs.reshape(-1, 3, 2), vertices[faces], size)
     image = np.zeros((size, size, 3), dtype=np.uint8)
     image[covered] = (sample_trilinear(grid.albedo, grid.bound, positions[covered]) + 0.5).astype(np.uint8)

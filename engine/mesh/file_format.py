@@ -8,11 +8,12 @@ UVs follow Blender and OpenGL: origin at the bottom left, so PNG row 0 is v = 1.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..atomic_write import replacing, write_bytes
 
 FORMAT_VERSION = 1
 
@@ -42,7 +43,7 @@ class MeshData:
 
 
 def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
-    """The sRGB transfer function, for colour stored as display values (PNG, glTF bytes, OBJ)."""
+    """The sRGB transfer function, for color stored as display values (PNG, glTF bytes, OBJ)."""
     linear = np.clip(linear, 0.0, 1.0)
     return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
 
@@ -51,10 +52,6 @@ def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
     """Inverse of ``linear_to_srgb``."""
     srgb = np.clip(srgb, 0.0, 1.0)
     return np.where(srgb <= 0.04045, srgb / 12.92, np.power((srgb + 0.055) / 1.055, 2.4))
-
-
-def _partial(path: Path) -> Path:
-    return path.with_name(path.name + ".partial")
 
 
 class MeshFileError(ValueError):
@@ -73,11 +70,8 @@ def write_npz(path: Path, mesh: MeshData) -> None:
         arrays["uvs"] = mesh.uvs
     if mesh.texture is not None:
         arrays["texture"] = np.array(mesh.texture)
-    path = Path(path)
-    partial = _partial(path)
-    with open(partial, "wb") as handle:
+    with replacing(path) as partial, open(partial, "wb") as handle:
         np.savez(handle, **arrays)
-    os.replace(partial, path)
 
 
 def read_npz(path: Path) -> MeshData:
@@ -107,7 +101,7 @@ def read_npz(path: Path) -> MeshData:
 
 
 def write_glb(path: Path, mesh: MeshData, texture_image: np.ndarray | None = None) -> None:
-    """A GLB written atomically, with vertex colours (sRGB-encoded bytes, as glTF viewers expect),
+    """A GLB written atomically, with vertex colors (sRGB-encoded bytes, as glTF viewers expect),
     or, given ``texture_image`` ((H, W, 3) uint8 sRGB) and per-loop UVs, with that texture embedded."""
     import trimesh
 
@@ -131,10 +125,7 @@ def write_glb(path: Path, mesh: MeshData, texture_image: np.ndarray | None = Non
         tm = trimesh.Trimesh(
             vertices=vertices, faces=mesh.faces, vertex_colors=(rgba * 255 + 0.5).astype(np.uint8), process=False
         )
-    path = Path(path)
-    partial = _partial(path)
-    partial.write_bytes(tm.export(file_type="glb"))
-    os.replace(partial, path)
+    write_bytes(path, tm.export(file_type="glb"))
 
 
 def read_glb(path: Path) -> MeshData:
@@ -161,40 +152,37 @@ def write_texture(path: Path, image: np.ndarray) -> None:
     """An (H, W, 3) uint8 sRGB image as PNG, written atomically."""
     from PIL import Image
 
-    path = Path(path)
-    partial = _partial(path)
-    Image.fromarray(np.ascontiguousarray(image)).save(partial, format="PNG")
-    os.replace(partial, path)
+    with replacing(path) as partial:
+        Image.fromarray(np.ascontiguousarray(image)).save(partial, format="PNG")
 
 
 def write_obj(path: Path, mesh: MeshData) -> None:
     """OBJ (Y up, as Blender's OBJ importer expects by default) plus an MTL of the same name, atomically.
 
     With UVs and a texture name the MTL maps the texture (the PNG is written separately, beside it);
-    otherwise each ``v`` line carries its sRGB colour (the widely read ``v x y z r g b`` extension).
+    otherwise each ``v`` line carries its sRGB color (the widely read ``v x y z r g b`` extension).
     """
     path = Path(path)
     mtl_path = path.with_suffix(".mtl")
     textured = mesh.uvs is not None and mesh.texture is not None
     vertices = mesh.vertices @ _Z_UP_TO_Y_UP.T
     corners = mesh.faces.astype(np.int64) + 1
-    with open(_partial(path), "w") as handle:
-        handle.write(f"mtllib {mtl_path.name}\no mesh\n")
-        if textured:
-            np.savetxt(handle, vertices, fmt="v %.6f %.6f %.6f")
-            np.savetxt(handle, mesh.uvs, fmt="vt %.6f %.6f")
-            loops = np.arange(1, len(corners) * 3 + 1).reshape(-1, 3)
-            handle.write("usemtl albedo\n")
-            np.savetxt(handle, np.stack([corners, loops], axis=2).reshape(-1, 6), fmt="f %d/%d %d/%d %d/%d")
-        else:
-            np.savetxt(
-                handle,
-                np.concatenate([vertices, linear_to_srgb(mesh.colors[:, :3])], axis=1),
-                fmt="v %.6f %.6f %.6f %.4f %.4f %.4f",
-            )
-            handle.write("usemtl albedo\n")
-            np.savetxt(handle, corners, fmt="f %d %d %d")
     texture_line = f"map_Kd {mesh.texture}\n" if textured else ""
-    _partial(mtl_path).write_text(f"newmtl albedo\nKa 0 0 0\nKd 1 1 1\nKs 0 0 0\nillum 1\n{texture_line}")
-    os.replace(_partial(mtl_path), mtl_path)
-    os.replace(_partial(path), path)
+    with replacing(path) as obj_partial, replacing(mtl_path) as mtl_partial:
+        mtl_partial.write_text(f"newmtl albedo\nKa 0 0 0\nKd 1 1 1\nKs 0 0 0\nillum 1\n{texture_line}")
+        with open(obj_partial, "w") as handle:
+            handle.write(f"mtllib {mtl_path.name}\no mesh\n")
+            if textured:
+                np.savetxt(handle, vertices, fmt="v %.6f %.6f %.6f")
+                np.savetxt(handle, mesh.uvs, fmt="vt %.6f %.6f")
+                loops = np.arange(1, len(corners) * 3 + 1).reshape(-1, 3)
+                handle.write("usemtl albedo\n")
+                np.savetxt(handle, np.stack([corners, loops], axis=2).reshape(-1, 6), fmt="f %d/%d %d/%d %d/%d")
+            else:
+                np.savetxt(
+                    handle,
+                    np.concatenate([vertices, linear_to_srgb(mesh.colors[:, :3])], axis=1),
+                    fmt="v %.6f %.6f %.6f %.4f %.4f %.4f",
+                )
+                handle.write("usemtl albedo\n")
+                np.savetxt(handle, corners, fmt="f %d %d %d")

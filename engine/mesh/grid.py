@@ -6,20 +6,20 @@ Layout (numpy, no pickle): ``density[i, j, k]`` is tau at ``(x_i, y_j, z_k)`` wi
 significant digits are plenty to place a surface); ``albedo`` is the field's albedo on a
 half-resolution lattice of the same box, as uint8 in the renderer's (sRGB display) space.
 Albedo samples in empty space are meaningless (nothing there was ever rendered), so before
-storing, each one is replaced by the nearest sample inside or near the object: colour then
+storing, each one is replaced by the nearest sample inside or near the object: color then
 never bleeds in from the void, whatever threshold the surface is later extracted at.
 numpy only at import time (scipy is imported inside the functions that need it).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic_write import replacing
 from ..errors import EngineError
 from .threshold import auto_threshold
 
@@ -132,9 +132,7 @@ def _to_uint8(unit: np.ndarray) -> np.ndarray:
 
 def save_grid(path: Path, grid: DensityGrid) -> None:
     """Write ``density_grid.npz`` atomically (compressed: a run folder keeps it for good)."""
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as handle:
+    with replacing(path) as partial, open(partial, "wb") as handle:
         np.savez_compressed(
             handle,
             format_version=np.array(FORMAT_VERSION, dtype=np.int32),
@@ -142,7 +140,6 @@ def save_grid(path: Path, grid: DensityGrid) -> None:
             density=grid.density.astype(np.float16),
             albedo=grid.albedo,
         )
-    os.replace(partial, path)
 
 
 def load_grid(path: Path) -> DensityGrid:

@@ -1,6 +1,6 @@
 """From a trained field to the run's mesh files, and back again at another threshold.
 
-``export_run`` (the trainer's one call after optimisation) samples the field into
+``export_run`` (the trainer's one call after optimization) samples the field into
 ``density_grid.npz`` and then meshes from that stored file; ``remesh_run`` (``python -m engine
 remesh``) meshes from the same file without the field. Both go through ``_mesh_from_grid``, so a
 remesh at the threshold of the run reproduces the run's mesh exactly.

@@ -1,4 +1,4 @@
-"""The offline prior's world: a small language of shapes, colours and relations (``vocabulary``,
+"""The offline prior's world: a small language of shapes, colors and relations (``vocabulary``,
 ``prompt``), analytic SDF scenes in engine coordinates (``sdf``, ``shapes``, ``scene``), a
 sphere tracer with the engine's cameras and shading (``raymarch``), cached image sets
 (``image_set``), the closed-form denoiser (``denoiser``) and ground-truth meshes (``ground_truth``).

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..atomic_write import replacing
 from ..cameras import Cameras, sample_cameras
 from ..config import CameraConfig, ShadingConfig
 from ..shading import ShadingMode
@@ -26,7 +26,7 @@ from .prompt import ObjectSpec, SceneSpec
 from .raymarch import render
 from .scene import Scene
 from .shapes import SHAPES
-from .vocabulary import COLOURS, RELATIONS
+from .vocabulary import COLORS, RELATIONS
 
 IMAGE_SET_VERSION = 1  # bump when renders change for the same settings
 MODES = tuple(ShadingMode)  # the order of the modes axis
@@ -75,10 +75,10 @@ def build_image_set(scenes: list[Scene], settings: ImageSetSettings) -> ImageSet
 def unconditional_scenes(count: int, seed: int) -> list[Scene]:
     """Random scenes of the whole vocabulary, half of them two-object compositions."""
     rng = random.Random(seed)
-    shapes, colours, relations = list(SHAPES), list(COLOURS), list(RELATIONS)
+    shapes, colors, relations = list(SHAPES), list(COLORS), list(RELATIONS)
     specs = []
     for index in range(count):
-        objects = tuple(ObjectSpec(rng.choice(shapes), rng.choice(colours)) for _ in range(1 + index % 2))
+        objects = tuple(ObjectSpec(rng.choice(shapes), rng.choice(colors)) for _ in range(1 + index % 2))
         specs.append(SceneSpec(objects, rng.choice(relations) if len(objects) == 2 else None))
     return [Scene(spec) for spec in specs]
 
@@ -118,10 +118,9 @@ def _to_float(images: torch.Tensor) -> torch.Tensor:
 def _write(path: Path, image_set: ImageSet, name: str) -> None:
     """Atomically; a failed write only costs a rebuild next time."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
     tensors = {"images": _to_bytes(image_set.images), "azimuth": image_set.azimuth, "elevation": image_set.elevation}
-    save_file(tensors, str(partial), metadata={"name": name, "version": str(IMAGE_SET_VERSION)})
-    os.replace(partial, path)
+    with replacing(path) as partial:
+        save_file(tensors, str(partial), metadata={"name": name, "version": str(IMAGE_SET_VERSION)})
 
 
 def _read(path: Path, settings: ImageSetSettings) -> ImageSet | None:

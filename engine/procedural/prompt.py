@@ -1,6 +1,6 @@
 """Reading a prompt of the procedural prior's language into a scene description.
 
-Grammar: ``[article] [colour] shape [relation [article] [colour] shape]``, plural-free English,
+Grammar: ``[article] [color] shape [relation [article] [color] shape]``, plural-free English,
 e.g. "a red cube on top of a blue sphere". Unknown words fail naming the closest known words.
 """
 
@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 from ..guidance.base import PriorError
 from .shapes import SHAPES
-from .vocabulary import ARTICLES, COLOURS, RELATIONS, known_words
+from .vocabulary import ARTICLES, COLORS, RELATIONS, known_words
 
 
 @dataclass(frozen=True)
 class ObjectSpec:
     shape: str
-    colour: str
+    color: str
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ class SceneSpec:
 
     @property
     def text(self) -> str:
-        """The canonical prompt (explicit colours), the same for every spelling of the scene."""
-        phrases = [f"{_article(o.colour)} {o.colour} {o.shape}" for o in self.objects]
+        """The canonical prompt (explicit colors), the same for every spelling of the scene."""
+        phrases = [f"{_article(o.color)} {o.color} {o.shape}" for o in self.objects]
         return f" {self.relation} ".join(phrases)
 
 
@@ -51,7 +51,7 @@ def parse_prompt(prompt: str) -> SceneSpec:
             hints.append(f"{word!r} (closest: {', '.join(close)})" if close else f"{word!r}")
         raise PriorError(
             f"the procedural prior does not know {'; '.join(hints)}; "
-            f"it knows the shapes {', '.join(SHAPES)}, the colours {', '.join(COLOURS)} "
+            f"it knows the shapes {', '.join(SHAPES)}, the colors {', '.join(COLORS)} "
             f"and the relations {', '.join(RELATIONS)}",
             kind="prompt",
         )
@@ -68,23 +68,23 @@ def parse_prompt(prompt: str) -> SceneSpec:
 
 
 def _object(words: list[str], position: int, prompt: str) -> tuple[ObjectSpec, int]:
-    """``[article] [colour] shape`` starting at ``position``; returns it and the next position."""
+    """``[article] [color] shape`` starting at ``position``; returns it and the next position."""
     if position < len(words) and words[position] in ARTICLES:
         position += 1
-    colour = None
-    if position < len(words) and words[position] in COLOURS:
-        colour = words[position]
+    color = None
+    if position < len(words) and words[position] in COLORS:
+        color = words[position]
         position += 1
     if position >= len(words) or words[position] not in SHAPES:
         raise _grammar_error(prompt)
     shape = words[position]
-    return ObjectSpec(shape, colour or SHAPES[shape].default_colour), position + 1
+    return ObjectSpec(shape, color or SHAPES[shape].default_color), position + 1
 
 
 def _grammar_error(prompt: str) -> PriorError:
     return PriorError(
-        f"the procedural prior cannot read {prompt!r}: write '[a] [colour] shape', optionally followed by "
-        f"a relation ({', '.join(RELATIONS)}) and a second '[a] [colour] shape', "
+        f"the procedural prior cannot read {prompt!r}: write '[a] [color] shape', optionally followed by "
+        f"a relation ({', '.join(RELATIONS)}) and a second '[a] [color] shape', "
         "e.g. 'a red cube on top of a blue sphere'",
         kind="prompt",
     )

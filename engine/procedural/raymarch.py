@@ -1,6 +1,6 @@
 """Sphere-traced renders of a scene with the engine's cameras, rays, shading and compositing.
 
-The geometry is traced once per camera and shaded in every requested mode, so the coloured,
+The geometry is traced once per camera and shaded in every requested mode, so the colored,
 textureless and ambient-only images of one view share camera and light. Pixels are supersampled
 (rays through the centres of a finer grid, box-averaged), which matches how a volume renderer's
 soft silhouette blends object and background.
@@ -89,9 +89,9 @@ def render(
     opacity = surface.hit.to(flat_o.dtype).view(batch, fine, fine, 1)
     images = {}
     for mode in modes:
-        colour = torch.zeros_like(flat_o)
-        colour[index] = shade(albedo, normal, points, light, mode, shading)
-        image = composite(colour.view(batch, fine, fine, 3), opacity, shading.background)
+        color = torch.zeros_like(flat_o)
+        color[index] = shade(albedo, normal, points, light, mode, shading)
+        image = composite(color.view(batch, fine, fine, 3), opacity, shading.background)
         image = image.permute(0, 3, 1, 2)
         images[mode] = F.avg_pool2d(image, supersample) if supersample > 1 else image
     return images

@@ -14,7 +14,7 @@ import torch
 
 from .prompt import SceneSpec, parse_prompt
 from .shapes import SHAPES, Shape, Vec3
-from .vocabulary import COLOURS, RELATIONS
+from .vocabulary import COLORS, RELATIONS
 
 SCENE_RADIUS = 0.75  # engine objects fit in this radius (config.py)
 _GAP = 0.1  # between side-by-side objects, in shape units
@@ -25,7 +25,7 @@ class PlacedObject:
     """A shape scaled by ``scale`` and moved to ``offset`` (its local origin) in engine coordinates."""
 
     shape: Shape
-    colour: Vec3
+    color: Vec3
     offset: Vec3
     scale: float
 
@@ -72,16 +72,16 @@ class Scene:
         return torch.stack([self.object_distance(o, points) for o in self.objects]).min(dim=0).values
 
     def albedo(self, points: torch.Tensor) -> torch.Tensor:
-        """(N, 3) colour of the nearest solid part at points near the surface."""
-        distances, colours = [], []
+        """(N, 3) color of the nearest solid part at points near the surface."""
+        distances, colors = [], []
         for obj in self.objects:
             local = obj.to_local(points)
             for part in obj.shape.parts:
                 if not part.carve:
                     distances.append(part.distance(local) * obj.scale)
-                    colours.append(obj.colour if part.colour is None else COLOURS[part.colour])
+                    colors.append(obj.color if part.color is None else COLORS[part.color])
         nearest = torch.stack(distances).argmin(dim=0)
-        return torch.tensor(colours, dtype=points.dtype, device=points.device)[nearest]
+        return torch.tensor(colors, dtype=points.dtype, device=points.device)[nearest]
 
     @staticmethod
     def object_distance(obj: PlacedObject, points: torch.Tensor) -> torch.Tensor:
@@ -115,6 +115,6 @@ def _layout(spec: SceneSpec) -> tuple[PlacedObject, ...]:
     radius = max(math.dist(off, (0, 0, 0)) + s.radius for off, s in zip(centred, shapes, strict=True))
     scale = SCENE_RADIUS / radius
     return tuple(
-        PlacedObject(shape, COLOURS[o.colour], tuple(scale * c for c in off), scale)  # type: ignore[arg-type]
+        PlacedObject(shape, COLORS[o.color], tuple(scale * c for c in off), scale)  # type: ignore[arg-type]
         for shape, o, off in zip(shapes, spec.objects, centred, strict=True)
     )

@@ -32,10 +32,10 @@ def _at(offset: Vec3, primitive: Callable[..., torch.Tensor], **params: object) 
 
 @dataclass(frozen=True)
 class Part:
-    """One primitive of a shape: a solid added in the object's colour (or a fixed one), or a hollow carved out."""
+    """One primitive of a shape: a solid added in the object's color (or a fixed one), or a hollow carved out."""
 
     distance: Distance
-    colour: str | None = None  # a fixed vocabulary colour; None: the colour the prompt asks for
+    color: str | None = None  # a fixed vocabulary color; None: the color the prompt asks for
     carve: bool = False
 
 
@@ -43,7 +43,7 @@ class Part:
 class Shape:
     name: str
     parts: tuple[Part, ...]
-    default_colour: str
+    default_color: str
     bbox_min: Vec3
     bbox_max: Vec3
     radius: float  # of the smallest origin-centred sphere holding the shape
@@ -105,7 +105,7 @@ SHAPES: dict[str, Shape] = {
             "mushroom",
             (
                 Part(_at((0.0, 0.0, 0.225), sdf.ellipsoid, radii=(0.7, 0.7, 0.35))),
-                Part(_at((0.0, 0.0, -0.225), sdf.cylinder, radius=0.2, half_height=0.35), colour="white"),
+                Part(_at((0.0, 0.0, -0.225), sdf.cylinder, radius=0.2, half_height=0.35), color="white"),
             ),
             "red",
             (-0.7, -0.7, -0.575),

@@ -1,11 +1,11 @@
-"""The words the procedural prior understands: shapes, colours (linear albedo) and relations."""
+"""The words the procedural prior understands: shapes, colors (linear albedo) and relations."""
 
 from __future__ import annotations
 
 from .shapes import SHAPES
 
 # Linear-light albedo, kept below 0.9 so shading never saturates.
-COLOURS: dict[str, tuple[float, float, float]] = {
+COLORS: dict[str, tuple[float, float, float]] = {
     "red": (0.8, 0.05, 0.04),
     "orange": (0.9, 0.3, 0.02),
     "yellow": (0.85, 0.7, 0.05),
@@ -33,7 +33,7 @@ ARTICLES = ("a", "an", "the")
 
 def known_words() -> list[str]:
     """Every single word a prompt may contain."""
-    words = set(ARTICLES) | set(COLOURS) | set(SHAPES)
+    words = set(ARTICLES) | set(COLORS) | set(SHAPES)
     for relation in RELATIONS:
         words.update(relation.split())
     return sorted(words)
@@ -43,8 +43,8 @@ def as_json() -> dict[str, object]:
     """The vocabulary for ``prior-vocabulary``."""
     return {
         "shapes": list(SHAPES),
-        "colors": list(COLOURS),
+        "colors": list(COLORS),
         "relations": list(RELATIONS),
         "fronted_shapes": [name for name, shape in SHAPES.items() if shape.fronted],
-        "default_colors": {name: shape.default_colour for name, shape in SHAPES.items()},
+        "default_colors": {name: shape.default_color for name, shape in SHAPES.items()},
     }

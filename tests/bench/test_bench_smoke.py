@@ -55,7 +55,7 @@ def test_smoke_quality_json_holds_measured_metrics(smoke: Path) -> None:
     run = result["run"]
     assert run["steps"] == SMOKE_STEPS and run["losses"][-1][0] == SMOKE_STEPS
     assert run["peak_rss_mib"] > 100  # torch alone is more; a per-child figure, not the test's own
-    assert run["wall_s"] >= run["startup_s"] + run["prior_s"] + run["optimise_s"] + run["finish_s"] - 0.01
+    assert run["wall_s"] >= run["startup_s"] + run["prior_s"] + run["optimize_s"] + run["finish_s"] - 0.01
     strip = Image.open(smoke / "results" / result["strip"])
     assert strip.height > 4 * PREVIEW_RESOLUTION and strip.width > 2 * PREVIEW_RESOLUTION  # 4 rows, 2 frames
 
@@ -140,7 +140,7 @@ def test_suite_covers_the_vocabulary() -> None:
     objects = [o for spec in specs for o in spec.objects]
     assert len(SUITE) >= 12
     assert {o.shape for o in objects} == set(vocabulary["shapes"])
-    assert {o.colour for o in objects} == set(vocabulary["colors"])
+    assert {o.color for o in objects} == set(vocabulary["colors"])
     assert {e.category for e in SUITE} == {"shape", "fronted", "composition"}
     assert all(parse_prompt(p).objects[0].shape in vocabulary["fronted_shapes"] for p in ABLATION_PROMPTS)
 

@@ -21,7 +21,7 @@ def test_presets_follow_the_engine_table_in_speed_order() -> None:
         override(config, PRESETS[preset.key])
         assert (preset.steps, preset.mesh_resolution) == (config.optim.steps, config.mesh.grid_resolution)
     assert quality_preset("fast").steps < quality_preset("balanced").steps < quality_preset("quality").steps
-    assert quality_preset("fast").description.startswith(f"{quality_preset('fast').steps} optimisation steps")
+    assert quality_preset("fast").description.startswith(f"{quality_preset('fast').steps} optimization steps")
 
 
 def test_object_names_fit_blender_on_a_character_boundary() -> None:

@@ -19,7 +19,7 @@ def test_progress_preview_and_done() -> None:
     state = RunState()
     for message in (
         started(),
-        event("stage", name="optimize", message="optimising"),
+        event("stage", name="optimize", message="optimizing"),
         event("progress", step=25, total=100, loss=0.5, it_per_s=4.0, eta_s=125.0),
         event("preview", step=25, path="/runs/a/previews/step_000025.png"),
     ):

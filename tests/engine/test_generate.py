@@ -99,7 +99,7 @@ def test_run_folder_holds_the_promised_files(first_run) -> None:  # type: ignore
     assert (out / "config.json").is_file() and (out / "log.jsonl").is_file()
     previews = [Path(line["path"]) for line in lines if line["event"] == "preview"]
     assert previews and all(p.is_file() and p.parent == out / "previews" for p in previews)
-    assert sorted(p.name for p in (out / "turntable").iterdir())[0] == "coloured_00.png"
+    assert sorted(p.name for p in (out / "turntable").iterdir())[0] == "colored_00.png"
     logged = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [e["event"] for e in logged] == [e["event"] for e in lines]
 

@@ -1,8 +1,8 @@
-"""Albedo bake: a known colour field comes back on the mesh, as vertex colours and as a UV texture.
+"""Albedo bake: a known color field comes back on the mesh, as vertex colors and as a UV texture.
 
-The field's albedo outside the object is deliberately wrong (the complement of the true colour), as a
-trained field's is: the bake must take colour from the object only. Tolerances are in display units
-(0..1): a voxel of colour gradient is about 0.01 at this resolution.
+The field's albedo outside the object is deliberately wrong (the complement of the true color), as a
+trained field's is: the bake must take color from the object only. Tolerances are in display units
+(0..1): a voxel of color gradient is about 0.01 at this resolution.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def true_albedo(points: np.ndarray) -> np.ndarray:
 
 def albedo_fn(points: np.ndarray) -> np.ndarray:
     inside = np.linalg.norm(points, axis=1) < RADIUS + 0.02
-    colour = true_albedo(points)
-    return np.where(inside[:, None], colour, 1.0 - colour)
+    color = true_albedo(points)
+    return np.where(inside[:, None], color, 1.0 - color)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_sampled_grid_has_the_documented_layout(baked_sphere) -> None:
     assert grid.density[i, 48, 48] > 25.0 and grid.density[48, 48, i] > 25.0 and grid.density[48, i, 95 - i] < 1.0
 
 
-def test_vertex_colours_match_the_field(baked_sphere) -> None:
+def test_vertex_colors_match_the_field(baked_sphere) -> None:
     grid, vertices, _ = baked_sphere
     error = np.abs(vertex_albedo(grid, vertices) - true_albedo(vertices))
     assert error.mean() < 0.01

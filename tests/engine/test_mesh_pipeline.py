@@ -2,7 +2,7 @@
 re-extraction at other thresholds, and the failures a user can meet.
 
 The field is a cone of density, tau = 20 (1 - r / 0.8), so the surface at threshold t is the sphere of
-radius 0.8 (1 - t / 20); its albedo is a known colour ramp.
+radius 0.8 (1 - t / 20); its albedo is a known color ramp.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def cone_density(points: np.ndarray) -> np.ndarray:
     return np.clip(20.0 * (1.0 - np.linalg.norm(points, axis=1) / 0.8), 0.0, None).astype(np.float32)
 
 
-def colour_ramp(points: np.ndarray) -> np.ndarray:
+def color_ramp(points: np.ndarray) -> np.ndarray:
     return np.clip(0.5 + 0.5 * points, 0.0, 1.0).astype(np.float32)
 
 
@@ -40,7 +40,7 @@ def radius_at(threshold: float) -> float:
 def export(run_dir: Path, **settings) -> tuple:
     stages: list[tuple[str, float]] = []
     config = MeshConfig(grid_resolution=RESOLUTION, **settings)
-    result = export_run(cone_density, colour_ramp, config, BOUND, run_dir, lambda s, f: stages.append((s, f)))
+    result = export_run(cone_density, color_ramp, config, BOUND, run_dir, lambda s, f: stages.append((s, f)))
     return result, stages
 
 
@@ -66,8 +66,8 @@ def test_export_writes_the_grid_and_a_blender_ready_mesh(vertex_run) -> None:
     )
     assert (result.vertices, result.faces, result.threshold) == (len(mesh.vertices), len(mesh.faces), 5.0)
     assert np.abs(np.linalg.norm(mesh.vertices, axis=1) - radius_at(5.0)).mean() < 0.2 * VOXEL
-    # colours are stored linear; the field's values come back through the sRGB curve
-    assert np.abs(linear_to_srgb(mesh.colors[:, :3]) - colour_ramp(mesh.vertices)).mean() < 0.01
+    # colors are stored linear; the field's values come back through the sRGB curve
+    assert np.abs(linear_to_srgb(mesh.colors[:, :3]) - color_ramp(mesh.vertices)).mean() < 0.01
     assert result.glb == run_dir / "mesh.glb" and result.obj is None and result.texture is None
     assert list(dict.fromkeys(name for name, _ in stages)) == ["mesh", "bake", "export"]
     for name in ("mesh", "bake", "export"):
@@ -120,7 +120,7 @@ def test_uv_bake_writes_texture_glb_and_obj(tmp_path: Path) -> None:
     uv = np.asarray(obj.visual.uv)[0]
     texel = texture[int((1 - uv[1]) * 256), int(uv[0] * 256)] / 255.0
     blender_point = obj.vertices[0] @ np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]])
-    assert np.abs(texel - colour_ramp(blender_point[None])[0]).max() < 0.05
+    assert np.abs(texel - color_ramp(blender_point[None])[0]).max() < 0.05
 
 
 def test_remesh_uses_the_run_config_and_removes_files_it_no_longer_writes(tmp_path: Path) -> None:

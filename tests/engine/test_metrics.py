@@ -14,10 +14,10 @@ from engine.procedural.ground_truth import scene_mesh
 from engine.procedural.scene import Scene
 
 
-def _box(centre: tuple[float, float, float], size: float, colour=(0.5, 0.5, 0.5)) -> MeshData:
+def _box(centre: tuple[float, float, float], size: float, color=(0.5, 0.5, 0.5)) -> MeshData:
     box = trimesh.creation.box(extents=(size, size, size))
     box.apply_translation(centre)
-    return MeshData(box.vertices, box.faces, np.tile([*colour, 1.0], (len(box.vertices), 1)))
+    return MeshData(box.vertices, box.faces, np.tile([*color, 1.0], (len(box.vertices), 1)))
 
 
 def _turned(mesh: MeshData, degrees: float, axis_xy: tuple[float, float]) -> MeshData:
@@ -87,7 +87,7 @@ def test_ground_truth_compared_with_itself_is_perfect_and_faces_front(snowman):
     assert front.marker_albedo_error < 0.01
 
 
-def test_albedo_error_is_the_colour_difference(snowman):
+def test_albedo_error_is_the_color_difference(snowman):
     scene, truth = snowman
     tinted = MeshData(truth.vertices, truth.faces, np.clip(truth.colors + np.array([0.1, 0.0, 0.0, 0.0]), 0, 1))
     error = metrics.compare(tinted, scene, truth=truth).albedo_error

@@ -19,7 +19,7 @@ def _engine(*args: str) -> tuple[int, list[dict]]:
     return done.returncode, [protocol.decode(line) for line in done.stdout.splitlines() if line.strip()]
 
 
-def test_prior_vocabulary_prints_shapes_colours_and_relations():
+def test_prior_vocabulary_prints_shapes_colors_and_relations():
     code, events = _engine("prior-vocabulary")
     assert code == 0
     (event,) = events

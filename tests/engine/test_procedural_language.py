@@ -9,7 +9,7 @@ from engine.guidance.base import PriorError
 from engine.procedural.prompt import ObjectSpec, parse_prompt
 from engine.procedural.scene import SCENE_RADIUS, Scene
 from engine.procedural.shapes import SHAPES
-from engine.procedural.vocabulary import COLOURS, as_json
+from engine.procedural.vocabulary import COLORS, as_json
 
 
 def test_vocabulary_is_large_enough_for_the_issue():
@@ -27,9 +27,9 @@ def test_two_object_prompt_is_read_with_relation():
     assert spec.text == "a red cube on top of a blue sphere"
 
 
-def test_missing_colour_takes_the_shape_default_and_articles_are_optional():
+def test_missing_color_takes_the_shape_default_and_articles_are_optional():
     spec = parse_prompt("snowman")
-    assert spec.objects == (ObjectSpec("snowman", SHAPES["snowman"].default_colour),)
+    assert spec.objects == (ObjectSpec("snowman", SHAPES["snowman"].default_color),)
     assert parse_prompt("an orange duck").text == "an orange duck"
 
 
@@ -47,7 +47,7 @@ def test_unknown_words_fail_naming_them_and_the_closest_known_words():
     "prompt", ["a red blue cube", "a red", "a cube a sphere", "a cube on top of", "on top of a cube", ""]
 )
 def test_known_words_in_a_wrong_order_fail_with_the_grammar(prompt):
-    with pytest.raises(PriorError, match=r"\[a\] \[colour\] shape") as info:
+    with pytest.raises(PriorError, match=r"\[a\] \[color\] shape") as info:
         parse_prompt(prompt)
     assert info.value.kind == "prompt"
 
@@ -121,11 +121,11 @@ def test_stacked_objects_touch():
         assert Scene.object_distance(sphere, contact).abs() < 1e-3
 
 
-def test_albedo_follows_the_words_and_fixed_part_colours():
+def test_albedo_follows_the_words_and_fixed_part_colors():
     scene = Scene.from_prompt("a purple snowman")
     (obj,) = scene.objects
     belly = torch.tensor([obj.to_world((0.0, 0.0, -0.43))])  # centre of the bottom ball
     nose = torch.tensor([obj.to_world(SHAPES["snowman"].front_marker)])
     with torch.no_grad():
-        assert torch.allclose(scene.albedo(belly), torch.tensor([COLOURS["purple"]]))
-        assert torch.allclose(scene.albedo(nose), torch.tensor([COLOURS["orange"]]))
+        assert torch.allclose(scene.albedo(belly), torch.tensor([COLORS["purple"]]))
+        assert torch.allclose(scene.albedo(nose), torch.tensor([COLORS["orange"]]))

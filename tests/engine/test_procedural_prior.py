@@ -73,10 +73,10 @@ def test_prior_noise_prediction_equals_brute_force_over_its_image_sets(prior):
     run = _small_run()
     conditional, unconditional = prior.conditional_set, prior.unconditional_set
     views = [
-        ViewContext("front", ShadingMode.COLOURED, 10.0, 20.0),
+        ViewContext("front", ShadingMode.COLORED, 10.0, 20.0),
         ViewContext("side", ShadingMode.TEXTURELESS, -100.0, 5.0),
         ViewContext("back", ShadingMode.AMBIENT, 170.0, 30.0),
-        ViewContext("", ShadingMode.COLOURED, 0.0, 0.0),
+        ViewContext("", ShadingMode.COLORED, 0.0, 0.0),
     ]
     t = torch.tensor([50, 300, 600, 900])
     generator = torch.Generator().manual_seed(1)
@@ -103,7 +103,7 @@ def test_kernel_view_selection_weights_images_by_camera_angle(tmp_path):
     prior = ProceduralPrior.from_run_config(_small_run("kernel"), torch.device("cpu"), tmp_path)
     prior.set_prompt(PROMPT, "", ())
     conditional = prior.conditional_set
-    view = ViewContext("front", ShadingMode.COLOURED, 30.0, 10.0)
+    view = ViewContext("front", ShadingMode.COLORED, 30.0, 10.0)
     query = torch.tensor(
         [
             math.sin(math.radians(30)) * math.cos(math.radians(10)),
@@ -176,7 +176,7 @@ def test_changed_settings_get_their_own_cache_entry(prior, tmp_path):
     other.set_prompt(PROMPT, "", ())
     assert len(list((tmp_path / "procedural").glob("*.safetensors"))) == 2
     corner = other.conditional_set.images[..., 0, 0]
-    assert torch.all(corner == 1.0)  # the new background, not the cached grey
+    assert torch.all(corner == 1.0)  # the new background, not the cached gray
 
 
 def test_negative_prompt_becomes_the_unconditional_set(tmp_path):
@@ -205,11 +205,11 @@ def test_renders_of_another_size_are_refused(prior):
 
 
 def test_sds_on_a_single_image_reaches_an_image_of_the_prompted_scene(prior):
-    """The 2D check of SDS: optimise pixels with w(t) (eps_hat - eps) from the empty background."""
-    view = ViewContext("front", ShadingMode.COLOURED, 5.0, 15.0)
+    """The 2D check of SDS: optimize pixels with w(t) (eps_hat - eps) from the empty background."""
+    view = ViewContext("front", ShadingMode.COLORED, 5.0, 15.0)
     generator = torch.Generator().manual_seed(0)
     logits = torch.full((1, 3, 16, 16), math.log(0.8 / 0.2), requires_grad=True)
-    optimiser = torch.optim.Adam([logits], lr=0.05)
+    optimizer = torch.optim.Adam([logits], lr=0.05)
     for _ in range(300):
         x = prior.encode(torch.sigmoid(logits))
         t = torch.randint(20, 981, (1,), generator=generator)
@@ -217,9 +217,9 @@ def test_sds_on_a_single_image_reaches_an_image_of_the_prompted_scene(prior):
         noise = torch.randn(x.shape, generator=generator)
         with torch.no_grad():
             eps = prior.predict_noise(alphabar.sqrt() * x + (1 - alphabar).sqrt() * noise, t, [view], 1.0)
-        optimiser.zero_grad()
+        optimizer.zero_grad()
         x.backward((1 - alphabar) * (eps - noise))
-        optimiser.step()
+        optimizer.step()
     x = prior.encode(torch.sigmoid(logits)).detach().flatten()
     prompted = _x(prior.conditional_set, view.mode)
     others = _x(prior.unconditional_set, view.mode)

@@ -11,7 +11,7 @@ from engine.cameras import Cameras, look_at, orbit_cameras
 from engine.config import CameraConfig, ShadingConfig
 from engine.procedural.raymarch import render
 from engine.procedural.scene import Scene
-from engine.procedural.vocabulary import COLOURS
+from engine.procedural.vocabulary import COLORS
 from engine.shading import ShadingMode
 
 SHADING = ShadingConfig()
@@ -43,9 +43,9 @@ def test_rendered_sphere_matches_analytic_lambert_shading():
     to_light = camera.light - points
     lambert = ((normals * to_light).sum(-1) / to_light.norm(dim=-1)).clamp_min(0.0)
     intensity = (SHADING.diffuse * lambert + SHADING.ambient)[:, None]
-    red = torch.tensor(COLOURS["red"])
+    red = torch.tensor(COLORS["red"])
     expected = {
-        ShadingMode.COLOURED: red * intensity,
+        ShadingMode.COLORED: red * intensity,
         ShadingMode.TEXTURELESS: intensity.expand(-1, 3),
         ShadingMode.AMBIENT: red.expand(len(points), 3),
     }
@@ -53,9 +53,9 @@ def test_rendered_sphere_matches_analytic_lambert_shading():
     outside = miss_distance > radius + 0.01
     assert inside.sum() > 200 and outside.sum() > 200
     background = torch.tensor(SHADING.background)
-    for mode, colour in expected.items():
+    for mode, color in expected.items():
         image = images[mode][0].permute(1, 2, 0).reshape(-1, 3)
-        assert (image[inside] - colour[inside]).abs().max() < 2e-3, mode
+        assert (image[inside] - color[inside]).abs().max() < 2e-3, mode
         assert torch.equal(image[outside], background.expand(int(outside.sum()), 3)), mode
     assert lambert[inside].min() == 0.0 and lambert[inside].max() > 0.9  # the check covers lit and unlit sides
 
@@ -65,15 +65,15 @@ def test_supersampled_edges_blend_object_and_background():
     camera = _camera((0.0, -2.5, 0.0), (0.0, -2.5, 0.0))
     image = render(scene, camera, 32, (ShadingMode.AMBIENT,), SHADING, supersample=2)[ShadingMode.AMBIENT][0, 0]
     row = image[16]  # through the middle: background, a blended edge, black, ...
-    black, background = COLOURS["black"][0], SHADING.background[0]
+    black, background = COLORS["black"][0], SHADING.background[0]
     assert row.min() == pytest.approx(black) and row.max() == pytest.approx(background)
     blended = (row > black + 0.05) & (row < background - 0.05)
     assert 1 <= blended.sum() <= 4  # one partly covered pixel at each edge, or two
 
 
-def _centroid(image: torch.Tensor, colour: tuple[float, float, float]) -> torch.Tensor:
+def _centroid(image: torch.Tensor, color: tuple[float, float, float]) -> torch.Tensor:
     """(row, column) centroid of the pixels of an ambient render that have exactly this albedo."""
-    match = (image - torch.tensor(colour).view(3, 1, 1)).abs().amax(dim=0) < 1e-2
+    match = (image - torch.tensor(color).view(3, 1, 1)).abs().amax(dim=0) < 1e-2
     assert match.sum() > 10
     rows, cols = torch.nonzero(match, as_tuple=True)
     return torch.stack([rows.float().mean(), cols.float().mean()])
@@ -93,7 +93,7 @@ def test_renders_show_objects_where_the_words_put_them(relation, azimuth, axis, 
     scene = Scene.from_prompt(f"a red cube {relation} a blue sphere")
     camera = orbit_cameras(CameraConfig(), [azimuth], elevation_deg=0.0)
     image = render(scene, camera, 64, (ShadingMode.AMBIENT,), SHADING, supersample=1)[ShadingMode.AMBIENT][0]
-    red, blue = _centroid(image, COLOURS["red"]), _centroid(image, COLOURS["blue"])
+    red, blue = _centroid(image, COLORS["red"]), _centroid(image, COLORS["blue"])
     assert sign * (red - blue)[axis] > 5  # pixels
 
 
@@ -102,6 +102,6 @@ def test_fronted_shapes_face_the_front_camera(shape):
     scene = Scene.from_prompt(f"a white {shape}")
     cameras = orbit_cameras(CameraConfig(), [0.0, 180.0], elevation_deg=10.0)
     images = render(scene, cameras, 64, (ShadingMode.AMBIENT,), SHADING, supersample=1)[ShadingMode.AMBIENT]
-    orange = (images - torch.tensor(COLOURS["orange"]).view(1, 3, 1, 1)).abs().amax(dim=1) < 1e-2
+    orange = (images - torch.tensor(COLORS["orange"]).view(1, 3, 1, 1)).abs().amax(dim=1) < 1e-2
     front, back = orange.flatten(1).sum(dim=1).tolist()
     assert front >= 4 and back == 0

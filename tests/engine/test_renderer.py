@@ -46,7 +46,7 @@ def test_background_shows_where_the_field_is_empty() -> None:
     with torch.no_grad():
         field.levels[0][:, 0] = -30.0  # density softplus(-30): empty everywhere
     shading = ShadingConfig(background=(0.2, 0.4, 0.6))
-    out = render(field, orbit_cameras(CameraConfig(), [0.0]), ShadingMode.COLOURED, RenderConfig(), shading, 16)
+    out = render(field, orbit_cameras(CameraConfig(), [0.0]), ShadingMode.COLORED, RenderConfig(), shading, 16)
     torch.testing.assert_close(out.rgb[0, :, 8, 8], torch.tensor([0.2, 0.4, 0.6]), atol=1e-3, rtol=0)
 
 
@@ -58,11 +58,11 @@ def test_modes_differ_as_the_paper_defines() -> None:
     camera = orbit_cameras(CameraConfig(), [0.0])
     config, shading = RenderConfig(), ShadingConfig()
     ambient = render(field, camera, ShadingMode.AMBIENT, config, shading, 32).rgb[0, :, 16, 16]
-    coloured = render(field, camera, ShadingMode.COLOURED, config, shading, 32).rgb[0, :, 16, 16]
+    colored = render(field, camera, ShadingMode.COLORED, config, shading, 32).rgb[0, :, 16, 16]
     textureless = render(field, camera, ShadingMode.TEXTURELESS, config, shading, 32).rgb[0, :, 16, 16]
     assert ambient[0] > 0.85 and ambient[1] < 0.15  # albedo itself
-    assert coloured[0] < ambient[0] and coloured[1] < 0.15  # shaded, still red
-    assert abs(textureless[0] - textureless[1]) < 1e-4  # grey: white albedo
+    assert colored[0] < ambient[0] and colored[1] < 0.15  # shaded, still red
+    assert abs(textureless[0] - textureless[1]) < 1e-4  # gray: white albedo
 
 
 def test_blob_normals_point_outwards() -> None:
@@ -84,8 +84,6 @@ def test_grid_levels_unlock_coarse_to_fine() -> None:
 
 def test_gradients_reach_the_grid() -> None:
     field = _field()
-    out = render(
-        field, orbit_cameras(CameraConfig(), [10.0]), ShadingMode.COLOURED, RenderConfig(), ShadingConfig(), 16
-    )
+    out = render(field, orbit_cameras(CameraConfig(), [10.0]), ShadingMode.COLORED, RenderConfig(), ShadingConfig(), 16)
     (out.rgb.mean() + out.orientation).backward()
     assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in field.levels)

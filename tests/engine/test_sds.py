@@ -42,7 +42,7 @@ class LinearPrior(DiffusionPrior):
 
 
 def _views(batch: int) -> list[ViewContext]:
-    return [ViewContext("front", ShadingMode.COLOURED, 0.0, 0.0)] * batch
+    return [ViewContext("front", ShadingMode.COLORED, 0.0, 0.0)] * batch
 
 
 def test_gradient_equals_the_sds_formula() -> None:

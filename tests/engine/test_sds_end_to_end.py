@@ -29,7 +29,7 @@ def generate(out: Path, steps: int) -> MeshComparison:
 
 
 @pytest.mark.slow
-def test_sds_grows_the_prompted_shape_in_the_prompted_colour(tmp_path: Path) -> None:
+def test_sds_grows_the_prompted_shape_in_the_prompted_color(tmp_path: Path) -> None:
     blob = generate(tmp_path / "blob", steps=1)
     trained = generate(tmp_path / "trained", steps=300)
     assert trained.iou > blob.iou + 0.15, (blob, trained)
