@@ -41,8 +41,14 @@ def preferences() -> bpy.types.AddonPreferences:
     return bpy.context.preferences.addons[PACKAGE].preferences
 
 
-def run_manager() -> ModuleType:
-    return importlib.import_module(f"{PACKAGE}.operators.run_manager")
+def installed(module: str) -> ModuleType:
+    """A module of the installed extension, e.g. ``installed("bridge.engine_venv")``."""
+    return importlib.import_module(f"{PACKAGE}.{module}")
+
+
+def runs() -> Any:
+    """The installed extension's slot for engine runs (``runtime.RUNS``)."""
+    return installed("runtime").RUNS
 
 
 def configure(engine_python: Path | str, prompt: str = "a red cube", **settings: object) -> None:
@@ -56,19 +62,19 @@ def configure(engine_python: Path | str, prompt: str = "a red cube", **settings:
 
 def run_to_end(timeout: float = RUN_TIMEOUT_S) -> Any:
     """Pump the run on this (main) thread, as the UI timer would, until it has finished; its RunState."""
-    manager = run_manager()
+    slot = runs()
     deadline = time.monotonic() + timeout
-    while manager.pump():
+    while slot.pump():
         assert time.monotonic() < deadline, f"the run did not finish within {timeout} s"
         time.sleep(0.02)
-    return manager.state()
+    return slot.state()
 
 
 def pump_until(condition: Callable[[Any], bool], timeout: float = RUN_TIMEOUT_S) -> None:
-    manager = run_manager()
+    slot = runs()
     deadline = time.monotonic() + timeout
-    while not condition(manager.state()):
-        assert manager.pump(), f"the run ended before the condition held: {manager.state()}"
+    while not condition(slot.state()):
+        assert slot.pump(), f"the run ended before the condition held: {slot.state()}"
         assert time.monotonic() < deadline, f"condition not met within {timeout} s"
         time.sleep(0.02)
 

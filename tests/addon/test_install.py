@@ -28,8 +28,8 @@ from tests.addon.addon_harness import (
     assert_process_gone,
     configure,
     pump_until,
-    run_manager,
     run_to_end,
+    runs,
 )
 from tests.fixtures import fake_engine
 from tools.build_extension import BuildError, blender_ext_path, build
@@ -136,7 +136,7 @@ def test_disable_stops_the_engine_and_re_registering_twice_works(addon, tmp_path
     addon_utils.enable(PACKAGE)
     addon_utils.disable(PACKAGE)
     addon_utils.enable(PACKAGE)
-    assert bpy.app.timers.is_registered(run_manager()._tick)
+    assert bpy.app.timers.is_registered(runs().timer)
     configure(fake_engine.write_launcher(tmp_path), steps=2)
     assert bpy.ops.dreamfusion.generate() == {"FINISHED"}
     assert run_to_end().status == "done"
@@ -150,7 +150,7 @@ bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_defaul
 bpy.context.preferences.addons["bl_ext.user_default.dreamfusion"].preferences.engine_python = sys.argv[2]
 bpy.context.scene.dreamfusion.prompt = "a red cube"
 bpy.ops.dreamfusion.generate()
-from bl_ext.user_default.dreamfusion.operators import run_manager
+from bl_ext.user_default.dreamfusion.runtime import RUNS
 """
 
 
@@ -167,10 +167,10 @@ def run_in_blender(script: str, built_zip: Path, launcher: Path, home: Path) -> 
 def test_quitting_blender_stops_an_engine_that_ignores_stop(built_zip: Path, tmp_path: Path) -> None:
     launcher = fake_engine.write_launcher(tmp_path, "--behaviour", "hang")  # ignores stdin closing too
     script = """
-while run_manager.state().step < 1:
-    run_manager.pump()
+while RUNS.state().step < 1:
+    RUNS.pump()
     time.sleep(0.02)
-print("engine pid", run_manager.active_pid(), flush=True)
+print("engine pid", RUNS.active_pid(), flush=True)
 """  # and Blender quits with the engine running
     output = run_in_blender(script, built_zip, launcher, tmp_path / "home")
     pid = int(output.split("engine pid")[1].split()[0])
@@ -184,9 +184,9 @@ print("engine pid", run_manager.active_pid(), flush=True)
 def test_blender_never_imports_torch_or_the_engine_stack(built_zip: Path, tmp_path: Path) -> None:
     """A whole run, import included, in a fresh Blender process: none of the engine's heavy packages load."""
     script = """
-while run_manager.pump():
+while RUNS.pump():
     time.sleep(0.02)
-assert run_manager.state().status == "done", run_manager.state().error_report()
+assert RUNS.state().status == "done", RUNS.state().error_report()
 assert bpy.context.view_layer.objects.active.name == "a red cube"
 print("loaded:", sorted({name.split(".")[0] for name in sys.modules} & {"torch", "diffusers", "transformers",
       "trimesh", "scipy", "PIL", "mcubes"}))
