@@ -60,18 +60,23 @@ def configure(engine_python: Path | str, prompt: str = "a red cube", **settings:
         setattr(scene_settings, key, value)
 
 
-def run_to_end(timeout: float = RUN_TIMEOUT_S) -> Any:
-    """Pump the run on this (main) thread, as the UI timer would, until it has finished; its RunState."""
-    slot = runs()
+def pump_to_end(slot: Any, timeout: float = RUN_TIMEOUT_S) -> Any:
+    """Pump ``slot`` on this (main) thread, as its UI timer would, until its job has finished; the final state."""
     deadline = time.monotonic() + timeout
     while slot.pump():
-        assert time.monotonic() < deadline, f"the run did not finish within {timeout} s"
+        assert time.monotonic() < deadline, f"the job did not finish within {timeout} s: {slot.state()}"
         time.sleep(0.02)
     return slot.state()
 
 
-def pump_until(condition: Callable[[Any], bool], timeout: float = RUN_TIMEOUT_S) -> None:
-    slot = runs()
+def run_to_end(timeout: float = RUN_TIMEOUT_S) -> Any:
+    """``pump_to_end`` of the extension's engine run: its RunState."""
+    return pump_to_end(runs(), timeout)
+
+
+def pump_until(condition: Callable[[Any], bool], timeout: float = RUN_TIMEOUT_S, slot: Any = None) -> None:
+    """Pump ``slot`` (default: the extension's engine runs) until ``condition`` holds for its state."""
+    slot = runs() if slot is None else slot
     deadline = time.monotonic() + timeout
     while not condition(slot.state()):
         assert slot.pump(), f"the run ended before the condition held: {slot.state()}"

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import bpy
 import pytest
 
-from tests.addon.addon_harness import installed, preferences
+from tests.addon.addon_harness import installed, preferences, pump_to_end
 from tools.build_extension import source_package
 
 source_package("dreamfusion")  # the bridge tests' package name, which their wheel builders import under
@@ -59,15 +58,6 @@ def user_dir() -> Path:
     return installed("runtime").user_dir()
 
 
-def pump_to_end(setup: Any):
-    """Pump the job on this (main) thread, as the preferences' timer would; its final JobState."""
-    deadline = time.monotonic() + JOB_TIMEOUT_S
-    while setup.pump():
-        assert time.monotonic() < deadline, f"job still running: {setup.state().message}"
-        time.sleep(0.05)
-    return setup.state()
-
-
 def refused(operator, setup: Any) -> str:
     """Run an operator that must refuse to start; its sentence (the panel shows the same)."""
     with pytest.raises(RuntimeError) as error:
@@ -91,6 +81,7 @@ def studio_wheels(folder: Path, requirements: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_install_from_wheels_makes_the_private_environment_that_check_then_uses(
     setup, engine_venv, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -102,7 +93,7 @@ def test_install_from_wheels_makes_the_private_environment_that_check_then_uses(
     prefs.wheels_folder = str(studio_wheels(tmp_path / "wheels", engine_venv.REQUIREMENTS))
     assert bpy.ops.dreamfusion.install_engine() == {"FINISHED"}
     assert setup.busy() and setup.state().message == "Creating the engine environment"
-    state = pump_to_end(setup)
+    state = pump_to_end(setup, JOB_TIMEOUT_S)
     assert state.status == "done", state.error
     assert engine_venv.env_state(env_dir).ready
     python = str(engine_venv.venv_python(env_dir))
@@ -113,7 +104,7 @@ def test_install_from_wheels_makes_the_private_environment_that_check_then_uses(
     prefs.last_check = ""
     prefs.device = "cpu"
     assert bpy.ops.dreamfusion.check_engine() == {"FINISHED"}
-    assert pump_to_end(setup).status == "done"
+    assert pump_to_end(setup, JOB_TIMEOUT_S).status == "done"
     report = json.loads(prefs.last_check)
     assert report["python_executable"] == python and report["device"] == "cpu"
 
@@ -127,13 +118,14 @@ def build_tiny_stable_diffusion(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_refresh_lists_local_models_and_use_picks_one(setup, tmp_path: Path) -> None:
     model = build_tiny_stable_diffusion(tmp_path / "models" / "tiny-sd")
     prefs = preferences()
     prefs.engine_python = sys.executable
     prefs.model_folders = f"{tmp_path / 'models'}; {tmp_path / 'gone'}"
     assert bpy.ops.dreamfusion.refresh_models() == {"FINISHED"}
-    assert pump_to_end(setup).status == "done"
+    assert pump_to_end(setup, JOB_TIMEOUT_S).status == "done"
 
     items = {item.model_id: item for item in prefs.models}
     assert list(items)[:2] == ["procedural", str(model)]
@@ -153,12 +145,13 @@ def test_refresh_lists_local_models_and_use_picks_one(setup, tmp_path: Path) -> 
     assert (prefs.default_prior, prefs.default_model) == ("procedural", "")
 
 
+@pytest.mark.slow
 def test_check_with_a_gpu_setting_and_no_gpu_says_so_and_offers_cpu(setup) -> None:
     prefs = preferences()
     prefs.engine_python = sys.executable
     prefs.device = "cuda"
     assert bpy.ops.dreamfusion.check_engine() == {"FINISHED"}
-    assert pump_to_end(setup).status == "done"
+    assert pump_to_end(setup, JOB_TIMEOUT_S).status == "done"
     report = json.loads(prefs.last_check)
     if report["cuda"]["available"]:
         pytest.skip("needs a machine without CUDA")

@@ -126,6 +126,7 @@ def test_cancel_stops_the_engine_and_leaves_no_process(addon, tmp_path: Path) ->
         bpy.ops.dreamfusion.cancel()
 
 
+@pytest.mark.slow
 def test_cancel_kills_an_engine_that_ignores_stop_and_sigterm(addon, tmp_path: Path) -> None:
     configure(launcher(tmp_path, "--behaviour", "hang-hard"))
     bpy.ops.dreamfusion.generate()

@@ -94,7 +94,7 @@ def test_the_source_follows_extension_rules() -> None:
     assert manifest["blender_version_min"] == "4.2.0" and manifest["permissions"]["files"]
     init = ast.parse((ROOT / "__init__.py").read_text())
     assert not any(isinstance(node, ast.Assign) and "bl_info" in ast.unparse(node) for node in init.body)
-    for folder in ("bridge", "operators", "panels", "scene"):
+    for folder in ("bridge", "runtime", "operators", "panels", "scene"):
         for path in (ROOT / folder).glob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -123,6 +123,16 @@ def test_operators_and_the_sidebar_are_registered(extension) -> None:
         cls = getattr(bpy.types, panel)
         assert (cls.bl_space_type, cls.bl_region_type, cls.bl_category) == ("VIEW_3D", "UI", "DreamFusion")
     assert bpy.context.scene.dreamfusion.preset == "balanced"
+
+
+def test_the_scene_offers_default_then_the_priors_of_the_preferences(extension) -> None:
+    def items(rna: bpy.types.Struct, name: str) -> list[tuple[str, str, str]]:
+        return [(item.identifier, item.name, item.description) for item in rna.properties[name].enum_items]
+
+    offered = items(bpy.context.scene.dreamfusion.bl_rna, "prior")
+    defaults = items(bpy.context.preferences.addons[PACKAGE].preferences.bl_rna, "default_prior")
+    assert offered[0][:2] == ("DEFAULT", "Default") and offered[1:] == defaults
+    assert [key for key, _, _ in defaults] == ["procedural", "stable-diffusion", "deepfloyd-if"]
 
 
 def test_disable_stops_the_engine_and_re_registering_twice_works(addon, tmp_path: Path) -> None:
@@ -164,6 +174,7 @@ def run_in_blender(script: str, built_zip: Path, launcher: Path, home: Path) -> 
     return result.stdout
 
 
+@pytest.mark.slow
 def test_quitting_blender_stops_an_engine_that_ignores_stop(built_zip: Path, tmp_path: Path) -> None:
     launcher = fake_engine.write_launcher(tmp_path, "--behaviour", "hang")  # ignores stdin closing too
     script = """
@@ -181,6 +192,7 @@ print("engine pid", RUNS.active_pid(), flush=True)
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_blender_never_imports_torch_or_the_engine_stack(built_zip: Path, tmp_path: Path) -> None:
     """A whole run, import included, in a fresh Blender process: none of the engine's heavy packages load."""
     script = """

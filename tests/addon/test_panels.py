@@ -173,6 +173,15 @@ def test_preferences_show_models_check_problems_and_a_device_fallback(prefs) -> 
     assert any("cuda is not available here" in text for text in drawing.texts())
 
 
+def test_a_stored_check_that_cannot_be_read_says_so_in_red(prefs) -> None:
+    prefs.last_check = json.dumps({"python": "3.11"})  # say, from an add-on version with another report
+    drawing = draw_preferences()
+    alert = " ".join(c.args.get("text", "") for c in drawing.of("label") if c.alert)
+    expected = "The last check cannot be read (the doctor result is malformed: ready is missing); click Check Engine."
+    assert " ".join(expected.split()) in " ".join(alert.split()), "wrapped into lines, in red"
+    assert "dreamfusion.check_engine" in drawing.operators()
+
+
 def test_the_strict_layout_refuses_what_blender_would() -> None:
     layout = StrictLayout()
     scene_settings = bpy.context.scene

@@ -75,6 +75,7 @@ def run_to_end(job, timeout_s: float = 120.0):
 # -- installing from a folder of wheels ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_install_from_wheels_is_marked_ready_only_after_pip_and_the_doctor_succeed(tmp_path: Path) -> None:
     """One real venv through a failed pip, a failed self-check and a repair: ready only at the end."""
     wheels = tmp_path / "wheels"
