@@ -8,10 +8,9 @@ import re
 import subprocess
 from pathlib import Path
 
+from ..engine.protocol import MIN_PYTHON
 from .process_chain import last_line
 from .worker import child_environment
-
-MIN_PYTHON = (3, 10)
 
 
 def python_problem(path: Path, timeout_s: float = 30.0) -> str | None:

@@ -31,6 +31,8 @@ STOP_COMMAND = "stop"
 
 # The longest prompt ``generate`` accepts (after collapsing whitespace); clients refuse longer ones before starting.
 MAX_PROMPT_CHARS = 300
+# The oldest Python the engine runs on: the doctor reports an older one, the add-on refuses it as Engine Python.
+MIN_PYTHON = (3, 10)
 
 
 def encode(event: str, **fields: Any) -> str:

@@ -19,7 +19,9 @@ from typing import Generic, Protocol, TypeVar
 import bpy
 
 
-class JobState(Protocol):
+class ShownState(Protocol):
+    """What a slot needs of a job's state (``RunState``, ``JobState``); the panels read the rest."""
+
     @property
     def finished(self) -> bool: ...
 
@@ -27,7 +29,7 @@ class JobState(Protocol):
     def succeeded(self) -> bool: ...
 
 
-StateT = TypeVar("StateT", bound=JobState)
+StateT = TypeVar("StateT", bound=ShownState)
 
 
 class Job(Protocol[StateT]):

@@ -25,8 +25,6 @@ from ..payloads import CudaReport, DoctorReport, GpuMemory, MemoryReport, result
 
 HELP = "Check that this Python can run the engine: versions, device, free memory, models (JSON result event)."
 
-MIN_PYTHON = (3, 10)
-
 # Import name -> distribution name of everything the engine needs.
 REQUIRED_PACKAGES = {
     "torch": "torch",
@@ -155,10 +153,10 @@ def check_devices(requested: str, problems: list[str]) -> DeviceCheck:
 
 def run(args: argparse.Namespace) -> int:
     problems: list[str] = []
-    if sys.version_info < MIN_PYTHON:
+    if sys.version_info < protocol.MIN_PYTHON:
         problems.append(
             f"This is Python {platform.python_version()}; the engine needs Python "
-            f"{'.'.join(map(str, MIN_PYTHON))} or newer."
+            f"{'.'.join(map(str, protocol.MIN_PYTHON))} or newer."
         )
     packages = check_packages()
     problems += packages.problems()
