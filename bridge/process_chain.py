@@ -2,7 +2,8 @@
 
 Each step is a child process started by the worker (argument lists, never a shell); ``SetupJob.poll``
 (Blender's main thread, from a timer) reads what the running step printed, including pip's download
-progress, and starts the next step once it has exited. Standard library only, no bpy.
+progress and the engine's ``result`` event, parsed into its payload as it arrives, and starts the next
+step once it has exited. Standard library only, no bpy.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import protocol
+from ..engine.payloads import DoctorReport, ModelList, PayloadError, parse_result
 from .worker import EngineWorker, EventMessage, ExitMessage, LogMessage, StopTimeouts, WorkerStartError
 
 LOG_TAIL_LINES = 20
@@ -48,7 +50,7 @@ class JobState:
     fraction: float = 0.0
     message: str = "Starting"
     error: str = ""
-    result: dict[str, Any] | None = None  # the last ``result`` event of the steps
+    result: DoctorReport | ModelList | None = None  # the payload of the steps' last ``result`` event
     log_tail: list[str] = field(default_factory=list)
 
     @property
@@ -77,8 +79,8 @@ def pip_progress(line: str) -> tuple[float | None, str | None]:
 class SetupJob:
     """Steps run one after another in child processes; ``poll`` (main thread, from a timer) advances them.
 
-    ``verify`` runs once every step has succeeded, with the last ``result`` event; it returns an error
-    sentence to fail the job, or None.
+    ``verify`` runs once every step has succeeded, with the last result's payload; it returns an error
+    sentence to fail the job, or None. A result that does not parse fails the job when its step exits.
     """
 
     def __init__(
@@ -86,7 +88,7 @@ class SetupJob:
         steps: list[SetupStep],
         log_path: Path,
         env: dict[str, str] | None = None,
-        verify: Callable[[dict[str, Any] | None], str | None] | None = None,
+        verify: Callable[[DoctorReport | ModelList | None], str | None] | None = None,
         failure_hint: str = "",
     ) -> None:
         self.steps = steps
@@ -99,6 +101,7 @@ class SetupJob:
         self._worker: EngineWorker | None = None
         self._step_fraction = 0.0
         self._error_event = ""
+        self._unreadable_result = ""
         self._cancelled = False
 
     @property
@@ -139,8 +142,8 @@ class SetupJob:
         return self.state
 
     def reject_result(self, error: Exception) -> None:
-        """The job succeeded but what it printed could not be used: fail it with the reason."""
-        self.state.fail(f"The engine's answer could not be read: {error}.")
+        """The job succeeded but its result could not be used: fail it with the reason."""
+        self.state.fail(_unreadable(error))
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -167,7 +170,10 @@ class SetupJob:
     def _on_event(self, event: dict[str, Any]) -> None:
         name = event.get("event")
         if name == protocol.RESULT:
-            self.state.result = event
+            try:
+                self.state.result = parse_result(event)
+            except PayloadError as exc:
+                self._unreadable_result = _unreadable(exc)
         elif name == protocol.ERROR:
             self._error_event = str(event.get("message") or "")
         elif name == protocol.STAGE and event.get("message"):
@@ -192,6 +198,8 @@ class SetupJob:
             self._finish(JobStatus.CANCELLED, "", "Cancelled")
         elif returncode != 0:
             self._finish(JobStatus.FAILED, self._failure_sentence(step, returncode), "Failed")
+        elif self._unreadable_result:
+            self._finish(JobStatus.FAILED, self._unreadable_result, "Failed")
         else:
             self._next_step()
 
@@ -220,6 +228,10 @@ class SetupJob:
         if status is JobStatus.DONE:
             self.state.fraction = 1.0
         self._worker = None
+
+
+def _unreadable(error: Exception) -> str:
+    return f"The engine's answer could not be read: {error}."
 
 
 def _append_to_log(path: Path, text: str) -> None:

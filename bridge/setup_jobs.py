@@ -13,11 +13,10 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..engine import __version__ as ENGINE_VERSION
 from ..engine.atomic_write import write_text
-from ..engine.payloads import DoctorReport, PayloadError, parse_result
+from ..engine.payloads import DoctorReport, ModelList
 from .command_line import ENGINE_CWD, engine_command
 from .engine_venv import (
     READY_MARKER,
@@ -130,11 +129,7 @@ def install_job(plan: InstallPlan) -> SetupJob:
         encoding="utf-8",
     )
 
-    def verify(result: dict[str, Any] | None) -> str | None:
-        try:
-            report = parse_result(result) if result is not None else None
-        except PayloadError as exc:
-            return f"The engine's self-check printed no usable report ({exc}); the log is {plan.log_path}."
+    def verify(report: DoctorReport | ModelList | None) -> str | None:
         if not isinstance(report, DoctorReport):
             return f"The engine's self-check printed no report; the log is {plan.log_path}."
         if not report.ready:

@@ -21,7 +21,7 @@ from ..bridge.engine_venv import base_python, default_env_dir, env_state
 from ..bridge.model_list import model_status
 from ..bridge.process_chain import JobState, JobStatus, SetupJob
 from ..bridge.torch_build import detect_torch_build
-from ..engine.payloads import DoctorReport, ModelList, PayloadError, parse_result
+from ..engine.payloads import DoctorReport, ModelList
 
 TASK_LOG = "engine-tasks.log"  # checks, model lists and downloads; installs have their own log
 
@@ -47,13 +47,6 @@ def _start(job: SetupJob, on_done: Callable[[bpy.types.Context, JobState], None]
 # -- results into the preferences ----------------------------------------------------------------------
 
 
-def _payload(state: JobState) -> DoctorReport | ModelList:
-    """The job's ``result`` event as its payload; raises PayloadError, which the slot shows as the job's error."""
-    if state.result is None:
-        raise PayloadError("the engine printed no result")
-    return parse_result(state.result)
-
-
 def _store_models(prefs: preferences.DreamFusionPreferences, found: ModelList) -> None:
     prefs.models.clear()
     for entry in found.models:
@@ -73,15 +66,17 @@ def _store_models(prefs: preferences.DreamFusionPreferences, found: ModelList) -
 
 def apply_models(context: bpy.types.Context, state: JobState) -> None:
     """Replace the stored model list with the one in a ``models`` or ``doctor`` result."""
-    payload = _payload(state)
-    _store_models(preferences.get(context), payload.model_list if isinstance(payload, DoctorReport) else payload)
+    result = state.result
+    if result is None:
+        raise ValueError("the engine printed no model list")  # the slot shows it as the job's error
+    _store_models(preferences.get(context), result.model_list if isinstance(result, DoctorReport) else result)
 
 
 def apply_report(context: bpy.types.Context, state: JobState) -> None:
     """Keep a doctor report (versions, device, memory, problems) and its model list."""
-    report = _payload(state)
+    report = state.result
     if not isinstance(report, DoctorReport):
-        raise PayloadError("the engine printed no report")
+        raise ValueError("the engine printed no report")
     prefs = preferences.get(context)
     prefs.last_check = json.dumps(asdict(report))  # read back with DreamFusionPreferences.last_report
     _store_models(prefs, report.model_list)

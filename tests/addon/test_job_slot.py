@@ -89,11 +89,11 @@ def test_shutdown_and_unregister_stop_the_process_and_the_timer_first(slot, tmp_
 
 
 def test_a_set_up_job_runs_in_the_same_slot_class(slot, tmp_path: Path) -> None:
-    """The real engine's ``models`` command (standard library only), its result parsed by the add-on."""
+    """The real engine's ``models`` command (standard library only), its result parsed into the payload."""
     slot.redraw_area = "PREFERENCES"
     job = installed("bridge.setup_jobs").models_job(Path(sys.executable), [tmp_path / "no-models"], tmp_path / "log")
     found: list[Any] = []
-    slot.start(job, lambda context, state: found.append(installed("engine.payloads").parse_result(state.result)))
+    slot.start(job, lambda context, state: found.append(state.result))
     assert slot.busy() and slot.state().message == "Listing models"
     state = pump_to_end(slot)
     assert state.status == "done" and state.fraction == 1.0

@@ -114,11 +114,11 @@ def test_install_from_wheels_is_marked_ready_only_after_pip_and_the_doctor_succe
     assert [step.label for step in job.steps] == ["Installing packages from wheels", "Checking the engine"]
     state = run_to_end(job)
     assert state.status == "done", state.error
-    assert state.fraction == 1.0 and state.result["ready"] is True
+    assert state.fraction == 1.0 and state.result.ready is True
     assert engine_venv.env_state(env_dir, requirements).status == "ready"
     marker = json.loads((env_dir / engine_venv.READY_MARKER).read_text())
     assert marker["requirements_sha256"] == engine_venv.requirements_digest(requirements)
-    assert marker["torch"] == state.result["torch"] and marker["device_auto"] == "cpu"
+    assert marker["torch"] == state.result.torch and marker["device_auto"] == "cpu"
     log = plan.log_path.read_text()
     assert "Successfully installed dev-packages-1.0" in log and '"command": "doctor"' in log
 

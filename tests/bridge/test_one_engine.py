@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import dreamfusion.bridge.command_line
-import dreamfusion.bridge.setup_jobs
+import dreamfusion.bridge.process_chain
 import dreamfusion.bridge.worker
 
 import engine.errors
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_add_on_package_shares_the_engine_modules() -> None:
     assert sys.modules["dreamfusion.engine"] is sys.modules["engine"]
     assert dreamfusion.bridge.worker.protocol is engine.protocol
-    assert dreamfusion.bridge.setup_jobs.PayloadError is engine.payloads.PayloadError
+    assert dreamfusion.bridge.process_chain.PayloadError is engine.payloads.PayloadError
     from dreamfusion.engine.errors import EngineError
 
     assert EngineError is engine.errors.EngineError

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from dreamfusion.bridge.doctor_summary import doctor_summary, offers_device_fallback
 from dreamfusion.bridge.model_list import model_status
+from dreamfusion.bridge.process_chain import SetupJob, SetupStep
 
 from engine.payloads import (
     CudaReport,
@@ -28,6 +29,7 @@ from engine.payloads import (
     result_fields,
 )
 from tests.bridge.doctor_reports import doctor_report
+from tests.bridge.test_engine_env import run_to_end
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVELOPE = ("event", "protocol", "command")
@@ -149,3 +151,12 @@ def test_fields_a_newer_engine_adds_are_ignored_and_defaults_fill_what_an_older_
     report = parse_result(event)
     assert report == doctor_report(mps=None, cuda=None)
     assert parse_models(payload_of(models_event())) == doctor_report().model_list
+
+
+def test_a_set_up_step_that_prints_a_malformed_result_fails_its_job_with_the_reason(tmp_path: Path) -> None:
+    """A real child process prints a ``models`` result without its cache folder: the job fails once it exits."""
+    line = json.dumps({"event": "result", "protocol": 1, "command": "models", "models": [], "problems": []})
+    step = SetupStep("Listing models", [sys.executable, "-c", f"print({line!r})"], tmp_path)
+    state = run_to_end(SetupJob([step], tmp_path / "log"))
+    assert state.status == "failed" and state.result is None
+    assert state.error == "The engine's answer could not be read: the models result is malformed: cache_dir is missing."

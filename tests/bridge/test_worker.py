@@ -97,7 +97,8 @@ def test_non_protocol_lines_become_log_messages(tmp_path: Path) -> None:
 
 
 def test_a_polite_stop_is_enough_for_a_well_behaved_engine(tmp_path: Path) -> None:
-    worker = EngineWorker(fake_command(tmp_path, "--step-seconds", "0.05", steps=1000), cwd=tmp_path, timeouts=QUICK)
+    """With the add-on's own grace period (3 s): QUICK's 0.5 s is shorter than a loaded machine takes to exit."""
+    worker = EngineWorker(fake_command(tmp_path, "--step-seconds", "0.05", steps=1000), cwd=tmp_path)
     worker.start()
     wait_for(worker, "progress")
     worker.request_stop()
