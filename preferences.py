@@ -12,15 +12,21 @@ from pathlib import Path
 
 import bpy
 
-from .bridge import command_line, engine_env
+from . import runtime
+from .bridge.choices import DEVICES, PRIORS, prior_icon
+from .bridge.command_line import engine_python_path, resolve_engine_python
+from .bridge.doctor_summary import doctor_summary, offers_device_fallback
+from .bridge.engine_venv import EnvStatus, default_env_dir, env_state
+from .bridge.process_chain import JobState
+from .engine.payloads import DoctorReport, parse_doctor
+from .ui_text import draw_wrapped
 
-_PRIOR_ICONS = {"procedural": "MESH_ICOSPHERE", "stable-diffusion": "IMAGE_DATA", "deepfloyd-if": "IMAGE_DATA"}
 
-
-def _draw_wrapped(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: str = "NONE") -> None:
-    from .panels.main import draw_wrapped  # here, not at the top: the panels import the operators, which import us
-
-    draw_wrapped(layout, context, text, icon)
+def _alert_column(layout: bpy.types.UILayout) -> bpy.types.UILayout:
+    """A column whose labels Blender draws in red."""
+    column = layout.column()
+    column.alert = True
+    return column
 
 
 class DreamFusionModelItem(bpy.types.PropertyGroup):
@@ -44,144 +50,125 @@ class DreamFusionPreferences(bpy.types.AddonPreferences):
         name="Engine Python",
         description="Python with torch that runs the engine; empty: the private environment",
         subtype="FILE_PATH",
-        default="",
     )
     wheels_folder: bpy.props.StringProperty(
         name="Offline Wheels",
         description="Install the engine only from this folder of wheels (for studios without internet); "
         "empty: download from the package index",
         subtype="DIR_PATH",
-        default="",
     )
     model_folders: bpy.props.StringProperty(
         name="Model Folders",
         description="Extra folders with diffusers models, separated by ';' (the Hugging Face cache is always searched)",
-        default="",
     )
     default_prior: bpy.props.EnumProperty(
-        name="Default Prior",
-        items=[
-            ("procedural", "Procedural (offline)", "The built-in prior: no download, runs on any CPU"),
-            ("stable-diffusion", "Stable Diffusion", "A local Stable Diffusion 1.x/2.x diffusers model"),
-            ("deepfloyd-if", "DeepFloyd IF", "A local DeepFloyd IF stage I diffusers model"),
-        ],
-        default="procedural",
+        name="Default Prior", items=[prior.enum_item() for prior in PRIORS], default="procedural"
     )
     default_model: bpy.props.StringProperty(
         name="Default Model",
         description="Hub id or folder of the model new runs of the default prior use; empty: the prior's default",
-        default="",
     )
-    device: bpy.props.EnumProperty(
-        name="Device",
-        items=[
-            ("auto", "Auto", "CUDA, then Apple MPS, then CPU"),
-            ("cuda", "CUDA", "NVIDIA GPU"),
-            ("mps", "MPS", "Apple silicon GPU"),
-            ("cpu", "CPU", "Works everywhere, slowest"),
-        ],
-        default="auto",
-    )
+    device: bpy.props.EnumProperty(name="Device", items=[device.enum_item() for device in DEVICES], default="auto")
     hf_token: bpy.props.StringProperty(
         name="Hugging Face Token",
         description="Access token for gated models such as DeepFloyd IF (accept the licence on the hub first); "
         "saved with the preferences and given to the download only",
         subtype="PASSWORD",
-        default="",
     )
     # The last results, kept so the panel still shows them after a restart.
     last_check: bpy.props.StringProperty(name="Last Check", description="The engine's last doctor report (JSON)")
     models: bpy.props.CollectionProperty(type=DreamFusionModelItem)
     model_problems: bpy.props.StringProperty(name="Model Problems", description="Folders that could not be read")
 
-    def draw(self, context: bpy.types.Context) -> None:
-        from .operators import engine_setup  # here, not at the top: the operators import this module
+    def last_report(self) -> DoctorReport:
+        """The stored doctor report; raises PayloadError (a ValueError, as bad JSON is) when it cannot be read."""
+        return parse_doctor(json.loads(self.last_check))
 
+    def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
-        self._draw_engine(layout.box(), context, engine_setup)
-        self._draw_models(layout.box(), context, engine_setup)
+        self._draw_engine(layout.box(), context)
+        self._draw_models(layout.box(), context)
         defaults = layout.box()
         defaults.label(text="New Runs", icon="SETTINGS")
         defaults.prop(self, "default_prior")
         defaults.prop(self, "default_model")
         defaults.prop(self, "device")
 
-    def _draw_engine(self, box: bpy.types.UILayout, context: bpy.types.Context, engine_setup) -> None:
+    def _draw_engine(self, box: bpy.types.UILayout, context: bpy.types.Context) -> None:
         box.label(text="Engine", icon="SCRIPT")
         box.prop(self, "engine_python")
         private = not self.engine_python.strip()
-        busy = engine_setup.busy()
         row = box.row(align=True)
-        row.enabled = not busy
+        row.enabled = not runtime.SETUP.busy()
         if private:
-            state = engine_env.env_state(engine_env.default_env_dir(engine_setup.user_dir()))
-            _draw_wrapped(box, context, state.message, icon="CHECKMARK" if state.ready else "INFO")
-            install_text = "Install Engine" if state.status == engine_env.EnvStatus.MISSING else "Repair Engine"
+            state = env_state(default_env_dir(runtime.user_dir()))
+            draw_wrapped(box, context, state.message, icon="CHECKMARK" if state.ready else "INFO")
+            install_text = "Install Engine" if state.status == EnvStatus.MISSING else "Repair Engine"
             row.operator("dreamfusion.install_engine", text=install_text, icon="IMPORT")
             box.prop(self, "wheels_folder")
         row.operator("dreamfusion.check_engine", icon="CHECKMARK")
-        job = engine_setup.job_state()
+        job = runtime.SETUP.state()
         if job is not None:
-            self._draw_job(box, context, job, engine_setup)
+            self._draw_job(box, context, job)
         if self.last_check:
             self._draw_check(box, context)
 
-    def _draw_job(self, box: bpy.types.UILayout, context: bpy.types.Context, job, engine_setup) -> None:
+    def _draw_job(self, box: bpy.types.UILayout, context: bpy.types.Context, job: JobState) -> None:
         if not job.finished:
             row = box.row(align=True)
             row.progress(factor=job.fraction, type="BAR", text=job.message)
             row.operator("dreamfusion.cancel_engine_job", text="", icon="CANCEL")
         elif job.error:
-            alert = box.column()
-            alert.alert = True
-            _draw_wrapped(alert, context, job.error, icon="ERROR")
-        if engine_setup.log_path() is not None:
+            draw_wrapped(_alert_column(box), context, job.error, icon="ERROR")
+        if runtime.SETUP.log_path() is not None:
             box.operator("dreamfusion.open_engine_log", icon="TEXT")
 
     def _draw_check(self, box: bpy.types.UILayout, context: bpy.types.Context) -> None:
-        report = json.loads(self.last_check)
+        try:
+            report = self.last_report()
+        except ValueError as exc:
+            sentence = f"The last check cannot be read ({exc}); click Check Engine."
+            draw_wrapped(_alert_column(box), context, sentence, icon="ERROR")
+            return
         column = box.column(align=True)
-        for line in engine_env.doctor_summary(report):
+        for line in doctor_summary(report):
             column.label(text=line)
-        problems = report.get("problems") or []
-        if problems:
-            alert = box.column()
-            alert.alert = True
-            for problem in problems:
-                _draw_wrapped(alert, context, problem, icon="ERROR")
-        if report.get("device") is None and report.get("device_requested") not in (None, "auto"):
+        if report.problems:
+            alert = _alert_column(box)
+            for problem in report.problems:
+                draw_wrapped(alert, context, problem, icon="ERROR")
+        if offers_device_fallback(report):
             row = box.row(align=True)
             row.label(text="Fall back to:")
             row.prop_enum(self, "device", "auto")
             row.prop_enum(self, "device", "cpu")
 
-    def _draw_models(self, box: bpy.types.UILayout, context: bpy.types.Context, engine_setup) -> None:
+    def _draw_models(self, box: bpy.types.UILayout, context: bpy.types.Context) -> None:
         header = box.row()
         header.label(text="Models", icon="OUTLINER_DATA_LIGHTPROBE")
         refresh = header.row()
-        refresh.enabled = not engine_setup.busy()
+        refresh.enabled = not runtime.SETUP.busy()
         refresh.operator("dreamfusion.refresh_models", text="Refresh", icon="FILE_REFRESH")
         box.prop(self, "model_folders")
         if not self.models:
             box.label(text="Click Refresh to list the models on this machine.", icon="INFO")
         for item in self.models:
-            self._draw_model(box, context, item, engine_setup)
+            self._draw_model(box, context, item)
         if self.model_problems:
-            alert = box.column()
-            alert.alert = True
+            alert = _alert_column(box)
             for problem in self.model_problems.split("\n"):
-                _draw_wrapped(alert, context, problem, icon="ERROR")
+                draw_wrapped(alert, context, problem, icon="ERROR")
         if any(item.gated and not item.complete for item in self.models):
             box.prop(self, "hf_token")
 
-    def _draw_model(self, box: bpy.types.UILayout, context: bpy.types.Context, item, engine_setup) -> None:
+    def _draw_model(self, box: bpy.types.UILayout, context: bpy.types.Context, item: DreamFusionModelItem) -> None:
         chosen = item.kind == self.default_prior and (
             item.model_id == self.default_model or (item.kind == "procedural" and not self.default_model)
         )
         row = box.row()
-        row.label(text=item.name, icon=_PRIOR_ICONS.get(item.kind, "QUESTION"))
+        row.label(text=item.name, icon=prior_icon(item.kind))
         buttons = row.row(align=True)
-        buttons.enabled = not engine_setup.busy()
+        buttons.enabled = not runtime.SETUP.busy()
         if item.complete:
             use = buttons.operator(
                 "dreamfusion.use_model", text="In Use" if chosen else "Use", icon="RADIOBUT_ON" if chosen else "NONE"
@@ -191,7 +178,7 @@ class DreamFusionPreferences(bpy.types.AddonPreferences):
         elif item.downloadable:
             buttons.enabled = buttons.enabled and bpy.app.online_access
             buttons.operator("dreamfusion.download_model", text="Download", icon="IMPORT").model_id = item.model_id
-        _draw_wrapped(box.column(), context, item.status, icon="BLANK1")
+        draw_wrapped(box.column(), context, item.status, icon="BLANK1")
 
 
 def get(context: bpy.types.Context) -> DreamFusionPreferences:
@@ -209,10 +196,15 @@ def engine_python_setting(prefs: DreamFusionPreferences) -> str:
     return bpy.path.abspath(prefs.engine_python.strip())
 
 
-def engine_python_path(prefs: DreamFusionPreferences, user_dir: Path) -> Path:
-    """The Python set in the preferences, else the private environment's (which may not exist yet);
+def engine_python(context: bpy.types.Context) -> Path:
+    """The Python set in the preferences, else the private environment's, which may not exist yet;
     ``bridge.command_line.engine_python_path`` decides, this only reads the preference."""
-    return command_line.engine_python_path(engine_python_setting(prefs), user_dir)
+    return engine_python_path(engine_python_setting(get(context)), runtime.user_dir())
+
+
+def ready_engine_python(context: bpy.types.Context) -> Path:
+    """``engine_python``, refused with a RequestError that says what to do when it cannot run a job yet."""
+    return resolve_engine_python(engine_python_setting(get(context)), runtime.user_dir())
 
 
 _CLASSES = (DreamFusionModelItem, DreamFusionPreferences)

@@ -1,7 +1,6 @@
 """What the user sets for a run and the history of runs, both on the Scene (saved in the .blend file).
 
-The live state of a running engine is not here: it lives with the worker (operators/run_manager.py)
-and is never saved or undone.
+The live state of a running engine is not here: it lives in ``runtime`` and is never saved or undone.
 """
 
 from __future__ import annotations
@@ -10,20 +9,15 @@ from dataclasses import fields
 
 import bpy
 
+from .bridge.choices import PRIORS
 from .bridge.history import RunRecord
 from .bridge.presets import QUALITY_PRESETS
-from .preferences import DreamFusionPreferences
 
 DEFAULT_PRIOR = "DEFAULT"  # "use the preferences' default prior"
-
-
-def _prior_items() -> list[tuple[str, str, str]]:
-    """ "Default", then the preferences' prior choices (one list for both; read once they are registered)."""
-    prior_choices = DreamFusionPreferences.bl_rna.properties["default_prior"].enum_items
-    return [
-        (DEFAULT_PRIOR, "Default", "The default prior from the add-on preferences"),
-        *((item.identifier, item.name, item.description) for item in prior_choices),
-    ]
+PRIOR_ITEMS = [
+    (DEFAULT_PRIOR, "Default", "The default prior from the add-on preferences"),
+    *(prior.enum_item() for prior in PRIORS),
+]
 
 
 _RECORD_PROPERTY = {"str": bpy.props.StringProperty, "int": bpy.props.IntProperty, "float": bpy.props.FloatProperty}
@@ -50,7 +44,7 @@ class DreamFusionSettings(bpy.types.PropertyGroup):
     negative_prompt: bpy.props.StringProperty(
         name="Negative Prompt", description="What to keep out of it (learned priors only)"
     )
-    prior: bpy.props.EnumProperty(name="Prior", items=_prior_items(), default=DEFAULT_PRIOR)
+    prior: bpy.props.EnumProperty(name="Prior", items=PRIOR_ITEMS, default=DEFAULT_PRIOR)
     model: bpy.props.StringProperty(
         name="Model", description="Model folder or id for a learned prior; empty: the prior's default"
     )

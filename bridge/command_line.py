@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import engine_env
+from ..engine.protocol import MAX_PROMPT_CHARS
+from .engine_venv import ADDON_ROOT, default_env_dir, default_python_path, env_state
 
-ENGINE_CWD = Path(__file__).resolve().parents[1]
-MAX_PROMPT_CHARS = 300  # the engine's own limit (engine/commands/generate.py)
+ENGINE_CWD = ADDON_ROOT
 
 
 class RequestError(ValueError):
@@ -44,17 +44,22 @@ class GenerateRequest:
         object.__setattr__(self, "prompt", prompt)
 
 
+def engine_command(python: Path, command: str, *args: str) -> list[str]:
+    """``python -m engine COMMAND ARGS`` as an argument list (run with ``ENGINE_CWD`` as the working directory)."""
+    return [str(python), "-m", "engine", command, *args]
+
+
 def generate_command(python: Path, request: GenerateRequest) -> list[str]:
     """``python -m engine generate ...`` for ``request``; optional flags only when they are set."""
-    command = [
-        str(python), "-m", "engine", "generate",
+    command = engine_command(
+        python, "generate",
         "--prompt", request.prompt,
         "--prior", request.prior,
         "--preset", request.preset,
         "--seed", str(request.seed),
         "--device", request.device,
         "--out", str(request.out),
-    ]  # fmt: skip
+    )  # fmt: skip
     if request.negative_prompt.strip():
         command += ["--negative-prompt", request.negative_prompt.strip()]
     if request.model.strip():
@@ -73,7 +78,7 @@ def remesh_command(python: Path, run_dir: Path, threshold: float | None) -> list
 
     No threshold: the engine picks one automatically, as it did for the run.
     """
-    command = [str(python), "-m", "engine", "remesh", str(run_dir)]
+    command = engine_command(python, "remesh", str(run_dir))
     if threshold is not None:
         command += ["--threshold", repr(float(threshold))]
     return command
@@ -87,7 +92,7 @@ def engine_python_path(configured: str, user_dir: Path) -> Path:
     """
     if configured.strip():
         return Path(configured.strip()).expanduser()
-    return engine_env.default_python_path(user_dir)
+    return default_python_path(user_dir)
 
 
 def resolve_engine_python(configured: str, user_dir: Path) -> Path:
@@ -100,7 +105,7 @@ def resolve_engine_python(configured: str, user_dir: Path) -> Path:
                 f"The Engine Python {python} does not exist; fix it in Preferences > Add-ons > DreamFusion."
             )
         return python
-    state = engine_env.env_state(engine_env.default_env_dir(user_dir))
+    state = env_state(default_env_dir(user_dir))
     if not state.ready:
         raise RequestError(f"Set up the engine first: {state.message} (Preferences > Add-ons > DreamFusion)")
     return python

@@ -1,11 +1,9 @@
-"""The model list as the add-on shows it, read from the engine's ``models`` or ``doctor`` result (no bpy)."""
+"""The model list as the add-on shows it: one status line per model of the engine's ``models`` or ``doctor``
+result (no bpy)."""
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import Any
-
-from ..engine.model_discovery import ModelEntry
+from ..engine.payloads import ModelEntry
 
 MISSING_SHOWN = 2  # the first few missing parts; the rest are counted
 
@@ -18,12 +16,6 @@ def format_bytes(count: float | None) -> str:
         if count >= size:
             return f"{count / size:.1f} {unit}"
     return f"{int(count)} B"
-
-
-def model_entries(result: dict[str, Any]) -> list[ModelEntry]:
-    """The entries of a result event; fields a newer engine adds are ignored, so old add-ons still read it."""
-    known = {f.name for f in fields(ModelEntry)}
-    return [ModelEntry(**{k: v for k, v in item.items() if k in known}) for item in result.get("models") or []]
 
 
 def model_status(entry: ModelEntry) -> str:

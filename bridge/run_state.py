@@ -54,6 +54,10 @@ class RunState:
         return self.status in (RunStatus.DONE, RunStatus.CANCELLED, RunStatus.FAILED)
 
     @property
+    def succeeded(self) -> bool:
+        return self.status is RunStatus.DONE
+
+    @property
     def progress(self) -> float:
         """0..1 for the progress bar: optimization steps, then the fraction of a later stage."""
         if self.stage_fraction is not None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import EngineError
+from .payloads import ModelEntry, ModelList
 
 PROCEDURAL_ID = "procedural"
 MODEL_INDEX = "model_index.json"
@@ -49,51 +50,11 @@ class KnownModel:
 
 
 KNOWN_MODELS = (
-    KnownModel(
-        repo_id="stabilityai/stable-diffusion-2-1-base",
-        kind="stable-diffusion",
-        title="Stable Diffusion 2.1 base",
-        licence="CreativeML Open RAIL++-M licence",
-        gated=False,
-        variant="fp16",
-    ),
-    KnownModel(
-        repo_id="DeepFloyd/IF-I-XL-v1.0",
-        kind="deepfloyd-if",
-        title="DeepFloyd IF stage I XL",
-        licence="DeepFloyd IF licence",
-        gated=True,
-        variant="fp16",
-    ),
-)
-
-
-@dataclass
-class ModelEntry:
-    """One row of the model list: the procedural prior, a local model, or a known downloadable one."""
-
-    id: str  # hub id ("org/name"), folder path for a model in a user folder, or "procedural"
-    name: str  # what a person reads: hub id or folder name
-    kind: str  # "procedural" | "stable-diffusion" | "deepfloyd-if"
-    source: str  # "builtin" | "hf-cache" | "folder" | "hub" (not on this machine)
-    path: str | None = None  # the folder holding model_index.json
-    present: bool = True
-    complete: bool = True
-    size_bytes: int = 0
-    missing: list[str] = field(default_factory=list)  # what keeps it from loading, short phrases
-    variant: str | None = None  # weights variant to load ("fp16") when only that one is complete
-    licence: str | None = None
-    gated: bool = False  # downloading needs the licence accepted on the hub and an access token
-    downloadable: bool = False  # a known hub model: "Download" can fetch or complete it
-
-
-@dataclass
-class Discovery:
-    """Every model found, plus one sentence per folder that could not be read."""
-
-    models: list[ModelEntry]
-    problems: list[str]
-    cache_dir: str
+    KnownModel("stabilityai/stable-diffusion-2-1-base", "stable-diffusion", "Stable Diffusion 2.1 base",
+               licence="CreativeML Open RAIL++-M licence", gated=False, variant="fp16"),
+    KnownModel("DeepFloyd/IF-I-XL-v1.0", "deepfloyd-if", "DeepFloyd IF stage I XL",
+               licence="DeepFloyd IF licence", gated=True, variant="fp16"),
+)  # fmt: skip
 
 
 def hub_cache_dir(environ: dict[str, str] | None = None) -> Path:
@@ -282,20 +243,12 @@ def _is_hub_cache(folder: Path) -> bool:
 
 def scan_hub_cache(cache_dir: Path, problems: list[str]) -> list[ModelEntry]:
     """Models in a hub cache (``models--org--name/snapshots/<rev>/``), named by their hub id."""
-    entries = []
+    folders = []
     for repo_dir in sorted(cache_dir.glob("models--*")):
         snapshot = _cache_snapshot(repo_dir)
-        if snapshot is None:
-            continue
-        repo_id = repo_dir.name.removeprefix("models--").replace("--", "/")
-        try:
-            entry = inspect_model(snapshot, model_id=repo_id, source="hf-cache")
-        except EngineError as exc:
-            problems.append(str(exc))
-            continue
-        if entry is not None:
-            entries.append(entry)
-    return entries
+        if snapshot is not None:
+            folders.append((snapshot, repo_dir.name.removeprefix("models--").replace("--", "/")))
+    return _inspect_all(folders, "hf-cache", problems)
 
 
 def scan_folder(folder: Path, problems: list[str]) -> list[ModelEntry]:
@@ -313,10 +266,15 @@ def scan_folder(folder: Path, problems: list[str]) -> list[ModelEntry]:
         children = sorted(p for p in folder.iterdir() if p.is_dir())
         candidates = [c for c in children if (c / MODEL_INDEX).is_file()]
         candidates += [g for c in children if c not in candidates for g in sorted(c.iterdir()) if g.is_dir()]
+    return _inspect_all([(candidate, None) for candidate in candidates], "folder", problems)
+
+
+def _inspect_all(folders: list[tuple[Path, str | None]], source: str, problems: list[str]) -> list[ModelEntry]:
+    """``inspect_model`` of each (folder, model id); a folder that cannot be read becomes a sentence in ``problems``."""
     entries = []
-    for candidate in candidates:
+    for folder, model_id in folders:
         try:
-            entry = inspect_model(candidate)
+            entry = inspect_model(folder, model_id=model_id, source=source)
         except EngineError as exc:
             problems.append(str(exc))
             continue
@@ -329,7 +287,7 @@ def procedural_entry() -> ModelEntry:
     return ModelEntry(id=PROCEDURAL_ID, name="Procedural (built in)", kind="procedural", source="builtin")
 
 
-def discover(folders: list[Path], cache_dir: Path | None = None) -> Discovery:
+def discover(folders: list[Path], cache_dir: Path | None = None) -> ModelList:
     """The model list: the procedural prior, local models (hub cache first, then each folder),
     then the known models that are not on this machine."""
     cache = hub_cache_dir() if cache_dir is None else cache_dir
@@ -358,4 +316,4 @@ def discover(folders: list[Path], cache_dir: Path | None = None) -> Discovery:
         for known in KNOWN_MODELS
         if known.repo_id not in present_ids
     ]
-    return Discovery(models=[procedural_entry(), *found, *absent], problems=problems, cache_dir=str(cache))
+    return ModelList(models=[procedural_entry(), *found, *absent], problems=problems, cache_dir=str(cache))

@@ -25,10 +25,14 @@ CANCELLED = "cancelled"  # step, checkpoint
 RESULT = "result"  # payload of one-shot commands (doctor, models, vocabulary)
 
 EVENTS = (STARTED, STAGE, PROGRESS, PREVIEW, CHECKPOINT, DONE, ERROR, CANCELLED, RESULT)
-TERMINAL_EVENTS = (DONE, ERROR, CANCELLED)
 
 # Commands a client may write on the engine's stdin, one per line.
 STOP_COMMAND = "stop"
+
+# The longest prompt ``generate`` accepts (after collapsing whitespace); clients refuse longer ones before starting.
+MAX_PROMPT_CHARS = 300
+# The oldest Python the engine runs on: the doctor reports an older one, the add-on refuses it as Engine Python.
+MIN_PYTHON = (3, 10)
 
 
 def encode(event: str, **fields: Any) -> str:

@@ -1,141 +1,55 @@
 """Engine set-up from the preferences: install or repair the private environment, check the engine,
 list, download and pick models.
 
-One set-up job at a time, each a chain of child processes (``bridge.engine_env.SetupJob``). A timer
-calls ``pump`` on Blender's main thread while a job runs; only ``pump`` writes results into the
-preferences. Timers do not fire in background mode, so scripts and tests call ``pump`` themselves
-until it returns False.
+Each job runs in ``runtime.SETUP`` (one at a time, and never beside an engine run that the install would
+disturb); only its ``on_done``, on Blender's main thread, writes results into the preferences.
 """
 
 from __future__ import annotations
 
 import json
 import platform
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import bpy
 
-from .. import preferences
-from ..bridge import engine_env
-from ..bridge.engine_env import JobState, JobStatus, SetupJob
-from ..bridge.model_list import model_entries, model_status
-from . import run_manager
+from .. import preferences, runtime
+from ..bridge import setup_checks, setup_jobs
+from ..bridge.engine_venv import base_python, default_env_dir, env_state
+from ..bridge.model_list import model_status
+from ..bridge.process_chain import JobState, JobStatus, SetupJob
+from ..bridge.torch_build import detect_torch_build
+from ..engine.payloads import DoctorReport, ModelList
 
-TIMER_INTERVAL_S = 0.2
 TASK_LOG = "engine-tasks.log"  # checks, model lists and downloads; installs have their own log
-
-OnDone = Callable[[bpy.types.Context, dict[str, Any] | None], None]
-
-
-@dataclass
-class _ActiveJob:
-    job: SetupJob
-    on_done: OnDone  # applies the job's last result event to the preferences, on the main thread
-
-
-_active: _ActiveJob | None = None
-_last: JobState | None = None
-_log_path: Path | None = None
-
-
-def busy() -> bool:
-    return _active is not None
-
-
-def job_state() -> JobState | None:
-    """The running job's state, else the last one's (what the preferences show), else None."""
-    return _active.job.state if _active is not None else _last
-
-
-def log_path() -> Path | None:
-    """The log of the running or last job."""
-    return _log_path
-
-
-def user_dir() -> Path:
-    return run_manager.user_dir()
-
-
-def pump() -> bool:
-    """Fold in the job's output; when it has succeeded, apply its result. True while a job runs."""
-    global _active, _last
-    active = _active
-    if active is None:
-        return False
-    state = active.job.poll()
-    if state.finished:
-        _active, _last = None, state
-        if state.status is JobStatus.DONE:
-            try:
-                active.on_done(bpy.context, state.result)
-            except Exception as exc:  # an unexpected result must not kill the timer; say what happened
-                traceback.print_exc()
-                state.status, state.error = JobStatus.FAILED, f"The engine's answer could not be read: {exc}."
-    _tag_redraw()
-    return _active is not None
-
-
-def _tick() -> float | None:
-    try:
-        return TIMER_INTERVAL_S if pump() else None
-    except Exception:  # keep Blender going; the traceback goes to the console
-        traceback.print_exc()
-        return TIMER_INTERVAL_S if busy() else None
-
-
-def _start(job: SetupJob, on_done: OnDone) -> JobState:
-    global _active, _last, _log_path
-    _log_path = job.log_path
-    state = job.start()
-    if state.finished:  # the first process could not even start
-        _last = state
-    else:
-        _active, _last = _ActiveJob(job, on_done), None
-        if not bpy.app.timers.is_registered(_tick):
-            bpy.app.timers.register(_tick, first_interval=TIMER_INTERVAL_S)
-    _tag_redraw()
-    return state
 
 
 def _refuse(operator: bpy.types.Operator, message: str) -> set[str]:
     """A set-up that cannot start: the sentence goes to the preferences panel and the status bar."""
-    global _last
-    _last = JobState(status=JobStatus.FAILED, message="Failed", error=message)
+    runtime.SETUP.show(JobState(status=JobStatus.FAILED, message="Failed", error=message))
     operator.report({"ERROR"}, message)
-    _tag_redraw()
     return {"CANCELLED"}
 
 
 def _task_log() -> Path:
-    path = user_dir() / TASK_LOG
+    path = runtime.user_dir() / TASK_LOG
     path.write_text("", encoding="utf-8")
     return path
 
 
-def _tag_redraw() -> None:
-    window_manager = bpy.context.window_manager
-    if window_manager is None:
-        return
-    for window in window_manager.windows:
-        for area in window.screen.areas:
-            if area.type == "PREFERENCES":
-                area.tag_redraw()
+def _start(job: SetupJob, on_done: Callable[[bpy.types.Context, JobState], None]) -> set[str]:
+    runtime.SETUP.start(job, on_done)
+    return {"FINISHED"}
 
 
 # -- results into the preferences ----------------------------------------------------------------------
 
 
-def apply_models(context: bpy.types.Context, result: dict[str, Any] | None) -> None:
-    """Replace the stored model list with the one in a ``models`` or ``doctor`` result."""
-    if result is None:
-        raise ValueError("the engine printed no model list")
-    prefs = preferences.get(context)
+def _store_models(prefs: preferences.DreamFusionPreferences, found: ModelList) -> None:
     prefs.models.clear()
-    for entry in model_entries(result):
+    for entry in found.models:
         item = prefs.models.add()
         item.name = entry.name
         item.model_id = entry.id
@@ -147,16 +61,25 @@ def apply_models(context: bpy.types.Context, result: dict[str, Any] | None) -> N
         item.downloadable = entry.downloadable
         item.gated = entry.gated
         item.status = model_status(entry)
-    problems_key = "model_problems" if result.get("command") == "doctor" else "problems"
-    prefs.model_problems = "\n".join(result.get(problems_key) or [])
+    prefs.model_problems = "\n".join(found.problems)
 
 
-def apply_report(context: bpy.types.Context, result: dict[str, Any] | None) -> None:
+def apply_models(context: bpy.types.Context, state: JobState) -> None:
+    """Replace the stored model list with the one in a ``models`` or ``doctor`` result."""
+    result = state.result
+    if result is None:
+        raise ValueError("the engine printed no model list")  # the slot shows it as the job's error
+    _store_models(preferences.get(context), result.model_list if isinstance(result, DoctorReport) else result)
+
+
+def apply_report(context: bpy.types.Context, state: JobState) -> None:
     """Keep a doctor report (versions, device, memory, problems) and its model list."""
-    if result is None or result.get("command") != "doctor":
+    report = state.result
+    if not isinstance(report, DoctorReport):
         raise ValueError("the engine printed no report")
-    preferences.get(context).last_check = json.dumps(result)
-    apply_models(context, result)
+    prefs = preferences.get(context)
+    prefs.last_check = json.dumps(asdict(report))  # read back with DreamFusionPreferences.last_report
+    _store_models(prefs, report.model_list)
 
 
 # -- operators ------------------------------------------------------------------------------------------
@@ -167,7 +90,7 @@ class _SetupOperator(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if busy():
+        if runtime.SETUP.busy():
             cls.poll_message_set("The engine set-up is busy; wait for it or cancel it")
             return False
         return True
@@ -181,7 +104,7 @@ class DREAMFUSION_OT_install_engine(_SetupOperator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if run_manager.busy():
+        if runtime.RUNS.busy():
             cls.poll_message_set("A run is using the engine; wait for it or cancel it")
             return False
         return super().poll(context)
@@ -191,30 +114,29 @@ class DREAMFUSION_OT_install_engine(_SetupOperator):
         if prefs.engine_python.strip():
             return _refuse(self, "Engine Python names another Python; clear it to install the private environment.")
         wheels = Path(bpy.path.abspath(prefs.wheels_folder.strip())) if prefs.wheels_folder.strip() else None
-        problem = engine_env.install_problem(bpy.app.online_access, wheels, platform.system(), platform.machine())
+        problem = setup_checks.install_problem(bpy.app.online_access, wheels, platform.system(), platform.machine())
         if problem:
             return _refuse(self, problem)
-        plan = engine_env.InstallPlan(
-            base_python=engine_env.base_python(),
-            env_dir=engine_env.default_env_dir(user_dir()),
+        plan = setup_jobs.InstallPlan(
+            base_python=base_python(),
+            env_dir=default_env_dir(runtime.user_dir()),
             wheels_dir=wheels,
-            torch_build=None if wheels else engine_env.detect_torch_build(),
+            torch_build=None if wheels else detect_torch_build(),
         )
         try:
-            job = engine_env.install_job(plan)
+            job = setup_jobs.install_job(plan)
         except OSError as exc:
             return _refuse(self, f"Cannot write to {plan.env_dir} ({exc.strerror or exc}); free some disk space.")
-        _start(job, apply_report)
-        return {"FINISHED"}
+        return _start(job, apply_report)
 
 
 def _engine_python(context: bpy.types.Context) -> tuple[Path, str | None]:
     """The engine's Python and, when it cannot run the engine, the sentence that says why."""
     prefs = preferences.get(context)
-    python = preferences.engine_python_path(prefs, user_dir())
+    python = preferences.engine_python(context)
     if prefs.engine_python.strip():
-        return python, engine_env.python_problem(python)
-    state = engine_env.env_state(engine_env.default_env_dir(user_dir()))
+        return python, setup_checks.python_problem(python)
+    state = env_state(default_env_dir(runtime.user_dir()))
     return python, None if python.exists() else state.message
 
 
@@ -230,8 +152,7 @@ class DREAMFUSION_OT_check_engine(_SetupOperator):
             return _refuse(self, problem)
         prefs = preferences.get(context)
         folders = preferences.model_folder_paths(prefs)
-        _start(engine_env.check_job(python, prefs.device, folders, _task_log()), apply_report)
-        return {"FINISHED"}
+        return _start(setup_jobs.check_job(python, prefs.device, folders, _task_log()), apply_report)
 
 
 class DREAMFUSION_OT_refresh_models(_SetupOperator):
@@ -243,10 +164,9 @@ class DREAMFUSION_OT_refresh_models(_SetupOperator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         python, problem = _engine_python(context)
         if problem:  # listing needs only the standard library: Blender's own Python will do
-            python = engine_env.base_python()
+            python = base_python()
         folders = preferences.model_folder_paths(preferences.get(context))
-        _start(engine_env.models_job(python, folders, _task_log()), apply_models)
-        return {"FINISHED"}
+        return _start(setup_jobs.models_job(python, folders, _task_log()), apply_models)
 
 
 class DREAMFUSION_OT_download_model(_SetupOperator):
@@ -267,9 +187,8 @@ class DREAMFUSION_OT_download_model(_SetupOperator):
             return _refuse(self, problem)
         prefs = preferences.get(context)
         folders = preferences.model_folder_paths(prefs)
-        job = engine_env.models_job(python, folders, _task_log(), download=self.model_id, token=prefs.hf_token)
-        _start(job, apply_models)
-        return {"FINISHED"}
+        job = setup_jobs.models_job(python, folders, _task_log(), download=self.model_id, token=prefs.hf_token)
+        return _start(job, apply_models)
 
 
 class DREAMFUSION_OT_use_model(bpy.types.Operator):
@@ -290,23 +209,6 @@ class DREAMFUSION_OT_use_model(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class DREAMFUSION_OT_cancel_engine_job(bpy.types.Operator):
-    """Stop the engine set-up that is running (an unfinished install is not marked ready)"""
-
-    bl_idname = "dreamfusion.cancel_engine_job"
-    bl_label = "Cancel"
-    bl_options = frozenset({"REGISTER", "INTERNAL"})
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return busy()
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if _active is not None:
-            _active.job.cancel()
-        return {"FINISHED"}
-
-
 class DREAMFUSION_OT_open_engine_log(bpy.types.Operator):
     """Open the log of the last engine set-up in the system's text viewer"""
 
@@ -316,10 +218,11 @@ class DREAMFUSION_OT_open_engine_log(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return _log_path is not None and _log_path.is_file()
+        path = runtime.SETUP.log_path()
+        return path is not None and path.is_file()
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        bpy.ops.wm.path_open(filepath=str(_log_path))
+        bpy.ops.wm.path_open(filepath=str(runtime.SETUP.log_path()))
         return {"FINISHED"}
 
 
@@ -329,20 +232,5 @@ CLASSES = (
     DREAMFUSION_OT_refresh_models,
     DREAMFUSION_OT_download_model,
     DREAMFUSION_OT_use_model,
-    DREAMFUSION_OT_cancel_engine_job,
     DREAMFUSION_OT_open_engine_log,
 )
-
-
-def register() -> None:
-    """Nothing beyond ``CLASSES`` (registered by operators/__init__.py): the timer runs only during a job."""
-
-
-def unregister() -> None:
-    """Stop a running job for good (an install stays unmarked, so it shows as interrupted)."""
-    global _active
-    if bpy.app.timers.is_registered(_tick):
-        bpy.app.timers.unregister(_tick)
-    active, _active = _active, None
-    if active is not None:
-        active.job.shutdown()

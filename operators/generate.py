@@ -8,31 +8,20 @@ from pathlib import Path
 
 import bpy
 
-from .. import preferences
-from ..bridge.command_line import ENGINE_CWD, GenerateRequest, RequestError, generate_command
+from .. import preferences, runtime
+from ..bridge.command_line import GenerateRequest, RequestError, generate_command
+from ..bridge.engine_run import EngineRun
 from ..bridge.history import RunRecord
 from ..bridge.naming import new_run_dir, object_name
 from ..bridge.run_state import RunState
-from ..bridge.worker import EngineWorker, WorkerStartError
+from ..bridge.worker import WorkerStartError
 from ..properties import DEFAULT_PRIOR, settings
 from ..scene.mesh_import import import_mesh_file
-from . import engine_setup, run_manager
 from .history import add_record
-
-WORKER_LOG = "worker.log"  # everything the engine printed, beside the engine's own log.jsonl
-
-
-def busy_message() -> str | None:
-    """Why no run can start now (one engine process at a time), or None."""
-    if run_manager.busy():
-        return "A run is already going: cancel it or wait until it finishes"
-    if engine_setup.busy():
-        return "The engine set-up is busy: wait for it to finish"
-    return None
 
 
 def runs_root() -> Path:
-    return run_manager.user_dir() / "runs"
+    return runtime.user_dir() / "runs"
 
 
 def request_from_settings(context: bpy.types.Context) -> GenerateRequest:
@@ -71,17 +60,16 @@ class DREAMFUSION_OT_generate(bpy.types.Operator):
     bl_options = frozenset({"REGISTER"})
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        refusal = busy_message()
+        refusal = runtime.run_refusal()
         if refusal is not None:
             self.report({"ERROR"}, refusal)
             return {"CANCELLED"}
         try:
             request = request_from_settings(context)
-            command = generate_command(run_manager.engine_python(context), request)
-            worker = EngineWorker(command, ENGINE_CWD, log_path=request.out / WORKER_LOG)
-            run_manager.start(worker, "generate", partial(import_result, request))
+            command = generate_command(preferences.ready_engine_python(context), request)
+            runtime.RUNS.start(EngineRun.of(command, request.out, "generate"), partial(import_result, request))
         except (RequestError, WorkerStartError) as exc:
-            run_manager.report_failure(str(exc), "input")
+            runtime.show_refused_run(str(exc), "generate")
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self.report({"INFO"}, f"Generating '{request.prompt}'")

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import bpy
 
-from ..bridge.command_line import ENGINE_CWD, RequestError, remesh_command
+from .. import preferences, runtime
+from ..bridge.command_line import RequestError, remesh_command
+from ..bridge.engine_run import EngineRun
 from ..bridge.naming import object_name
 from ..bridge.run_state import RunState
-from ..bridge.worker import EngineWorker, WorkerStartError
+from ..bridge.worker import WorkerStartError
 from ..properties import settings
 from ..scene.mesh_import import import_mesh_file, replace_mesh
-from . import run_manager
-from .generate import WORKER_LOG, busy_message
 from .history import HistoryItemOperator, find_record, linked_object
 
 
@@ -51,7 +51,7 @@ class DREAMFUSION_OT_remesh(HistoryItemOperator, bpy.types.Operator):
     )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        refusal = busy_message()
+        refusal = runtime.run_refusal()
         if refusal is not None:
             self.report({"ERROR"}, refusal)
             return {"CANCELLED"}
@@ -63,11 +63,10 @@ class DREAMFUSION_OT_remesh(HistoryItemOperator, bpy.types.Operator):
         try:
             if not run_dir.is_dir():
                 raise RequestError(f"The run folder {run_dir} no longer exists, so its mesh cannot be re-extracted.")
-            command = remesh_command(run_manager.engine_python(context), run_dir, threshold)
-            worker = EngineWorker(command, ENGINE_CWD, log_path=run_dir / WORKER_LOG)
-            run_manager.start(worker, "remesh", partial(replace_result, item.run_dir))
+            command = remesh_command(preferences.ready_engine_python(context), run_dir, threshold)
+            runtime.RUNS.start(EngineRun.of(command, run_dir, "remesh"), partial(replace_result, item.run_dir))
         except (RequestError, WorkerStartError) as exc:
-            run_manager.report_failure(str(exc), "input", "remesh")
+            runtime.show_refused_run(str(exc), "remesh")
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         return {"FINISHED"}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import bpy
 
-from ..operators import run_manager
+from .. import runtime
 from ..properties import DreamFusionRunItem, settings
 from ..scene import thumbnails
 from .main import DREAMFUSION_PT_main
+from .sidebar import SidebarPanel
 
 THUMBNAIL_SCALE = 6.0
 
@@ -30,12 +31,9 @@ class DREAMFUSION_UL_history(bpy.types.UIList):
         row.label(text=item.created)
 
 
-class DREAMFUSION_PT_history(bpy.types.Panel):
+class DREAMFUSION_PT_history(SidebarPanel, bpy.types.Panel):
     bl_idname = "DREAMFUSION_PT_history"
     bl_label = "History"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "DreamFusion"
     bl_parent_id = DREAMFUSION_PT_main.bl_idname
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -61,7 +59,7 @@ class DREAMFUSION_PT_history(bpy.types.Panel):
         row.operator("dreamfusion.history_open_folder", icon="FILE_FOLDER").index = index
         row.operator("dreamfusion.history_remove", icon="X", text="").index = index
         row = layout.row(align=True)
-        row.enabled = not run_manager.busy()
+        row.enabled = not runtime.RUNS.busy()
         row.prop(item, "threshold")
         remesh = row.operator("dreamfusion.remesh", icon="MOD_REMESH")
         remesh.index = index

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import bpy
 
+from .. import runtime
 from ..bridge.run_state import RunState, RunStatus
-from ..operators import run_manager
 from ..properties import settings
 from ..scene import thumbnails
 from ..scene.preview_image import PREVIEW_IMAGE_NAME
+from ..ui_text import draw_wrapped
+from .sidebar import SidebarPanel
 
 PREVIEW_ICON_SCALE = 8.0
-CHARS_PER_PIXEL = 1 / 7.0  # rough width of one UI character, for wrapping messages
-
-
-def draw_wrapped(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: str = "NONE") -> None:
-    """Labels do not wrap: split ``text`` into lines that fit the sidebar."""
-    width = max(20, int((context.region.width if context.region else 300) * CHARS_PER_PIXEL))
-    column = layout.column(align=True)
-    for number, line in enumerate(textwrap.wrap(text, width) or [""]):
-        column.label(text=line, icon=icon if number == 0 else "BLANK1" if icon != "NONE" else "NONE")
 
 
 def draw_run_state(layout: bpy.types.UILayout, context: bpy.types.Context, state: RunState) -> None:
@@ -45,17 +36,14 @@ def draw_run_state(layout: bpy.types.UILayout, context: bpy.types.Context, state
         layout.label(text=state.message, icon="CHECKMARK" if state.status is RunStatus.DONE else "INFO")
 
 
-class DREAMFUSION_PT_main(bpy.types.Panel):
+class DREAMFUSION_PT_main(SidebarPanel, bpy.types.Panel):
     bl_idname = "DREAMFUSION_PT_main"
     bl_label = "DreamFusion"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "DreamFusion"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         scene_settings = settings(context)
-        running = run_manager.busy()
+        running = runtime.RUNS.busy()
 
         column = layout.column()
         column.enabled = not running
@@ -76,7 +64,7 @@ class DREAMFUSION_PT_main(bpy.types.Panel):
         else:
             row.operator("dreamfusion.generate", icon="PLAY")
 
-        state = run_manager.state()
+        state = runtime.RUNS.state()
         if state is not None:
             draw_run_state(layout, context, state)
         if state is not None and state.preview_path:

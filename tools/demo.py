@@ -64,7 +64,7 @@ def generate(bpy: object, args: argparse.Namespace) -> object:
     settings.seed = args.seed
     settings.steps = args.steps
     bpy.ops.dreamfusion.generate()  # type: ignore[attr-defined]
-    run_manager = importlib.import_module(PACKAGE + ".operators.run_manager")
+    run_manager = importlib.import_module(PACKAGE + ".runtime").RUNS
     show = ProgressPrinter()
     while run_manager.pump():
         show(run_manager.state())

@@ -17,15 +17,13 @@ import platform
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .. import __version__, protocol
 from ..errors import EngineError
-from .models import discovery_payload
+from ..model_discovery import discover
+from ..payloads import CudaReport, DoctorReport, GpuMemory, MemoryReport, result_fields
 
 HELP = "Check that this Python can run the engine: versions, device, free memory, models (JSON result event)."
-
-MIN_PYTHON = (3, 10)
 
 # Import name -> distribution name of everything the engine needs.
 REQUIRED_PACKAGES = {
@@ -97,71 +95,78 @@ def check_packages() -> PackageCheck:
     return check
 
 
-def ram_bytes() -> dict[str, int | None]:
+def ram_bytes() -> MemoryReport:
     """Total and available system memory (psutil when present, else POSIX sysconf)."""
     try:
         import psutil
 
         memory = psutil.virtual_memory()
-        return {"total_bytes": int(memory.total), "available_bytes": int(memory.available)}
+        return MemoryReport(total_bytes=int(memory.total), available_bytes=int(memory.available))
     except ImportError:
         pass
     try:
         page = os.sysconf("SC_PAGE_SIZE")
-        return {
-            "total_bytes": page * os.sysconf("SC_PHYS_PAGES"),
-            "available_bytes": page * os.sysconf("SC_AVPHYS_PAGES"),
-        }
+        return MemoryReport(
+            total_bytes=page * os.sysconf("SC_PHYS_PAGES"), available_bytes=page * os.sysconf("SC_AVPHYS_PAGES")
+        )
     except (AttributeError, ValueError, OSError):  # not POSIX, or the name is unknown here
-        return {"total_bytes": None, "available_bytes": None}
+        return MemoryReport(total_bytes=None, available_bytes=None)
 
 
-def device_report(requested: str, problems: list[str]) -> dict[str, Any]:
-    """The device "auto" picks, the one ``requested`` gives (None when unusable), CUDA GPUs with free memory."""
+@dataclass(frozen=True)
+class DeviceCheck:
+    """The device ``device_requested`` gives (None when unusable), the one "auto" picks, and what torch sees;
+    all None but the request when torch cannot be imported. Named as the report's fields, which it fills."""
+
+    device_requested: str
+    device: str | None = None
+    device_auto: str | None = None
+    cuda: CudaReport | None = None
+    mps: bool | None = None
+
+
+def check_devices(requested: str, problems: list[str]) -> DeviceCheck:
+    """What torch offers here, with CUDA GPUs' free memory; an unusable ``requested`` becomes a sentence."""
     import torch
 
     from ..device import choose_device
 
-    cuda_devices = []
+    gpus = []
     if torch.cuda.is_available():
         for index in range(torch.cuda.device_count()):
             free, total = torch.cuda.mem_get_info(index)
-            cuda_devices.append(
-                {"name": torch.cuda.get_device_name(index), "total_bytes": int(total), "free_bytes": int(free)}
-            )
+            gpus.append(GpuMemory(name=torch.cuda.get_device_name(index), total_bytes=int(total), free_bytes=int(free)))
     mps = getattr(torch.backends, "mps", None)
     try:
         chosen: str | None = choose_device(requested).type
     except EngineError as exc:
         problems.append(str(exc).rstrip(".") + ".")
         chosen = None
-    return {
-        "device_requested": requested,
-        "device": chosen,
-        "device_auto": choose_device("auto").type,
-        "cuda": {"available": bool(cuda_devices), "version": torch.version.cuda, "devices": cuda_devices},
-        "mps": bool(mps is not None and mps.is_available()),
-    }
+    return DeviceCheck(
+        device_requested=requested,
+        device=chosen,
+        device_auto=choose_device("auto").type,
+        cuda=CudaReport(available=bool(gpus), version=torch.version.cuda, devices=gpus),
+        mps=bool(mps is not None and mps.is_available()),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     problems: list[str] = []
-    if sys.version_info < MIN_PYTHON:
+    if sys.version_info < protocol.MIN_PYTHON:
         problems.append(
             f"This is Python {platform.python_version()}; the engine needs Python "
-            f"{'.'.join(map(str, MIN_PYTHON))} or newer."
+            f"{'.'.join(map(str, protocol.MIN_PYTHON))} or newer."
         )
     packages = check_packages()
     problems += packages.problems()
     devices = (
-        device_report(args.device, problems)
+        check_devices(args.device, problems)
         if packages.versions["torch"] is not None and "torch" not in packages.broken
-        else {"device_requested": args.device, "device": None, "device_auto": None}
+        else DeviceCheck(device_requested=args.device)
     )
-    models = discovery_payload(args.folder)
-    protocol.emit(
-        protocol.RESULT,
-        command="doctor",
+    models = discover(args.folder)
+    report = DoctorReport(
         ready=not problems,
         problems=problems,
         python=platform.python_version(),
@@ -171,9 +176,10 @@ def run(args: argparse.Namespace) -> int:
         torch=packages.versions["torch"],
         packages=packages.versions,
         memory=ram_bytes(),
-        **devices,
-        models=models["models"],
-        model_problems=models["problems"],
-        cache_dir=models["cache_dir"],
+        **vars(devices),  # its fields, not converted to dicts as asdict would
+        models=models.models,
+        model_problems=models.problems,
+        cache_dir=models.cache_dir,
     )
+    protocol.emit(protocol.RESULT, **result_fields(report))
     return 0

@@ -12,9 +12,9 @@ from typing import Any
 from .. import protocol
 from ..config import PRESETS, RunConfig, from_dict, override, to_dict
 from ..errors import EngineError
+from ..protocol import MAX_PROMPT_CHARS
 
 HELP = "Generate a 3D asset from a text prompt (Score Distillation Sampling)."
-MAX_PROMPT_CHARS = 300
 CONFIG_FILE = "config.json"
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import threading
-from dataclasses import asdict
 from pathlib import Path
 
 from .. import protocol
 from ..errors import EngineError
 from ..model_discovery import KNOWN_MODELS, KnownModel, discover, files_to_download, folder_size, hub_cache_dir
+from ..payloads import result_fields
 
 HELP = "List the diffusion models on this machine (procedural, local diffusers models, downloadable ones)."
 
@@ -33,12 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=[known.repo_id for known in KNOWN_MODELS],
         help="download this known model into the Hugging Face cache first",
     )
-
-
-def discovery_payload(folders: list[Path]) -> dict:
-    """The JSON payload shared by ``models`` and ``doctor``."""
-    found = discover(folders)
-    return {"models": [asdict(m) for m in found.models], "problems": found.problems, "cache_dir": found.cache_dir}
 
 
 def download(known: KnownModel, cache_dir: Path) -> None:
@@ -103,5 +97,5 @@ def run(args: argparse.Namespace) -> int:
     if args.download:
         known = next(k for k in KNOWN_MODELS if k.repo_id == args.download)
         download(known, hub_cache_dir())
-    protocol.emit(protocol.RESULT, command="models", **discovery_payload(args.folder))
+    protocol.emit(protocol.RESULT, **result_fields(discover(args.folder)))
     return 0

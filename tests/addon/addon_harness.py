@@ -41,8 +41,14 @@ def preferences() -> bpy.types.AddonPreferences:
     return bpy.context.preferences.addons[PACKAGE].preferences
 
 
-def run_manager() -> ModuleType:
-    return importlib.import_module(f"{PACKAGE}.operators.run_manager")
+def installed(module: str) -> ModuleType:
+    """A module of the installed extension, e.g. ``installed("bridge.engine_venv")``."""
+    return importlib.import_module(f"{PACKAGE}.{module}")
+
+
+def runs() -> Any:
+    """The installed extension's slot for engine runs (``runtime.RUNS``)."""
+    return installed("runtime").RUNS
 
 
 def configure(engine_python: Path | str, prompt: str = "a red cube", **settings: object) -> None:
@@ -54,21 +60,26 @@ def configure(engine_python: Path | str, prompt: str = "a red cube", **settings:
         setattr(scene_settings, key, value)
 
 
-def run_to_end(timeout: float = RUN_TIMEOUT_S) -> Any:
-    """Pump the run on this (main) thread, as the UI timer would, until it has finished; its RunState."""
-    manager = run_manager()
+def pump_to_end(slot: Any, timeout: float = RUN_TIMEOUT_S) -> Any:
+    """Pump ``slot`` on this (main) thread, as its UI timer would, until its job has finished; the final state."""
     deadline = time.monotonic() + timeout
-    while manager.pump():
-        assert time.monotonic() < deadline, f"the run did not finish within {timeout} s"
+    while slot.pump():
+        assert time.monotonic() < deadline, f"the job did not finish within {timeout} s: {slot.state()}"
         time.sleep(0.02)
-    return manager.state()
+    return slot.state()
 
 
-def pump_until(condition: Callable[[Any], bool], timeout: float = RUN_TIMEOUT_S) -> None:
-    manager = run_manager()
+def run_to_end(timeout: float = RUN_TIMEOUT_S) -> Any:
+    """``pump_to_end`` of the extension's engine run: its RunState."""
+    return pump_to_end(runs(), timeout)
+
+
+def pump_until(condition: Callable[[Any], bool], timeout: float = RUN_TIMEOUT_S, slot: Any = None) -> None:
+    """Pump ``slot`` (default: the extension's engine runs) until ``condition`` holds for its state."""
+    slot = runs() if slot is None else slot
     deadline = time.monotonic() + timeout
-    while not condition(manager.state()):
-        assert manager.pump(), f"the run ended before the condition held: {manager.state()}"
+    while not condition(slot.state()):
+        assert slot.pump(), f"the run ended before the condition held: {slot.state()}"
         assert time.monotonic() < deadline, f"condition not met within {timeout} s"
         time.sleep(0.02)
 

@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.addon.addon_harness import PACKAGE, TEMP_HOME, bpy, preferences, run_manager  # sets HOME, imports bpy
+from tests.addon.addon_harness import PACKAGE, TEMP_HOME, bpy, preferences, runs  # sets HOME, imports bpy
 from tools.build_extension import build
 
 
@@ -38,8 +38,8 @@ def extension(built_zip: Path) -> ModuleType:
 @pytest.fixture
 def addon(extension: ModuleType) -> Iterator[ModuleType]:
     """The extension with an empty scene; any run is stopped afterwards."""
-    run_manager().shutdown()
+    runs().shutdown()
     bpy.ops.wm.read_homefile(use_empty=True)
     preferences().engine_python = ""
     yield extension
-    run_manager().shutdown()
+    runs().shutdown()

@@ -3,25 +3,26 @@ check, the model list, picking a model, the sentences for bad input, and prefere
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import json
 import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import bpy
 import pytest
 
-from tests.addon.addon_harness import PACKAGE, preferences
+from tests.addon.addon_harness import installed, preferences, pump_to_end
 from tools.build_extension import source_package
 
 source_package("dreamfusion")  # the bridge tests' package name, which their wheel builders import under
+from tests.bridge.doctor_reports import doctor_report  # noqa: E402
 from tests.bridge.test_engine_env import build_wheel, dev_packages_wheel  # noqa: E402
 
 JOB_TIMEOUT_S = 120.0
@@ -37,29 +38,31 @@ def reset_preferences() -> None:
 
 
 @pytest.fixture
-def setup(addon: ModuleType) -> Iterator[ModuleType]:
-    """The installed ``operators.engine_setup``, with default preferences before and after; jobs stopped after."""
-    module = importlib.import_module(f"{PACKAGE}.operators.engine_setup")
+def setup(addon: ModuleType) -> Iterator[Any]:
+    """The installed extension's set-up slot (``runtime.SETUP``), with default preferences before and after;
+    its job stopped after."""
+    slot = installed("runtime").SETUP
     reset_preferences()
-    yield module
-    module.unregister()
+    yield slot
+    slot.shutdown()
     reset_preferences()
 
 
-def pump_to_end(setup: ModuleType):
-    """Pump the job on this (main) thread, as the preferences' timer would; its final JobState."""
-    deadline = time.monotonic() + JOB_TIMEOUT_S
-    while setup.pump():
-        assert time.monotonic() < deadline, f"job still running: {setup.job_state().message}"
-        time.sleep(0.05)
-    return setup.job_state()
+@pytest.fixture
+def engine_venv(addon: ModuleType) -> ModuleType:
+    """The installed ``bridge.engine_venv``: where the private environment is and what state it is in."""
+    return installed("bridge.engine_venv")
 
 
-def refused(operator, setup: ModuleType) -> str:
+def user_dir() -> Path:
+    return installed("runtime").user_dir()
+
+
+def refused(operator, setup: Any) -> str:
     """Run an operator that must refuse to start; its sentence (the panel shows the same)."""
     with pytest.raises(RuntimeError) as error:
         operator()
-    state = setup.job_state()
+    state = setup.state()
     assert state.status == "failed" and state.error in str(error.value)
     return state.error
 
@@ -78,21 +81,22 @@ def studio_wheels(folder: Path, requirements: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_install_from_wheels_makes_the_private_environment_that_check_then_uses(
-    setup, tmp_path: Path, request: pytest.FixtureRequest
+    setup, engine_venv, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     prefs = preferences()
-    env_dir = setup.engine_env.default_env_dir(setup.user_dir())
+    env_dir = engine_venv.default_env_dir(user_dir())
     request.addfinalizer(lambda: shutil.rmtree(env_dir, ignore_errors=True))  # later tests start with no engine
-    assert setup.engine_env.env_state(env_dir).status == "missing"
+    assert engine_venv.env_state(env_dir).status == "missing"
 
-    prefs.wheels_folder = str(studio_wheels(tmp_path / "wheels", setup.engine_env.REQUIREMENTS))
+    prefs.wheels_folder = str(studio_wheels(tmp_path / "wheels", engine_venv.REQUIREMENTS))
     assert bpy.ops.dreamfusion.install_engine() == {"FINISHED"}
-    assert setup.busy() and setup.job_state().message == "Creating the engine environment"
-    state = pump_to_end(setup)
+    assert setup.busy() and setup.state().message == "Creating the engine environment"
+    state = pump_to_end(setup, JOB_TIMEOUT_S)
     assert state.status == "done", state.error
-    assert setup.engine_env.env_state(env_dir).ready
-    python = str(setup.engine_env.venv_python(env_dir))
+    assert engine_venv.env_state(env_dir).ready
+    python = str(engine_venv.venv_python(env_dir))
     report = json.loads(prefs.last_check)  # the install's own self-check is kept
     assert report["ready"] and report["python_executable"] == python
     assert prefs.models[0].model_id == "procedural"
@@ -100,7 +104,7 @@ def test_install_from_wheels_makes_the_private_environment_that_check_then_uses(
     prefs.last_check = ""
     prefs.device = "cpu"
     assert bpy.ops.dreamfusion.check_engine() == {"FINISHED"}
-    assert pump_to_end(setup).status == "done"
+    assert pump_to_end(setup, JOB_TIMEOUT_S).status == "done"
     report = json.loads(prefs.last_check)
     assert report["python_executable"] == python and report["device"] == "cpu"
 
@@ -114,13 +118,14 @@ def build_tiny_stable_diffusion(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_refresh_lists_local_models_and_use_picks_one(setup, tmp_path: Path) -> None:
     model = build_tiny_stable_diffusion(tmp_path / "models" / "tiny-sd")
     prefs = preferences()
     prefs.engine_python = sys.executable
     prefs.model_folders = f"{tmp_path / 'models'}; {tmp_path / 'gone'}"
     assert bpy.ops.dreamfusion.refresh_models() == {"FINISHED"}
-    assert pump_to_end(setup).status == "done"
+    assert pump_to_end(setup, JOB_TIMEOUT_S).status == "done"
 
     items = {item.model_id: item for item in prefs.models}
     assert list(items)[:2] == ["procedural", str(model)]
@@ -140,18 +145,19 @@ def test_refresh_lists_local_models_and_use_picks_one(setup, tmp_path: Path) -> 
     assert (prefs.default_prior, prefs.default_model) == ("procedural", "")
 
 
+@pytest.mark.slow
 def test_check_with_a_gpu_setting_and_no_gpu_says_so_and_offers_cpu(setup) -> None:
     prefs = preferences()
     prefs.engine_python = sys.executable
     prefs.device = "cuda"
     assert bpy.ops.dreamfusion.check_engine() == {"FINISHED"}
-    assert pump_to_end(setup).status == "done"
+    assert pump_to_end(setup, JOB_TIMEOUT_S).status == "done"
     report = json.loads(prefs.last_check)
     if report["cuda"]["available"]:
         pytest.skip("needs a machine without CUDA")
     assert report["ready"] is False and report["device"] is None
     assert report["problems"][0].startswith("CUDA was requested but")
-    summary = setup.engine_env.doctor_summary(report)
+    summary = installed("bridge.doctor_summary").doctor_summary(preferences().last_report())
     assert "Device: cuda is not available here (auto would use cpu)" in summary
 
 
@@ -184,6 +190,7 @@ def test_preferences_survive_saving_and_loading_the_user_preferences(setup, tmp_
         "default_prior": "deepfloyd-if",
         "default_model": "DeepFloyd/IF-I-XL-v1.0",
         "device": "cpu",
+        "last_check": json.dumps(asdict(doctor_report(device_requested="cpu", problems=["No xatlas"], ready=False))),
     }
     for name, value in saved.items():
         setattr(prefs, name, value)
@@ -191,7 +198,7 @@ def test_preferences_survive_saving_and_loading_the_user_preferences(setup, tmp_
     item.name, item.model_id, item.status = "tiny", "/models/tiny", "Ready · 1.0 MB"
     assert bpy.ops.wm.save_userpref() == {"FINISHED"}
 
-    for name in ("engine_python", "wheels_folder", "model_folders", "default_model"):
+    for name in ("engine_python", "wheels_folder", "model_folders", "default_model", "last_check"):
         setattr(prefs, name, "")
     prefs.default_prior, prefs.device = "procedural", "auto"
     prefs.models.clear()
@@ -200,3 +207,5 @@ def test_preferences_survive_saving_and_loading_the_user_preferences(setup, tmp_
     prefs = preferences()
     assert {name: getattr(prefs, name) for name in saved} == saved
     assert [(i.name, i.model_id, i.status) for i in prefs.models] == [("tiny", "/models/tiny", "Ready · 1.0 MB")]
+    report = prefs.last_report()  # the stored check loads with the function the panel draws it with
+    assert asdict(report) == json.loads(saved["last_check"]) and report.problems == ["No xatlas"]

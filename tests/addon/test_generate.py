@@ -9,7 +9,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.addon.addon_harness import assert_process_gone, configure, pump_until, run_manager, run_to_end
+from tests.addon.addon_harness import assert_process_gone, configure, pump_until, run_to_end, runs
 from tests.fixtures import fake_engine
 
 STEPS = 10
@@ -126,6 +126,7 @@ def test_cancel_stops_the_engine_and_leaves_no_process(addon, tmp_path: Path) ->
         bpy.ops.dreamfusion.cancel()
 
 
+@pytest.mark.slow
 def test_cancel_kills_an_engine_that_ignores_stop_and_sigterm(addon, tmp_path: Path) -> None:
     configure(launcher(tmp_path, "--behaviour", "hang-hard"))
     bpy.ops.dreamfusion.generate()
@@ -141,7 +142,7 @@ def test_a_second_generate_is_refused_while_one_runs(addon, tmp_path: Path) -> N
     bpy.ops.dreamfusion.generate()
     with pytest.raises(RuntimeError, match="A run is already going"):
         bpy.ops.dreamfusion.generate()
-    assert run_manager().busy()
+    assert runs().busy()
 
 
 @pytest.mark.parametrize(
@@ -156,5 +157,5 @@ def test_settings_a_user_must_fix_are_refused_in_plain_words(addon, prompt, engi
     configure(engine_python, prompt)
     with pytest.raises(RuntimeError, match=message):
         bpy.ops.dreamfusion.generate()
-    state = run_manager().state()
-    assert state.status == "failed" and message in state.error and not run_manager().busy()
+    state = runs().state()
+    assert state.status == "failed" and message in state.error and not runs().busy()

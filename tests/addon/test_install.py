@@ -28,8 +28,8 @@ from tests.addon.addon_harness import (
     assert_process_gone,
     configure,
     pump_until,
-    run_manager,
     run_to_end,
+    runs,
 )
 from tests.fixtures import fake_engine
 from tools.build_extension import BuildError, blender_ext_path, build
@@ -94,7 +94,7 @@ def test_the_source_follows_extension_rules() -> None:
     assert manifest["blender_version_min"] == "4.2.0" and manifest["permissions"]["files"]
     init = ast.parse((ROOT / "__init__.py").read_text())
     assert not any(isinstance(node, ast.Assign) and "bl_info" in ast.unparse(node) for node in init.body)
-    for folder in ("bridge", "operators", "panels", "scene"):
+    for folder in ("bridge", "runtime", "operators", "panels", "scene"):
         for path in (ROOT / folder).glob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -125,6 +125,16 @@ def test_operators_and_the_sidebar_are_registered(extension) -> None:
     assert bpy.context.scene.dreamfusion.preset == "balanced"
 
 
+def test_the_scene_offers_default_then_the_priors_of_the_preferences(extension) -> None:
+    def items(rna: bpy.types.Struct, name: str) -> list[tuple[str, str, str]]:
+        return [(item.identifier, item.name, item.description) for item in rna.properties[name].enum_items]
+
+    offered = items(bpy.context.scene.dreamfusion.bl_rna, "prior")
+    defaults = items(bpy.context.preferences.addons[PACKAGE].preferences.bl_rna, "default_prior")
+    assert offered[0][:2] == ("DEFAULT", "Default") and offered[1:] == defaults
+    assert [key for key, _, _ in defaults] == ["procedural", "stable-diffusion", "deepfloyd-if"]
+
+
 def test_disable_stops_the_engine_and_re_registering_twice_works(addon, tmp_path: Path) -> None:
     pid_file = tmp_path / "engine.pid"
     configure(fake_engine.write_launcher(tmp_path, "--pid-file", str(pid_file), "--step-seconds", "0.05"), steps=10**5)
@@ -136,7 +146,7 @@ def test_disable_stops_the_engine_and_re_registering_twice_works(addon, tmp_path
     addon_utils.enable(PACKAGE)
     addon_utils.disable(PACKAGE)
     addon_utils.enable(PACKAGE)
-    assert bpy.app.timers.is_registered(run_manager()._tick)
+    assert bpy.app.timers.is_registered(runs().timer)
     configure(fake_engine.write_launcher(tmp_path), steps=2)
     assert bpy.ops.dreamfusion.generate() == {"FINISHED"}
     assert run_to_end().status == "done"
@@ -150,7 +160,7 @@ bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_defaul
 bpy.context.preferences.addons["bl_ext.user_default.dreamfusion"].preferences.engine_python = sys.argv[2]
 bpy.context.scene.dreamfusion.prompt = "a red cube"
 bpy.ops.dreamfusion.generate()
-from bl_ext.user_default.dreamfusion.operators import run_manager
+from bl_ext.user_default.dreamfusion.runtime import RUNS
 """
 
 
@@ -164,13 +174,14 @@ def run_in_blender(script: str, built_zip: Path, launcher: Path, home: Path) -> 
     return result.stdout
 
 
+@pytest.mark.slow
 def test_quitting_blender_stops_an_engine_that_ignores_stop(built_zip: Path, tmp_path: Path) -> None:
     launcher = fake_engine.write_launcher(tmp_path, "--behaviour", "hang")  # ignores stdin closing too
     script = """
-while run_manager.state().step < 1:
-    run_manager.pump()
+while RUNS.state().step < 1:
+    RUNS.pump()
     time.sleep(0.02)
-print("engine pid", run_manager.active_pid(), flush=True)
+print("engine pid", RUNS.active_pid(), flush=True)
 """  # and Blender quits with the engine running
     output = run_in_blender(script, built_zip, launcher, tmp_path / "home")
     pid = int(output.split("engine pid")[1].split()[0])
@@ -181,12 +192,13 @@ print("engine pid", run_manager.active_pid(), flush=True)
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_blender_never_imports_torch_or_the_engine_stack(built_zip: Path, tmp_path: Path) -> None:
     """A whole run, import included, in a fresh Blender process: none of the engine's heavy packages load."""
     script = """
-while run_manager.pump():
+while RUNS.pump():
     time.sleep(0.02)
-assert run_manager.state().status == "done", run_manager.state().error_report()
+assert RUNS.state().status == "done", RUNS.state().error_report()
 assert bpy.context.view_layer.objects.active.name == "a red cube"
 print("loaded:", sorted({name.split(".")[0] for name in sys.modules} & {"torch", "diffusers", "transformers",
       "trimesh", "scipy", "PIL", "mcubes"}))

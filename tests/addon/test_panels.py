@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import importlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import bpy
 import pytest
 
-from tests.addon.addon_harness import PACKAGE, configure, preferences, pump_until, run_manager, run_to_end
+from tests.addon.addon_harness import PACKAGE, configure, preferences, pump_until, run_to_end, runs
 from tests.addon.strict_layout import Drawing, StrictLayout
+from tests.bridge.doctor_reports import doctor_report
 from tests.fixtures import fake_engine
 
 
@@ -79,7 +81,7 @@ def test_a_running_generate_shows_progress_a_preview_and_cancel_with_settings_lo
         settings_calls = [c for c in main.calls if c.function == "prop"]
         assert settings_calls and not any(c.enabled for c in settings_calls), "settings are locked while it runs"
         assert len(main.of("template_icon")) == 1, "the live preview (its icon id is 0 without a window)"
-        state = run_manager().state()
+        state = runs().state()
         caption = f"Preview at step {state.preview_step} (full size: image 'DreamFusion Preview')"
         assert caption in " ".join(main.texts()), "wrapped to the sidebar's width"
 
@@ -156,9 +158,8 @@ def test_preferences_show_models_check_problems_and_a_device_fallback(prefs) -> 
         item.name, item.model_id, item.kind = name, name.lower(), kind
         item.complete, item.downloadable, item.gated, item.status = complete, not complete, gated, f"{name} status"
     prefs.model_problems = "Cannot read /nowhere"
-    prefs.last_check = json.dumps(
-        {"python": "3.11", "device": None, "device_requested": "cuda", "device_auto": "cpu", "problems": ["No GPU"]}
-    )
+    report = doctor_report(python="3.11", device=None, device_requested="cuda", device_auto="cpu", problems=["No GPU"])
+    prefs.last_check = json.dumps(asdict(report))
     drawing = draw_preferences()
 
     operators = drawing.operators()
@@ -170,6 +171,15 @@ def test_preferences_show_models_check_problems_and_a_device_fallback(prefs) -> 
     alerts = {c.args.get("text") for c in drawing.of("label") if c.alert}
     assert {"No GPU", "Cannot read /nowhere"} <= alerts
     assert any("cuda is not available here" in text for text in drawing.texts())
+
+
+def test_a_stored_check_that_cannot_be_read_says_so_in_red(prefs) -> None:
+    prefs.last_check = json.dumps({"python": "3.11"})  # say, from an add-on version with another report
+    drawing = draw_preferences()
+    alert = " ".join(c.args.get("text", "") for c in drawing.of("label") if c.alert)
+    expected = "The last check cannot be read (the doctor result is malformed: ready is missing); click Check Engine."
+    assert " ".join(expected.split()) in " ".join(alert.split()), "wrapped into lines, in red"
+    assert "dreamfusion.check_engine" in drawing.operators()
 
 
 def test_the_strict_layout_refuses_what_blender_would() -> None:

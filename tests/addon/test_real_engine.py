@@ -9,7 +9,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.addon.addon_harness import assert_process_gone, configure, preferences, pump_until, run_manager, run_to_end
+from tests.addon.addon_harness import assert_process_gone, configure, preferences, pump_until, run_to_end, runs
 
 NEEDED = ("engine.commands.generate", "engine.guidance.procedural")  # the generate command, the offline prior
 missing = [module for module in NEEDED if importlib.util.find_spec(module) is None]
@@ -42,7 +42,7 @@ def test_cancel_stops_the_real_engine(addon) -> None:
     configure(sys.executable, "a red cube", prior="procedural", preset="fast", steps=100000)
     preferences().device = "cpu"
     bpy.ops.dreamfusion.generate()
-    pid = run_manager().active_pid()
+    pid = runs().active_pid()
     pump_until(lambda state: state.step >= 1, timeout=120.0)
     bpy.ops.dreamfusion.cancel()
     state = run_to_end(timeout=10.0)

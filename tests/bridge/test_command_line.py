@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dreamfusion.bridge import engine_env
+from dreamfusion.bridge import engine_venv
 from dreamfusion.bridge.command_line import (
     ENGINE_CWD,
     GenerateRequest,
@@ -101,11 +101,11 @@ def test_without_a_preference_the_private_environment_runs_once_it_is_ready(tmp_
     planned = engine_python_path("  ", tmp_path)
     with pytest.raises(RequestError, match=r"^Set up the engine first: The engine is not installed yet; click"):
         resolve_engine_python("  ", tmp_path)
-    env_dir = engine_env.default_env_dir(tmp_path)
+    env_dir = engine_venv.default_env_dir(tmp_path)
     make_venv(env_dir)
     with pytest.raises(RequestError, match="Set up the engine first: The last engine install did not finish"):
         resolve_engine_python("", tmp_path)
-    mark_ready(env_dir, engine_env.REQUIREMENTS)
+    mark_ready(env_dir, engine_venv.REQUIREMENTS)
     python = resolve_engine_python("", tmp_path)
     assert python == planned
     prefix = subprocess.run([python, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, check=True)

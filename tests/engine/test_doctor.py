@@ -33,6 +33,7 @@ def doctor(python: str, *args: str, env: dict[str, str] | None = None) -> dict:
     return events[0]
 
 
+@pytest.mark.slow  # the doctor imports torch in a real process: 10 s or more
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only answers")
 def test_doctor_on_cpu_reports_versions_device_memory_and_models() -> None:
     report = doctor(sys.executable)
@@ -49,6 +50,7 @@ def test_doctor_on_cpu_reports_versions_device_memory_and_models() -> None:
     assert report["cache_dir"] == "/nonexistent-hub-cache"
 
 
+@pytest.mark.slow  # the doctor imports torch in a real process: 10 s or more
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_a_cuda_setting_without_a_gpu_is_one_sentence_with_a_way_out() -> None:
     report = doctor(sys.executable, "--device", "cuda")
