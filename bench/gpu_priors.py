@@ -16,7 +16,6 @@ Prints a table and writes bench/results/gpu_priors.json (gpu_priors_tiny.json wi
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -28,7 +27,6 @@ from typing import Any
 
 import torch
 
-from engine.atomic_write import write_text
 from engine.config import GuidanceConfig
 from engine.device import choose_device, denoiser_dtype
 from engine.guidance.base import ViewContext
@@ -39,8 +37,9 @@ from engine.guidance.sds import ScoreDistillation
 from engine.guidance.stable_diffusion import StableDiffusionPrior
 from engine.shading import ShadingMode
 
+from .results_file import GPU, RESULTS_DIR, Envelope, Results, write_results
+
 LABEL = "random weights, throughput only"
-RESULTS = Path(__file__).resolve().parent / "results"
 SD_TARGET_IT_PER_S = 15.0
 SD_TARGET_PEAK_BYTES = 8e9
 
@@ -287,12 +286,6 @@ def print_table(results: list[PriorResult], device_name: str) -> None:
         )
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write atomically, so an interrupted run never leaves a half-written results file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text(path, json.dumps(payload, indent=2) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="shrunken configs: a CPU smoke check of this script")
@@ -325,25 +318,22 @@ def main(argv: list[str] | None = None) -> int:
         run_prior(DeepFloydIFPrior.name, "IF-I-XL-v1.0", "UNet 4.3 B", build_deepfloyd_if, args, device, dtype),
     ]
     print_table(results, device_name)
-    out = args.out or RESULTS / ("gpu_priors_tiny.json" if args.tiny else "gpu_priors.json")
-    write_json(
-        out,
-        {
-            "label": LABEL,
-            "tiny": args.tiny,
-            "device": device_name,
-            "torch": torch.__version__,
-            "target": f"stable-diffusion >= {SD_TARGET_IT_PER_S} it/s and < {SD_TARGET_PEAK_BYTES / 1e9:.0f} GB peak",
-            "notes": [
-                "Random weights and random text embeddings: throughput only.",
-                "One step = ScoreDistillation over the prior at batch 1; the NeRF renderer is not included.",
-                "IF-I-XL config from its public unet/config.json: widths, depths, cross-attention width and pooling "
-                "heads checked against public descriptions and the parameter count (4.30 B vs 4.3 B published); "
-                "attention_head_dim unchecked.",
-            ],
-            "results": [asdict(r) for r in results],
-        },
-    )
+    out = args.out or RESULTS_DIR / ("gpu_priors_tiny.json" if args.tiny else GPU.name)
+    payload = {
+        "label": LABEL,
+        "tiny": args.tiny,
+        "device": device_name,
+        "target": f"stable-diffusion >= {SD_TARGET_IT_PER_S} it/s and < {SD_TARGET_PEAK_BYTES / 1e9:.0f} GB peak",
+        "notes": [
+            "Random weights and random text embeddings: throughput only.",
+            "One step = ScoreDistillation over the prior at batch 1; the NeRF renderer is not included.",
+            "IF-I-XL config from its public unet/config.json: widths, depths, cross-attention width and pooling "
+            "heads checked against public descriptions and the parameter count (4.30 B vs 4.3 B published); "
+            "attention_head_dim unchecked.",
+        ],
+        "results": [asdict(r) for r in results],
+    }
+    write_results(out, Results(Envelope.now(GPU.kind), payload))
     print(f"wrote {out}")
     return 0
 
