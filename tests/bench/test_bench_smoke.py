@@ -95,6 +95,7 @@ def test_suite_covers_the_vocabulary() -> None:
     assert all(parse_prompt(p).objects[0].shape in vocabulary["fronted_shapes"] for p in ABLATION_PROMPTS)
 
 
+@pytest.mark.slow
 def test_a_failed_engine_run_is_recorded_with_the_engines_message(tmp_path: Path) -> None:
     record = run_engine(EngineRequest("a plaid cube", steps=1), tmp_path / "run")
     assert record.exit_code == 2 and not record.ok
