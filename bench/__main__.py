@@ -18,7 +18,8 @@ from pathlib import Path
 from engine.config import PRESETS
 from engine.errors import EngineError
 
-from .report import REPORT_PATH, RESULTS_DIR
+from .report import REPORT_PATH
+from .results_file import RESULTS_DIR
 
 WORK_DIR = RESULTS_DIR / "runs.tmp"  # engine run folders (meshes, grids, frames); ignored by git
 

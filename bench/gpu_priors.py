@@ -3,9 +3,8 @@
     .venv/bin/python -m bench.gpu_priors            # GPU: stable-diffusion-2-1-base and IF-I-XL, fp16
     .venv/bin/python -m bench.gpu_priors --tiny     # CPU smoke check of this script on shrunken configs
 
-No checkpoint is downloaded: the UNets (and Stable Diffusion's VAE) are built from their public configs
-with random weights, and random text embeddings of the right shape stand in for the text encoders,
-which run once per prompt and not per step. Numbers are throughput only, never image quality.
+The networks come from ``bench/architectures.py`` (public configs, random weights, random text embeddings
+of the right shape for the text encoders). Numbers are throughput only, never image quality.
 One step is the engine's own path: ``ScoreDistillation`` over ``StableDiffusionPrior`` /
 ``DeepFloydIFPrior`` (SD: 64 px render upsampled to 512 and VAE-encoded with grad, UNet on the
 batch [cond; uncond] under no_grad, backward through the encoder; IF: the UNet on 64 px pixels).
@@ -16,131 +15,28 @@ Prints a table and writes bench/results/gpu_priors.json (gpu_priors_tiny.json wi
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from engine.atomic_write import write_text
 from engine.config import GuidanceConfig
 from engine.device import choose_device, denoiser_dtype
 from engine.guidance.base import ViewContext
-from engine.guidance.deepfloyd_if import TEXT_TOKENS, DeepFloydIFPrior
+from engine.guidance.deepfloyd_if import TEXT_TOKENS
 from engine.guidance.learned_prior import RENDER_RESOLUTION, LearnedPrior
-from engine.guidance.model_loading import frozen
 from engine.guidance.sds import ScoreDistillation
-from engine.guidance.stable_diffusion import StableDiffusionPrior
 from engine.shading import ShadingMode
 
+from .architectures import FULL_SIZE, STABLE_DIFFUSION_2_1_BASE, TINY, Architecture, build_prior
+from .results_file import GPU, RESULTS_DIR, Envelope, Results, write_results
+
 LABEL = "random weights, throughput only"
-RESULTS = Path(__file__).resolve().parent / "results"
 SD_TARGET_IT_PER_S = 15.0
 SD_TARGET_PEAK_BYTES = 8e9
-
-# stabilityai/stable-diffusion-2-1-base: unet/config.json and vae/config.json (the fields that shape the network).
-SD21_BASE_UNET: dict[str, Any] = {
-    "sample_size": 64,
-    "in_channels": 4,
-    "out_channels": 4,
-    "layers_per_block": 2,
-    "block_out_channels": (320, 640, 1280, 1280),
-    "down_block_types": ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-    "cross_attention_dim": 1024,
-    "attention_head_dim": (5, 10, 20, 20),
-    "use_linear_projection": True,
-    "act_fn": "silu",
-    "norm_num_groups": 32,
-}
-SD21_BASE_VAE: dict[str, Any] = {
-    "in_channels": 3,
-    "out_channels": 3,
-    "down_block_types": ("DownEncoderBlock2D",) * 4,
-    "up_block_types": ("UpDecoderBlock2D",) * 4,
-    "block_out_channels": (128, 256, 512, 512),
-    "layers_per_block": 2,
-    "latent_channels": 4,
-    "sample_size": 768,
-    "scaling_factor": 0.18215,
-}
-SD21_BASE_SCHEDULER: dict[str, Any] = {
-    "num_train_timesteps": 1000,
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "prediction_type": "epsilon",
-}
-SD21_TEXT_WIDTH = 1024  # OpenCLIP ViT-H text encoder
-
-# DeepFloyd/IF-I-XL-v1.0's unet/config.json. Checked against public descriptions of that file: 3 layers per block,
-# widths (704, 1408, 2112, 2816), cross-attention width 2816, gelu, T5 width 4096; the model card's attention pooling
-# has 64 heads; the parameter count (4.30 B) matches the published 4.3 B. attention_head_dim (64) is unchecked.
-IF_I_XL_UNET: dict[str, Any] = {
-    "sample_size": 64,
-    "in_channels": 3,
-    "out_channels": 6,
-    "layers_per_block": 3,
-    "block_out_channels": (704, 1408, 2112, 2816),
-    "down_block_types": (
-        "ResnetDownsampleBlock2D",
-        "SimpleCrossAttnDownBlock2D",
-        "SimpleCrossAttnDownBlock2D",
-        "SimpleCrossAttnDownBlock2D",
-    ),
-    "mid_block_type": "UNetMidBlock2DSimpleCrossAttn",
-    "up_block_types": (
-        "SimpleCrossAttnUpBlock2D",
-        "SimpleCrossAttnUpBlock2D",
-        "SimpleCrossAttnUpBlock2D",
-        "ResnetUpsampleBlock2D",
-    ),
-    "cross_attention_dim": 2816,
-    "encoder_hid_dim": 4096,
-    "attention_head_dim": 64,
-    "addition_embed_type": "text",
-    "addition_embed_type_num_heads": 64,
-    "cross_attention_norm": "group_norm",
-    "resnet_time_scale_shift": "scale_shift",
-    "act_fn": "gelu",
-}
-IF_SCHEDULER: dict[str, Any] = {
-    "num_train_timesteps": 1000,
-    "beta_schedule": "squaredcos_cap_v2",
-    "variance_type": "learned_range",
-    "prediction_type": "epsilon",
-    "thresholding": True,
-    "dynamic_thresholding_ratio": 0.95,
-    "sample_max_value": 1.5,
-}
-IF_TEXT_WIDTH = 4096  # T5 v1.1 XXL
-
-# --tiny: the same block types with small widths, so the script's whole path runs on a CPU in seconds.
-TINY_SD_UNET = {
-    **SD21_BASE_UNET,
-    "sample_size": 8,
-    "layers_per_block": 1,
-    "block_out_channels": (32, 32, 64, 64),
-    "cross_attention_dim": 32,
-    "attention_head_dim": 2,
-}
-TINY_SD_VAE = {**SD21_BASE_VAE, "block_out_channels": (32, 32, 32, 32), "layers_per_block": 1, "sample_size": 64}
-TINY_IF_UNET = {
-    **IF_I_XL_UNET,
-    "layers_per_block": 1,
-    "block_out_channels": (32, 32, 64, 64),
-    "cross_attention_dim": 32,
-    "encoder_hid_dim": 32,
-    "attention_head_dim": 8,
-    "addition_embed_type_num_heads": 2,
-}
-TINY_TEXT_WIDTH = 32
 
 
 @dataclass
@@ -158,50 +54,6 @@ class PriorResult:
     ms_per_step: float
     peak_memory_bytes: int | None  # CUDA only
     meets_target: bool | None  # SD on CUDA at full size only
-
-
-def _count(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-@contextmanager
-def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(previous)
-
-
-def _built(model_class: Any, config: dict[str, Any], device: torch.device, dtype: torch.dtype) -> Any:
-    """A model with random weights made directly on ``device`` in ``dtype`` (IF-I-XL is 17 GB in float32)."""
-    with torch.device(device), _default_dtype(dtype):
-        model = model_class(**config)
-    return frozen(model, device)
-
-
-def _scheduler(config: dict[str, Any]) -> Any:
-    from diffusers import DDPMScheduler
-
-    return DDPMScheduler(**config)
-
-
-def build_stable_diffusion(tiny: bool, device: torch.device, dtype: torch.dtype) -> tuple[LearnedPrior, dict, int]:
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-
-    unet = _built(UNet2DConditionModel, TINY_SD_UNET if tiny else SD21_BASE_UNET, device, dtype)
-    vae = _built(AutoencoderKL, TINY_SD_VAE if tiny else SD21_BASE_VAE, device, dtype)
-    prior = StableDiffusionPrior(unet, vae, _scheduler(SD21_BASE_SCHEDULER), None, None, device)
-    return prior, {"unet": _count(unet), "vae": _count(vae)}, TINY_TEXT_WIDTH if tiny else SD21_TEXT_WIDTH
-
-
-def build_deepfloyd_if(tiny: bool, device: torch.device, dtype: torch.dtype) -> tuple[LearnedPrior, dict, int]:
-    from diffusers import UNet2DConditionModel
-
-    unet = _built(UNet2DConditionModel, TINY_IF_UNET if tiny else IF_I_XL_UNET, device, dtype)
-    prior = DeepFloydIFPrior(unet, _scheduler(IF_SCHEDULER), None, None, device)
-    return prior, {"unet": _count(unet)}, TINY_TEXT_WIDTH if tiny else IF_TEXT_WIDTH
 
 
 def _synchronize(device: torch.device) -> None:
@@ -242,30 +94,26 @@ def time_sds_steps(
 
 
 def run_prior(
-    name: str,
-    architecture: str,
-    published: str,
-    build: Callable[[bool, torch.device, torch.dtype], tuple[LearnedPrior, dict, int]],
-    args: argparse.Namespace,
-    device: torch.device,
-    dtype: torch.dtype,
+    architecture: Architecture, steps: int, warmup: int, device: torch.device, dtype: torch.dtype
 ) -> PriorResult:
-    prior, parameters, text_width = build(args.tiny, device, dtype)
-    seconds, peak = time_sds_steps(prior, text_width, device, args.steps, args.warmup)
-    del prior
+    """Build one prior, time its SDS steps and free it again before the next is built."""
+    built = build_prior(architecture, device, dtype)
+    parameters = built.parameters
+    seconds, peak = time_sds_steps(built.prior, architecture.text_width, device, steps, warmup)
+    del built  # IF-I-XL needs the memory Stable Diffusion held
     if device.type == "cuda":
         torch.cuda.empty_cache()
     meets = None
-    if name == StableDiffusionPrior.name and device.type == "cuda" and not args.tiny:
+    if architecture is STABLE_DIFFUSION_2_1_BASE and device.type == "cuda":
         meets = 1.0 / seconds >= SD_TARGET_IT_PER_S and peak is not None and peak < SD_TARGET_PEAK_BYTES
     return PriorResult(
-        prior=name,
-        architecture=f"{architecture} (tiny widths)" if args.tiny else architecture,
+        prior=architecture.prior,
+        architecture=architecture.name,
         parameters=parameters,
-        published_parameters="n/a (tiny widths)" if args.tiny else published,
+        published_parameters=architecture.published_parameters,
         dtype=str(dtype).removeprefix("torch."),
         batch=1,
-        steps=args.steps,
+        steps=steps,
         it_per_s=round(1.0 / seconds, 3),
         ms_per_step=round(1000.0 * seconds, 2),
         peak_memory_bytes=peak,
@@ -287,12 +135,6 @@ def print_table(results: list[PriorResult], device_name: str) -> None:
         )
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write atomically, so an interrupted run never leaves a half-written results file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text(path, json.dumps(payload, indent=2) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="shrunken configs: a CPU smoke check of this script")
@@ -301,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5, 1 with --tiny)")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/gpu_priors.json)")
     args = parser.parse_args(argv)
-    args.steps = args.steps or (3 if args.tiny else 50)
-    args.warmup = args.warmup if args.warmup is not None else (1 if args.tiny else 5)
+    steps = args.steps or (3 if args.tiny else 50)
+    warmup = args.warmup if args.warmup is not None else (1 if args.tiny else 5)
 
     device = choose_device(args.device)
     if device.type == "cpu" and not args.tiny:
@@ -312,38 +154,24 @@ def main(argv: list[str] | None = None) -> int:
     device_name = (
         torch.cuda.get_device_name(device) if device.type == "cuda" else f"{device.type} ({platform.machine()})"
     )
-    results = [
-        run_prior(
-            StableDiffusionPrior.name,
-            "stable-diffusion-2-1-base",
-            "UNet 865.9 M, VAE 83.7 M",
-            build_stable_diffusion,
-            args,
-            device,
-            dtype,
-        ),
-        run_prior(DeepFloydIFPrior.name, "IF-I-XL-v1.0", "UNet 4.3 B", build_deepfloyd_if, args, device, dtype),
-    ]
+    results = [run_prior(a, steps, warmup, device, dtype) for a in (TINY if args.tiny else FULL_SIZE)]
     print_table(results, device_name)
-    out = args.out or RESULTS / ("gpu_priors_tiny.json" if args.tiny else "gpu_priors.json")
-    write_json(
-        out,
-        {
-            "label": LABEL,
-            "tiny": args.tiny,
-            "device": device_name,
-            "torch": torch.__version__,
-            "target": f"stable-diffusion >= {SD_TARGET_IT_PER_S} it/s and < {SD_TARGET_PEAK_BYTES / 1e9:.0f} GB peak",
-            "notes": [
-                "Random weights and random text embeddings: throughput only.",
-                "One step = ScoreDistillation over the prior at batch 1; the NeRF renderer is not included.",
-                "IF-I-XL config from its public unet/config.json: widths, depths, cross-attention width and pooling "
-                "heads checked against public descriptions and the parameter count (4.30 B vs 4.3 B published); "
-                "attention_head_dim unchecked.",
-            ],
-            "results": [asdict(r) for r in results],
-        },
-    )
+    out = args.out or RESULTS_DIR / ("gpu_priors_tiny.json" if args.tiny else GPU.name)
+    payload = {
+        "label": LABEL,
+        "tiny": args.tiny,
+        "device": device_name,
+        "target": f"stable-diffusion >= {SD_TARGET_IT_PER_S} it/s and < {SD_TARGET_PEAK_BYTES / 1e9:.0f} GB peak",
+        "notes": [
+            "Random weights and random text embeddings: throughput only.",
+            "One step = ScoreDistillation over the prior at batch 1; the NeRF renderer is not included.",
+            "IF-I-XL config from its public unet/config.json: widths, depths, cross-attention width and pooling "
+            "heads checked against public descriptions and the parameter count (4.30 B vs 4.3 B published); "
+            "attention_head_dim unchecked.",
+        ],
+        "results": [asdict(r) for r in results],
+    }
+    write_results(out, Results(Envelope.now(GPU.kind), payload))
     print(f"wrote {out}")
     return 0
 

@@ -12,8 +12,6 @@ whole import under 1 s. Prints a table and writes bench/results/import_bench.jso
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -24,7 +22,8 @@ import numpy as np
 
 from tools.build_extension import source_package
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from .results_file import IMPORT, RESULTS_DIR, Envelope, Results, write_results
+
 TARGET_S = 1.0
 
 
@@ -102,15 +101,12 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = {name: {"median_s": statistics.median(values), "min_s": min(values)} for name, values in timings.items()}
     result = {
-        "benchmark": "import_bench",
         "triangles": len(mesh.faces),
         "vertices": len(mesh.vertices),
         "repeats": args.repeats,
         "target_s": TARGET_S,
         "meets_target": summary["import_total"]["median_s"] < TARGET_S,
         "blender": bpy.app.version_string,
-        "python": sys.version.split()[0],
-        "machine": platform.platform(),
         "timings": summary,
     }
     print(f"import of a {result['triangles']:,}-triangle, {result['vertices']:,}-vertex mesh.npz "
@@ -119,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, values in summary.items():
         print(f"{name:<14}{values['median_s']:>10.3f}{values['min_s']:>10.3f}")
     print(f"target: whole import < {TARGET_S} s -> {'met' if result['meets_target'] else 'NOT met'}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "import_bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {write_results(RESULTS_DIR / IMPORT.name, Results(Envelope.now(IMPORT.kind), result))}")
     return 0
 
 

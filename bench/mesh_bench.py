@@ -6,31 +6,25 @@ grid (load, threshold, marching cubes, face budget, clean-up, smoothing, bake, f
 user waits for after dragging the threshold. Sampling the field is timed apart (it depends on the field).
 Each case runs in a fresh process so its peak memory (max RSS) is its own.
 
-    .venv/bin/python bench/mesh_bench.py
+    .venv/bin/python -m bench.mesh_bench
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
-import os
-import platform
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from engine.config import MeshConfig
+from engine.mesh.grid import GRID_FILE, sample_field, save_grid
+from engine.mesh.pipeline import remesh_run
 
-from engine.config import MeshConfig  # noqa: E402
-from engine.mesh.grid import GRID_FILE, sample_field, save_grid  # noqa: E402
-from engine.mesh.pipeline import remesh_run  # noqa: E402
+from .results_file import MESH, RESULTS_DIR, Envelope, Results, write_results
 
-RESULTS = ROOT / "bench" / "results" / "mesh_bench.json"
 RESOLUTION = 256
 TEXTURE_SIZE = 1024
 VERTEX_LIMIT_S = 10.0
@@ -115,19 +109,14 @@ def main() -> None:
         limit = VERTEX_LIMIT_S if row["bake"] == "vertex" else TEXTURE_LIMIT_S
         measured = row["total_s"] if row["bake"] == "vertex" else row["bake_s"]
         row["limit_s"], row["within_limit"] = limit, bool(measured <= limit)
-    report = {
-        "resolution": RESOLUTION,
-        "texture_size": TEXTURE_SIZE,
-        "cpu_cores": len(os.sched_getaffinity(0)),
-        "machine": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "rows": rows,
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2))
+    envelope = Envelope.now(MESH.kind)
+    out = write_results(
+        RESULTS_DIR / MESH.name,
+        Results(envelope, {"resolution": RESOLUTION, "texture_size": TEXTURE_SIZE, "rows": rows}),
+    )
     header = f"{'field':10} {'bake':6} {'sample':>7} {'mesh':>6} {'bake':>6} {'write':>6} {'total':>6} "
     header += f"{'faces':>7} {'thresh':>7} {'peakMB':>7}  target"
-    print(f"mesh bench: {RESOLUTION}^3 grid, {TEXTURE_SIZE}^2 texture, {report['cpu_cores']} cores (seconds)")
+    print(f"mesh bench: {RESOLUTION}^3 grid, {TEXTURE_SIZE}^2 texture, {envelope.machine.cores} cores (seconds)")
     print(header)
     for row in rows:
         target = "remesh total" if row["bake"] == "vertex" else "texture bake"
@@ -138,7 +127,7 @@ def main() -> None:
             f"{row['faces']:7d} {row['threshold']:7.2f} {row['peak_rss_mb']:7.0f}  "
             f"{target} <= {row['limit_s']:.0f} s: {verdict}"
         )
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

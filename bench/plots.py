@@ -1,6 +1,6 @@
 """The report's figures (matplotlib, written as PNG): loss curves, IoU per prompt, ablations, it/s per preset.
 
-Each function takes the loaded results JSON and returns the PNG it wrote, or None when the data
+Each function takes a results file's payload and returns the PNG it wrote, or None when the data
 has nothing to draw.
 """
 
@@ -83,12 +83,13 @@ def ablation_iou(rows: list[dict[str, Any]], path: Path) -> Path | None:
     return _save(figure, path)
 
 
-def it_per_s_per_preset(speed: dict[str, Any], path: Path) -> Path | None:
+def it_per_s_per_preset(speed: dict[str, Any], cores: int | None, path: Path) -> Path | None:
+    """``speed`` is the speed payload; ``cores`` the measuring machine's (from its envelope)."""
     rows = [r for r in speed["rows"] if r["run"]["it_per_s"] is not None]
     if not rows:
         return None
     figure, axis = plt.subplots(figsize=(6, 3.5))
     axis.bar([r["preset"] for r in rows], [r["run"]["it_per_s"] for r in rows], color="tab:blue")
     axis.set_ylabel("iterations per second")
-    axis.set_title(f"CPU optimization speed per preset ({speed['machine']['cores']} cores)")
+    axis.set_title(f"CPU optimization speed per preset ({cores} cores)")
     return _save(figure, path)

@@ -20,9 +20,7 @@ Prints a table and writes bench/results/procedural_prior.json.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import platform
 import statistics
 import subprocess
 import sys
@@ -41,7 +39,8 @@ from engine.procedural.raymarch import render
 from engine.procedural.scene import Scene
 from engine.shading import ShadingMode
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from .results_file import PRIOR, RESULTS_DIR, Envelope, Results, write_results
+
 PROMPTS = ("a red cube on top of a blue sphere", "a snowman", "a green torus next to a pink pyramid")
 BUILD_TARGET_S = 20.0
 QUERY_TARGET_MS = 10.0
@@ -236,10 +235,8 @@ def main() -> None:
                         f"{row['chamfer']:8.4f} {row['albedo_error']:7.3f}",
                         flush=True,
                     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"machine": platform.platform(), "threads": args.threads, "costs": cost, "sds_2d": sds, "sds_3d": runs}
-    (RESULTS / "procedural_prior.json").write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"\nwrote {RESULTS / 'procedural_prior.json'}")
+    payload = {"threads": args.threads, "costs": cost, "sds_2d": sds, "sds_3d": runs}
+    print(f"\nwrote {write_results(RESULTS_DIR / PRIOR.name, Results(Envelope.now(PRIOR.kind), payload))}")
 
 
 if __name__ == "__main__":

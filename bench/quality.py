@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from .engine_run import EngineRequest, RunRecord, run_engine, warm_prior_cache
-from .schema import envelope, write_result
+from .results_file import QUALITY, Envelope, Results, write_results
 from .suite import Ablation, SuiteEntry, check_prompts
 
-RESULTS_FILE = "quality.json"
 BASELINE = "baseline"
 
 
@@ -184,7 +183,7 @@ class QualityBench:
             "ablations": [asdict(a) for a in self.ablations],
             "results": [asdict(r) for r in self.results],
         }
-        return write_result(self.results_dir / RESULTS_FILE, envelope("quality", payload))
+        return write_results(self.results_dir / QUALITY.name, Results(Envelope.now(QUALITY.kind), payload))
 
     @staticmethod
     def _print(r: QualityResult) -> None:

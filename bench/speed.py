@@ -15,10 +15,9 @@ from typing import Any
 from engine.config import PRESETS
 
 from .engine_run import EngineRequest, RunRecord, run_engine, warm_prior_cache
-from .schema import envelope, write_result
+from .results_file import SPEED, Envelope, Results, write_results
 from .suite import check_prompts
 
-RESULTS_FILE = "speed.json"
 DEFAULT_PROMPT = "a yellow duck"
 
 
@@ -64,4 +63,4 @@ def run_speed(
         "overrides": [list(o) for o in overrides],
         "rows": [asdict(r) for r in rows],
     }
-    return write_result(results_dir / RESULTS_FILE, envelope("speed", payload))
+    return write_results(results_dir / SPEED.name, Results(Envelope.now(SPEED.kind), payload))

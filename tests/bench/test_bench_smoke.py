@@ -1,10 +1,9 @@
-"""``python -m bench``: the smoke run end to end (real engine runs, metrics, strips, report), and the
-report's honesty: it shows what the JSON holds and says "not run" for the rest."""
+"""``python -m bench --smoke``: the smoke run end to end (real engine runs, metrics, strips, report), the
+quality suite's prompts and front verdicts, and a failed engine run's record."""
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import subprocess
 import sys
@@ -15,8 +14,7 @@ from PIL import Image
 
 from bench.engine_run import EngineRequest, run_engine
 from bench.quality import front_verdict
-from bench.report import ablation_matrix, ablation_rows, build_report
-from bench.schema import SCHEMA_VERSION, envelope, write_result
+from bench.results_file import SCHEMA_VERSION
 from bench.smoke import SMOKE_STEPS
 from bench.suite import ABLATION_PROMPTS, SUITE, check_prompts
 from engine.procedural.prompt import parse_prompt
@@ -76,54 +74,6 @@ def test_smoke_speed_json_and_report(smoke: Path) -> None:
         assert (smoke / image).is_file(), image
 
 
-def test_report_without_results_invents_nothing(tmp_path: Path) -> None:
-    report = build_report(tmp_path / "results", tmp_path / "REPORT.md").read_text()
-    assert "Not run: no `quality.json` yet" in report and "Not run: no `speed.json` yet" in report
-    body = report.split("## Quality", 1)[1]
-    assert not re.search(r"\d\.\d", body)  # no measurements anywhere
-    assert not (tmp_path / "results" / "plots").exists()
-
-
-def test_report_names_a_file_of_another_schema(tmp_path: Path) -> None:
-    (tmp_path / "speed.json").write_text(json.dumps({"schema": SCHEMA_VERSION + 1, "kind": "speed"}))
-    report = build_report(tmp_path, tmp_path / "REPORT.md").read_text()
-    assert "Not usable" in report and "speed.json" in report
-
-
-def _result(prompt: str, variant: str, iou: float, fronts: list[str]) -> dict:
-    verdict = front_verdict(fronts, [])
-    return {
-        "prompt": prompt,
-        "category": "fronted",
-        "variant": variant,
-        "iou": iou,
-        "front_ok": verdict == "ok",
-        "janus": verdict == "janus",
-        "fronts": [{"shape": prompt.split()[-1], "fronts": fronts, "verdict": verdict}],
-        "error": None,
-    }
-
-
-def test_ablation_rows_pair_each_run_with_its_prompts_baseline() -> None:
-    quality = {
-        "ablations": [{"name": "no-view-prompts", "description": "x", "overrides": []}],
-        "results": [
-            _result("a yellow duck", "baseline", 0.60, ["-Y"]),
-            _result("a brown chair", "baseline", 0.50, ["-Y"]),
-            _result("a yellow duck", "no-view-prompts", 0.45, ["-Y", "+Y"]),
-            _result("a brown chair", "no-view-prompts", 0.40, ["-Y"]),
-        ],
-    }
-    (row,) = ablation_rows(quality)
-    assert math.isclose(row["mean_delta_iou"], ((0.45 - 0.60) + (0.40 - 0.50)) / 2)
-    assert math.isclose(row["baseline_iou"], 0.55) and math.isclose(row["iou"], 0.425)
-    assert (row["baseline_front_ok"], row["front_ok"], row["baseline_janus"], row["janus"]) == (2, 1, 0, 1)
-
-    header, matrix = ablation_matrix(quality)
-    assert header == ["prompt", "baseline", "no-view-prompts"]
-    assert matrix == [["a yellow duck", "0.600 (ok)", "0.450 (janus)"], ["a brown chair", "0.500 (ok)", "0.400 (ok)"]]
-
-
 def test_front_verdicts() -> None:
     assert front_verdict(["-Y"], []) == "ok"
     assert front_verdict(["+X"], []) == "turned"
@@ -145,14 +95,9 @@ def test_suite_covers_the_vocabulary() -> None:
     assert all(parse_prompt(p).objects[0].shape in vocabulary["fronted_shapes"] for p in ABLATION_PROMPTS)
 
 
+@pytest.mark.slow
 def test_a_failed_engine_run_is_recorded_with_the_engines_message(tmp_path: Path) -> None:
     record = run_engine(EngineRequest("a plaid cube", steps=1), tmp_path / "run")
     assert record.exit_code == 2 and not record.ok
     assert record.error is not None and "plaid" in record.error
     assert record.peak_rss_mib > 10
-
-
-def test_results_are_written_whole(tmp_path: Path) -> None:
-    path = write_result(tmp_path / "x.json", envelope("speed", {"rows": []}, command=["bench"]))
-    assert json.loads(path.read_text())["command"] == "bench"
-    assert not list(tmp_path.glob("*.partial"))
