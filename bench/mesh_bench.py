@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.config import MeshConfig  # noqa: E402
-from engine.mesh.grid import GRID_FILE, sample_field, save_grid  # noqa: E402
+from engine.mesh.density_grid import GRID_FILE, sample_field, save_grid  # noqa: E402
 from engine.mesh.pipeline import remesh_run  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "mesh_bench.json"

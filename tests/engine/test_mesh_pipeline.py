@@ -16,8 +16,9 @@ import trimesh
 
 from engine.config import MeshConfig
 from engine.errors import EngineError
-from engine.mesh.file_format import linear_to_srgb, read_glb, read_npz
-from engine.mesh.grid import GRID_FILE, load_grid
+from engine.mesh.density_grid import GRID_FILE, load_grid
+from engine.mesh.file_format import linear_to_srgb, read_npz
+from engine.mesh.interchange import read_glb
 from engine.mesh.pipeline import export_run, remesh_run
 
 BOUND = 1.0

@@ -9,7 +9,8 @@ import pytest
 import trimesh
 
 from engine import metrics
-from engine.mesh.file_format import MeshData, write_glb, write_npz
+from engine.mesh.file_format import MeshData, write_npz
+from engine.mesh.interchange import write_glb
 from engine.procedural.ground_truth import scene_mesh
 from engine.procedural.scene import Scene
 

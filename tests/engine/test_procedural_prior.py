@@ -9,12 +9,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from engine.cameras import view_suffix
 from engine.config import RunConfig
 from engine.guidance.base import PriorError, ViewContext
 from engine.guidance.procedural import ProceduralPrior
-from engine.procedural.denoiser import closed_form_eps, closed_form_x0
+from engine.procedural.denoiser import ClosedFormDenoiser
 from engine.procedural.image_set import MODES, ImageSet
+from engine.prompts import view_suffix
 from engine.shading import ShadingMode
 
 PROMPT = "a red cube on top of a blue sphere"
@@ -43,9 +43,10 @@ def test_closed_form_denoiser_equals_brute_force(t_fraction):
     log_weights = [0.0, -math.inf, -0.5, 0.0, -2.0, -math.inf, 0.0, -1.0, 0.0]
     expected = _brute_force_eps(noisy, images, log_weights, alpha, sigma)
     norms = images.square().sum(-1)
-    eps = closed_form_eps(noisy, images, norms, torch.tensor(log_weights), alpha, sigma)
+    denoiser = ClosedFormDenoiser(images, norms, torch.tensor(log_weights))
+    eps = denoiser.eps(noisy, alpha, sigma)
     assert torch.allclose(eps.double(), expected, atol=1e-4, rtol=1e-4)
-    x0 = closed_form_x0(noisy, images, norms, torch.tensor(log_weights), alpha, sigma)
+    x0 = denoiser.x0(noisy, alpha, sigma)
     assert torch.allclose((noisy - alpha * x0) / sigma, eps)
 
 
