@@ -35,6 +35,8 @@ class LossInputs:
 
 @dataclass(frozen=True)
 class LossTerm:
+    """One named term of the objective: its weight at a point of the run and its formula."""
+
     name: str
     weight: Callable[[float, RegularizerConfig], float]  # (fraction of the run, config) -> lambda
     value: Callable[[LossInputs], torch.Tensor]  # the unweighted scalar
