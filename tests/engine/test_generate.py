@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # every test runs the real engine as a subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--preset", "fast", "--set", "mesh.grid_resolution=48", "--set", "turntable_frames=2"]
 
