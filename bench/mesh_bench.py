@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.config import MeshConfig
-from engine.mesh.grid import GRID_FILE, sample_field, save_grid
+from engine.mesh.density_grid import GRID_FILE, sample_field, save_grid
 from engine.mesh.pipeline import remesh_run
 
 from .results_file import MESH, RESULTS_DIR, Envelope, Results, write_results

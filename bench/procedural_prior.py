@@ -31,12 +31,13 @@ from pathlib import Path
 import torch
 
 from engine import metrics
-from engine.cameras import sample_cameras, view_suffix
+from engine.cameras import sample_cameras
 from engine.config import RunConfig
 from engine.guidance.base import ViewContext
 from engine.guidance.procedural import ProceduralPrior
 from engine.procedural.raymarch import render
 from engine.procedural.scene import Scene
+from engine.prompts import view_suffix
 from engine.shading import ShadingMode
 
 from .results_file import PRIOR, RESULTS_DIR, Envelope, Results, write_results

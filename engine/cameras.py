@@ -1,4 +1,4 @@
-"""Training cameras, point lights and view-dependent prompt suffixes (DreamFusion A.2).
+"""Training cameras and point lights (DreamFusion A.2), and the fixed preview orbit.
 
 Axes are Blender's: Z up, the object's front faces -Y. Azimuth 0 looks at the front (camera
 on -Y), +90 deg puts the camera on +X; elevation is the angle above the XY plane.
@@ -12,8 +12,6 @@ from dataclasses import dataclass, fields
 import torch
 
 from .config import CameraConfig
-
-VIEW_SUFFIXES = ("front", "side", "back", "overhead")
 
 
 @dataclass
@@ -121,20 +119,3 @@ def orbit_cameras(config: CameraConfig, azimuths_deg: list[float], elevation_deg
     # Key light above and to the right of the camera.
     light = spherical_to_position(azimuth + 30.0, elevation + 30.0, distance)
     return Cameras(position, rotation, fovy, azimuth, elevation, distance, light)
-
-
-def view_suffix(azimuth_deg: float, elevation_deg: float, config: CameraConfig) -> str:
-    """The view word for one camera: overhead above the threshold, else front / side / back."""
-    if elevation_deg > config.overhead_elevation_deg:
-        return "overhead"
-    az = (azimuth_deg + 180.0) % 360.0 - 180.0
-    if abs(az) <= config.front_half_angle_deg:
-        return "front"
-    if abs(az) >= 180.0 - config.front_half_angle_deg:
-        return "back"
-    return "side"
-
-
-def view_prompt(prompt: str, suffix: str) -> str:
-    """The paper's view-dependent prompt: 'a red cube, front view'."""
-    return f"{prompt}, {suffix} view"

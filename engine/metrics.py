@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from .mesh.file_format import MeshData, read_glb, read_npz
+from .mesh.file_format import MeshData, read_npz
+from .mesh.interchange import read_glb
 from .procedural.ground_truth import scene_mesh
 from .procedural.scene import FRONT_DIRECTIONS, Scene
 

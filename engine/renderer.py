@@ -9,18 +9,27 @@ import torch
 from .cameras import Cameras
 from .config import RenderConfig, ShadingConfig
 from .field.base import Field
-from .shading import ShadingMode, composite, shade_accumulated
+from .shading import ShadingMode, composite, shade
+
+
+@dataclass
+class MarchedSamples:
+    """The samples along the rays that met the field's bounding sphere (what the orientation loss reads)."""
+
+    weights: torch.Tensor  # (R, S) w_i = alpha_i T_i
+    normals: torch.Tensor  # (R, S, 3) the field's normals
+    directions: torch.Tensor  # (R, 3) unit ray directions
+    total_rays: int  # every ray of the batch, the marched ones and those that missed the sphere
 
 
 @dataclass
 class Rendering:
-    """Images (B, 3, H, W) / (B, 1, H, W) plus what the regularisers need."""
+    """Images (B, 3, H, W) / (B, 1, H, W) plus the marched samples they were composited from."""
 
     rgb: torch.Tensor
     opacity: torch.Tensor
     depth: torch.Tensor
-    orientation: torch.Tensor  # scalar: sum_i stopgrad(w_i) max(0, n_i . d)^2, mean over rays
-    opacity_penalty: torch.Tensor  # scalar: mean sqrt(acc^2 + 0.01)
+    samples: MarchedSamples
 
 
 def ray_sphere(origins: torch.Tensor, directions: torch.Tensor, radius: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,13 +92,9 @@ def render(
         normal = (weights.unsqueeze(-1) * sample.normals).sum(dim=1)
         normal = normal / normal.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         surface = origins + directions * (depth / opacity.clamp_min(1e-6))
-        accumulated = shade_accumulated(
-            albedo, opacity, normal, surface, cameras.light[ray_camera], mode, shading_config
-        )
+        accumulated = shade(albedo, normal, surface, cameras.light[ray_camera], mode, shading_config, opacity=opacity)
 
-    facing = (sample.normals * directions.unsqueeze(1)).sum(dim=-1).clamp_min(0.0)
     rays = all_origins.shape[0]
-    orientation = (weights.detach() * facing**2).sum() / rays
 
     def scatter(values: torch.Tensor) -> torch.Tensor:
         """Per-hit-ray values back onto every ray (rays, C); missed rays are empty."""
@@ -100,8 +105,8 @@ def render(
 
     full_opacity = scatter(opacity)
     rgb = composite(scatter(accumulated), full_opacity, shading_config.background)
-    opacity_penalty = torch.sqrt(full_opacity**2 + 0.01).mean()
-    return Rendering(image(rgb), image(full_opacity), image(scatter(depth)), orientation, opacity_penalty)
+    marched = MarchedSamples(weights, sample.normals, directions, rays)
+    return Rendering(image(rgb), image(full_opacity), image(scatter(depth)), marched)
 
 
 @torch.no_grad()

@@ -20,18 +20,6 @@ class ShadingMode(StrEnum):
     AMBIENT = "ambient"
 
 
-def shade(
-    albedo: torch.Tensor,
-    normals: torch.Tensor,
-    points: torch.Tensor,
-    light: torch.Tensor,
-    mode: ShadingMode,
-    config: ShadingConfig,
-) -> torch.Tensor:
-    """Color at surface samples. ``albedo``, ``normals``, ``points`` (..., 3); ``light`` broadcastable to them."""
-    return shade_accumulated(albedo, torch.ones_like(albedo[..., :1]), normals, points, light, mode, config)
-
-
 def lighting(normals: torch.Tensor, points: torch.Tensor, light: torch.Tensor, config: ShadingConfig) -> torch.Tensor:
     """l_rho * max(0, n . (l - mu) / ||l - mu||) + l_a, shape (..., 1)."""
     to_light = light - points
@@ -40,25 +28,27 @@ def lighting(normals: torch.Tensor, points: torch.Tensor, light: torch.Tensor, c
     return config.diffuse * lambert + config.ambient
 
 
-def shade_accumulated(
+def shade(
     albedo: torch.Tensor,
-    opacity: torch.Tensor,
     normals: torch.Tensor,
     points: torch.Tensor,
     light: torch.Tensor,
     mode: ShadingMode,
     config: ShadingConfig,
+    opacity: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Shade opacity-weighted albedo (..., 3) once at the expected surface point (deferred shading).
+    """Color (..., 3) of ``albedo`` lit at ``points`` with ``normals``; ``light`` broadcastable to them.
 
-    The shading is linear in albedo, so a ray's color is its accumulated albedo times the
-    lighting at its mean normal and depth; textureless renders use white albedo (= opacity).
+    For a surface point ``opacity`` is None (1). The renderer passes a ray's opacity-weighted albedo and
+    its opacity, and shades once at the expected surface point (deferred shading): the shading is linear
+    in albedo, so that equals shading every sample; textureless renders use white albedo (= opacity).
     """
     if mode is ShadingMode.AMBIENT:
         return albedo
     intensity = lighting(normals, points, light, config)
     if mode is ShadingMode.TEXTURELESS:
-        return (opacity * intensity).expand_as(albedo)
+        coverage = torch.ones_like(albedo[..., :1]) if opacity is None else opacity
+        return (coverage * intensity).expand_as(albedo)
     return albedo * intensity
 
 

@@ -1,4 +1,9 @@
-"""The optimization loop: render a random view under a random light, score it with SDS, step.
+"""The optimization loop: render a random view under a random light, score it, take the loss, step.
+
+Each stage is its own module: cameras (``cameras.py``), view-dependent prompts (``prompts.py``), volume
+rendering (``renderer.py``), the objective (``loss.py``, with SDS from ``guidance/sds.py``) and the
+optimizer with its schedule (``optimizer.py``). The trainer runs them in order and does the rest of a
+run's bookkeeping: progress events, previews, checkpoints, stopping and the turntable.
 
 Every random draw comes from one ``torch.Generator`` whose state is checkpointed, and previews
 use fixed cameras without drawing from it, so a resumed CPU run ends identical to an
@@ -7,7 +12,6 @@ uninterrupted one.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,11 +23,14 @@ from PIL import Image
 
 from . import checkpoint, protocol
 from .atomic_write import replacing
-from .cameras import VIEW_SUFFIXES, orbit_cameras, sample_cameras, view_suffix
-from .config import OptimConfig, RegularizerConfig, RunConfig
+from .cameras import orbit_cameras, sample_cameras
+from .config import RunConfig
 from .field.base import Field
-from .guidance.base import DiffusionPrior, ViewContext
+from .guidance.base import DiffusionPrior
 from .guidance.sds import ScoreDistillation
+from .loss import LossBreakdown, LossInputs, step_loss
+from .optimizer import build_optimizer, descend, set_learning_rate
+from .prompts import run_suffixes, view_contexts
 from .registry import FIELDS, resolve
 from .renderer import render, render_image
 from .shading import ShadingMode, sample_mode
@@ -32,24 +39,7 @@ from .stop_signal import StopSignal
 PREVIEW_RESOLUTION = 128
 PREVIEW_AZIMUTH_DEG = -35.0  # a three-quarter view of the front
 PROGRESS_INTERVAL_S = 0.25
-
-
-def learning_rate(fraction: float, config: OptimConfig) -> float:
-    """Linear warm-up, then cosine decay to ``lr * lr_end_factor`` (paper A.2, shape only)."""
-    if fraction < config.warmup_fraction:
-        return config.lr * max(fraction / config.warmup_fraction, 1e-3)
-    progress = (fraction - config.warmup_fraction) / max(1.0 - config.warmup_fraction, 1e-9)
-    end = config.lr * config.lr_end_factor
-    return end + 0.5 * (config.lr - end) * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def orientation_weight(fraction: float, config: RegularizerConfig) -> float:
-    """Annealed in log space from the start weight to the full weight (paper: 1e-4 -> 1e-2 over 5k steps)."""
-    if config.orientation_weight <= 0.0:
-        return 0.0
-    ramp = min(fraction / config.orientation_anneal_fraction, 1.0) if config.orientation_anneal_fraction > 0 else 1.0
-    low, high = math.log(config.orientation_weight_start), math.log(config.orientation_weight)
-    return math.exp(low + (high - low) * ramp)
+LOSS_DIGITS = 6  # rounding of the losses in progress events
 
 
 def save_png(image: torch.Tensor, path: Path) -> Path:
@@ -62,7 +52,7 @@ def save_png(image: torch.Tensor, path: Path) -> Path:
 
 @dataclass
 class StepResult:
-    loss: float
+    losses: LossBreakdown
     mode: ShadingMode
 
 
@@ -87,13 +77,10 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.field: Field = resolve(FIELDS, config.field.name, "field")(config.field).to(device)
         self.prior = prior
-        suffixes = VIEW_SUFFIXES if config.guidance.view_dependent_prompts else ("",)
-        prior.set_prompt(config.prompt, config.guidance.negative_prompt, suffixes)
+        prior.set_prompt(config.prompt, config.guidance.negative_prompt, run_suffixes(config.guidance))
         prior.release_text_encoder()
         self.sds = ScoreDistillation(prior, config.guidance)
-        self.optimizer = torch.optim.Adam(
-            self.field.parameters(), lr=config.optim.lr, betas=(0.9, 0.99), eps=config.optim.adam_eps
-        )
+        self.optimizer = build_optimizer(self.field, config.optim)
         self.step = 0
         self.preview_cameras = orbit_cameras(config.camera, [PREVIEW_AZIMUTH_DEG])
 
@@ -111,37 +98,20 @@ class Trainer:
         return path
 
     def train_step(self) -> StepResult:
+        """Render a random batch, score it, take the loss and step; the schedules follow the run's progress."""
         config, total = self.config, self.config.optim.steps
         fraction = self.step / total
         self.field.set_progress(fraction)
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(fraction, config.optim)
+        set_learning_rate(self.optimizer, fraction, config.optim)
         mode = sample_mode(self.step, total, config.shading, self.generator)
         cameras = sample_cameras(config.camera, config.optim.batch_size, self.generator)
         rendering = render(self.field, cameras, mode, config.render, config.shading, generator=self.generator)
-        views = [
-            ViewContext(
-                suffix=view_suffix(az, el, config.camera) if config.guidance.view_dependent_prompts else "",
-                mode=mode,
-                azimuth_deg=az,
-                elevation_deg=el,
-            )
-            for az, el in zip(cameras.azimuth.tolist(), cameras.elevation.tolist(), strict=True)
-        ]
-        sds = self.sds(rendering.rgb, views, fraction, self.generator)
-        regular = config.regularizers
-        loss = (
-            sds.loss
-            + orientation_weight(fraction, regular) * rendering.orientation
-            + regular.opacity_weight * rendering.opacity_penalty
-        )
-        if regular.smoothness_weight > 0:
-            loss = loss + regular.smoothness_weight * self.field.smoothness()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        views = view_contexts(cameras, mode, config.camera, config.guidance)
+        score = self.sds(rendering.rgb, views, fraction, self.generator)
+        losses = step_loss(LossInputs(rendering, score, self.field), fraction, config.regularizers)
+        descend(self.optimizer, losses.total)
         self.step += 1
-        return StepResult(loss=float(loss.detach()), mode=mode)
+        return StepResult(losses=losses, mode=mode)
 
     def write_preview(self) -> Path:
         image = render_image(
@@ -191,7 +161,8 @@ class Trainer:
                     protocol.PROGRESS,
                     step=self.step,
                     total=total,
-                    loss=round(result.loss, 6),
+                    loss=round(float(result.losses.total.detach()), LOSS_DIGITS),
+                    losses={name: round(value, LOSS_DIGITS) for name, value in result.losses.as_floats().items()},
                     it_per_s=round(rate, 3),
                     eta_s=round((total - self.step) / max(rate, 1e-9), 1),
                     mode=result.mode.value,

@@ -9,10 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .. import protocol
 from ..config import PRESETS, RunConfig, from_dict, override, to_dict
+from ..device import choose_device
 from ..errors import EngineError
+from ..mesh.pipeline import export_run
 from ..protocol import MAX_PROMPT_CHARS
+from ..registry import PRIORS, resolve
+from ..stop_signal import StopSignal
+from ..trainer import Trainer
 
 HELP = "Generate a 3D asset from a text prompt (Score Distillation Sampling)."
 CONFIG_FILE = "config.json"
@@ -122,14 +129,6 @@ def load_run_config(run_dir: Path) -> RunConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from ..device import choose_device
-    from ..mesh.pipeline import export_run
-    from ..registry import PRIORS, resolve
-    from ..stop_signal import StopSignal
-    from ..trainer import Trainer
-
     stop = StopSignal().install()
     if args.resume is not None:
         run_dir = args.resume.expanduser().resolve()

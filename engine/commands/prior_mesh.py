@@ -11,7 +11,8 @@ from pathlib import Path
 
 from .. import protocol
 from ..errors import EngineError
-from ..mesh.file_format import write_glb, write_npz
+from ..mesh.file_format import write_npz
+from ..mesh.interchange import write_glb
 from ..procedural.ground_truth import scene_mesh
 from ..procedural.scene import Scene
 

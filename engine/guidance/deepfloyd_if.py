@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from diffusers import DDPMScheduler, UNet2DConditionModel
+from transformers import T5EncoderModel, T5Tokenizer
 
 from .base import PriorError
 from .learned_prior import LearnedPrior
@@ -23,8 +25,6 @@ PIXEL_CHANNELS = 3
 
 def _load_tokenizer(source: ModelSource) -> Any:
     """The T5 tokenizer; a checkpoint that ships only spiece.model needs sentencepiece to read it."""
-    from transformers import T5Tokenizer
-
     try:
         return load_part(source, T5Tokenizer, "tokenizer")
     except PriorError as exc:
@@ -51,9 +51,6 @@ class DeepFloydIFPrior(LearnedPrior):
 
     @classmethod
     def load(cls, source: ModelSource, device: torch.device, dtype: torch.dtype) -> DeepFloydIFPrior:
-        from diffusers import DDPMScheduler, UNet2DConditionModel
-        from transformers import T5EncoderModel
-
         unet = load_part(source, UNet2DConditionModel, "unet", dtype)
         if unet.config.in_channels != PIXEL_CHANNELS or unet.config.encoder_hid_dim is None:
             raise PriorError(

@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..cameras import view_prompt
 from ..config import RunConfig
 from ..device import denoiser_dtype
 from ..model_discovery import hub_cache_dir
+from ..prompts import view_prompt
 from .base import DiffusionPrior, PriorError, ViewContext
 from .model_loading import ModelSource, resolve_model
 

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub import snapshot_download
+from huggingface_hub.errors import EntryNotFoundError, HFValidationError
+from huggingface_hub.utils import validate_repo_id
 
 from .base import PriorError
 
@@ -84,10 +87,6 @@ def resolve_model(
     name: str, parts: tuple[str, ...], *, offline: bool, cache_dir: Path | None, prior: str
 ) -> ModelSource:
     """Check that ``name`` (folder or hub id) can provide ``parts``, without loading any weights."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
     folder = Path(name).expanduser()
     if folder.is_dir():
         _check_folder(folder, parts, f"the {prior} model folder {name}")
@@ -135,8 +134,6 @@ def load_part(source: ModelSource, loader: Any, part: str, dtype: torch.dtype | 
 
     ``dtype`` is given for parts with weights (models), None for tokenizers and schedulers.
     """
-    from huggingface_hub.errors import EntryNotFoundError
-
     kwargs: dict[str, Any] = {"subfolder": part, "local_files_only": source.offline}
     if source.cache_dir is not None:
         kwargs["cache_dir"] = str(source.cache_dir)

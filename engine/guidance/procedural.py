@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ..config import RunConfig
-from ..procedural.denoiser import ViewSelection, ViewWeighting, closed_form_eps
+from ..procedural.denoiser import ClosedFormDenoiser, ViewSelection, ViewWeighting
 from ..procedural.image_set import MODES, ImageSet, ImageSetSettings, load_or_build, unconditional_scenes
 from ..procedural.prompt import SceneSpec, parse_prompt
 from ..procedural.scene import Scene
@@ -38,7 +38,7 @@ class _DeviceSet:
         mode = MODES.index(view.mode)
         images, norms = self.images[mode], self.squared_norms[mode]
         log_weights = self.weighting.log_weights(view) if narrow else torch.zeros(images.shape[0])
-        return closed_form_eps(noisy, images, norms, log_weights.to(images), alpha, sigma)
+        return ClosedFormDenoiser(images, norms, log_weights.to(images)).eps(noisy, alpha, sigma)
 
 
 class ProceduralPrior(DiffusionPrior):

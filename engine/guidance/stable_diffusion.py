@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+from transformers import CLIPTextModel, CLIPTokenizer
 
 from .base import PriorError
 from .learned_prior import LearnedPrior
@@ -35,9 +37,6 @@ class StableDiffusionPrior(LearnedPrior):
 
     @classmethod
     def load(cls, source: ModelSource, device: torch.device, dtype: torch.dtype) -> StableDiffusionPrior:
-        from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-        from transformers import CLIPTextModel, CLIPTokenizer
-
         unet = load_part(source, UNet2DConditionModel, "unet", dtype)
         vae = load_part(source, AutoencoderKL, "vae", dtype)
         if unet.config.addition_embed_type is not None or unet.config.in_channels != vae.config.latent_channels:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grid import DensityGrid, fill_from_nearest, sample_trilinear
+from .density_grid import DensityGrid, fill_from_nearest, sample_trilinear
 
 RASTER_BATCH = 1 << 20  # candidate texels tested at once (bounds memory to ~50 MB)
 

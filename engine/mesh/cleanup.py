@@ -1,11 +1,11 @@
-"""Mesh clean-up after marching cubes: floaters out, staircase smoothed, unused vertices dropped.
-
-scipy and trimesh are imported inside the functions (the module itself needs numpy only).
-"""
+"""Mesh clean-up after marching cubes: floaters out, staircase smoothed, unused vertices dropped."""
 
 from __future__ import annotations
 
 import numpy as np
+import trimesh
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 TAUBIN_LAMBDA = 0.5  # shrink step
 TAUBIN_NU = 0.53  # inflate step, slightly larger: Taubin smoothing keeps volume where Laplacian shrinks it
@@ -20,9 +20,6 @@ def drop_small_components(
     """
     if len(faces) == 0:
         return vertices, faces, 0
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
     graph = coo_matrix((np.ones(len(edges), np.int8), (edges[:, 0], edges[:, 1])), shape=(len(vertices),) * 2)
     _, vertex_label = connected_components(graph, directed=False)
@@ -44,8 +41,6 @@ def smooth(vertices: np.ndarray, faces: np.ndarray, iterations: int) -> np.ndarr
     """Taubin smoothing: softens marching cubes' voxel staircase without shrinking the object."""
     if iterations <= 0 or len(faces) == 0:
         return vertices
-    import trimesh
-
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
     trimesh.smoothing.filter_taubin(mesh, lamb=TAUBIN_LAMBDA, nu=TAUBIN_NU, iterations=iterations)
     return np.asarray(mesh.vertices, dtype=np.float32)

@@ -1,17 +1,16 @@
 """Marching cubes on the stored density grid.
 
-numpy and PyMCubes only at import time, so ``python -m engine remesh`` re-extracts from
-``density_grid.npz`` in about a second without loading torch (scipy is imported only to shrink a grid
-for a face budget). The grid is padded
-with empty space, so a surface that touches the box is closed: every mesh is watertight. Faces wind
-counter-clockwise seen from the side where density is below the threshold, so normals point out of
-the solid (into a cavity for a cavity's wall).
+numpy, scipy and PyMCubes only (no torch), so ``python -m engine remesh`` re-extracts from
+``density_grid.npz`` in about a second. The grid is padded with empty space, so a surface that touches
+the box is closed: every mesh is watertight. Faces wind counter-clockwise seen from the side where
+density is below the threshold, so normals point out of the solid (into a cavity for a cavity's wall).
 """
 
 from __future__ import annotations
 
 import mcubes
 import numpy as np
+from scipy.ndimage import zoom
 
 from ..errors import EngineError
 from .threshold import auto_threshold
@@ -40,8 +39,6 @@ def extract_within_budget(
     vertices, faces = extract_surface(density, bound, threshold)
     resolution = density.shape[0]
     while face_budget is not None and len(faces) > face_budget and resolution > MIN_BUDGET_RESOLUTION:
-        from scipy.ndimage import zoom
-
         scale = BUDGET_MARGIN * np.sqrt(face_budget / len(faces))
         resolution = max(MIN_BUDGET_RESOLUTION, min(resolution - 1, int(resolution * scale)))
         coarse = zoom(density, resolution / density.shape[0], order=1, prefilter=False, grid_mode=False)

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EngineError
-from .file_format import MeshData, write_glb, write_npz, write_obj, write_texture
+from .file_format import MeshData, write_npz
+from .interchange import write_glb, write_obj, write_texture
 
 MESH_FILE = "mesh.npz"
 GLB_FILE = "mesh.glb"

@@ -18,9 +18,9 @@ from ..config import MeshConfig, from_dict
 from ..errors import EngineError
 from .bake import bake_texture, vertex_albedo
 from .cleanup import drop_small_components, smooth
+from .density_grid import GRID_FILE, PointFunction, load_grid, sample_field, save_grid
 from .extract import extract_within_budget
 from .file_format import MeshData, srgb_to_linear
-from .grid import GRID_FILE, PointFunction, load_grid, sample_field, save_grid
 from .outputs import FORMATS, TEXTURE_FILE, write_mesh_files
 from .threshold import auto_threshold
 from .uv_atlas import unwrap

@@ -5,12 +5,15 @@ for an export step. Marching-cubes meshes are dense and smooth, so simpler chart
 the axis direction its normal faces most (six directions), a few rounds of majority vote among edge
 neighbours remove single-face specks, and each connected region of one direction is projected flat onto
 that direction's plane (area stretch at most sqrt(3), no flipped triangles). xatlas then only packs the
-charts (well under a second). numpy at import; scipy and xatlas inside the function.
+charts (well under a second).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import xatlas
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 VOTE_ROUNDS = 3
 PADDING_TEXELS = 2
@@ -28,8 +31,6 @@ _V_AXIS = np.array([2, 2, 2, 2, 1, 1])
 
 def unwrap(vertices: np.ndarray, faces: np.ndarray, texture_size: int) -> np.ndarray:
     """Per-loop UVs (M * 3, 2) float32 in [0, 1], Blender's convention (origin bottom left), one atlas."""
-    import xatlas
-
     normals = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]])
     neighbours = face_neighbours(faces)
     direction = _vote(_facing_direction(normals), neighbours, normals)
@@ -101,9 +102,6 @@ def _vote(direction: np.ndarray, neighbours: np.ndarray, normals: np.ndarray) ->
 
 def _charts(direction: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
     """Chart id per face: connected regions of edge neighbours facing the same direction."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     face = np.repeat(np.arange(len(direction)), 3)
     other = neighbours.ravel()
     same = (other >= 0) & (direction[face] == direction[np.maximum(other, 0)])

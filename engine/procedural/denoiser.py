@@ -9,13 +9,15 @@ either a hard window (the view suffix's range) or a kernel around the render's c
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from enum import StrEnum
 
 import torch
 
-from ..cameras import spherical_to_position, view_suffix
+from ..cameras import spherical_to_position
 from ..config import CameraConfig
 from ..guidance.base import ViewContext
+from ..prompts import view_suffix
 
 
 class ViewSelection(StrEnum):
@@ -23,30 +25,25 @@ class ViewSelection(StrEnum):
     KERNEL = "kernel"  # every image, weighted by a Gaussian in the angle between its camera and the render's
 
 
-def closed_form_x0(
-    noisy: torch.Tensor,
-    images: torch.Tensor,
-    squared_norms: torch.Tensor,
-    log_weights: torch.Tensor,
-    alpha: float,
-    sigma: float,
-) -> torch.Tensor:
-    """x0_hat for one noisy image (D,) against images (N, D), their ||x_i||^2 (N,) and prior log-weights (N,)."""
-    # ||z - a x||^2 = ||z||^2 - 2a z.x + a^2 ||x||^2; the first term is the same for every i.
-    logits = log_weights + (alpha * (images @ noisy) - 0.5 * alpha * alpha * squared_norms) / (sigma * sigma)
-    return torch.softmax(logits, dim=0) @ images
+@dataclass(frozen=True)
+class ClosedFormDenoiser:
+    """The optimal denoiser of images (N, D) with prior log-weights (N,); ``squared_norms`` are their
+    ||x_i||^2 (N,), computed once per set rather than per call."""
 
+    images: torch.Tensor
+    squared_norms: torch.Tensor
+    log_weights: torch.Tensor
 
-def closed_form_eps(
-    noisy: torch.Tensor,
-    images: torch.Tensor,
-    squared_norms: torch.Tensor,
-    log_weights: torch.Tensor,
-    alpha: float,
-    sigma: float,
-) -> torch.Tensor:
-    """eps_hat = (z - alpha x0_hat) / sigma for one noisy image (D,)."""
-    return (noisy - alpha * closed_form_x0(noisy, images, squared_norms, log_weights, alpha, sigma)) / sigma
+    def x0(self, noisy: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
+        """x0_hat for one noisy image (D,)."""
+        # ||z - a x||^2 = ||z||^2 - 2a z.x + a^2 ||x||^2; the first term is the same for every i.
+        scaled_match = alpha * (self.images @ noisy) - 0.5 * alpha * alpha * self.squared_norms
+        logits = self.log_weights + scaled_match / (sigma * sigma)
+        return torch.softmax(logits, dim=0) @ self.images
+
+    def eps(self, noisy: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
+        """eps_hat = (z - alpha x0_hat) / sigma for one noisy image (D,)."""
+        return (noisy - alpha * self.x0(noisy, alpha, sigma)) / sigma
 
 
 class ViewWeighting:

@@ -1,4 +1,4 @@
-"""Camera and light distributions (paper A.2) and the view-suffix boundaries."""
+"""Camera and light distributions (paper A.2)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from engine.cameras import look_at, orbit_cameras, sample_cameras, spherical_to_position, view_prompt, view_suffix
+from engine.cameras import look_at, orbit_cameras, sample_cameras, spherical_to_position
 from engine.config import CameraConfig
 
 CONFIG = CameraConfig()
@@ -67,32 +67,6 @@ def test_light_is_near_the_camera_side(cameras) -> None:  # type: ignore[no-unty
     cosine = torch.nn.functional.cosine_similarity(cameras.light, cameras.position, dim=-1)
     assert cosine.mean() > 0.5  # centred on the camera, spread by N(0, I)
     assert (cosine < 0).any()  # but sometimes from behind
-
-
-@pytest.mark.parametrize(
-    ("azimuth", "elevation", "expected"),
-    [
-        (0.0, 0.0, "front"),
-        (45.0, 10.0, "front"),
-        (-45.0, 10.0, "front"),
-        (45.1, 10.0, "side"),
-        (-90.0, 30.0, "side"),
-        (134.9, 0.0, "side"),
-        (135.0, 0.0, "back"),
-        (180.0, 0.0, "back"),
-        (-179.0, 0.0, "back"),
-        (0.0, 60.0, "front"),
-        (0.0, 60.1, "overhead"),
-        (180.0, 89.0, "overhead"),
-        (360.0, 0.0, "front"),
-    ],
-)
-def test_view_suffix_boundaries(azimuth: float, elevation: float, expected: str) -> None:
-    assert view_suffix(azimuth, elevation, CONFIG) == expected
-
-
-def test_view_prompt() -> None:
-    assert view_prompt("a red cube", "front") == "a red cube, front view"
 
 
 def test_sampling_is_repeatable() -> None:

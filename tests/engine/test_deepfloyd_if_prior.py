@@ -56,6 +56,7 @@ def test_loads_folder_with_the_checkpoints_noise_schedule(tiny_deepfloyd_if: Pat
 
 
 @pytest.mark.parametrize("scale", [0.0, 1.0, 20.0])
+@pytest.mark.slow
 def test_guided_noise_is_uncond_plus_scale_times_difference_of_the_eps_channels(
     prior: DeepFloydIFPrior, pipeline: IFPipeline, scale: float
 ) -> None:
@@ -89,6 +90,7 @@ def test_encode_maps_pixels_to_minus_one_one_and_resizes_other_sizes(prior: Deep
     torch.testing.assert_close(resized, torch.full_like(resized, -0.5))
 
 
+@pytest.mark.slow
 def test_a_few_sds_steps_move_the_image_and_leave_the_model_alone(prior: DeepFloydIFPrior) -> None:
     prior.set_prompt(PROMPT, "", ("front", "side", "back", "overhead"))
     prior.release_text_encoder()
@@ -136,6 +138,7 @@ def spiece_only_checkpoint(tiny_deepfloyd_if: Path, folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_sentencepiece_only_tokenizer_loads_and_conditions_the_prior(tiny_deepfloyd_if: Path, tmp_path: Path) -> None:
     prior = load_prior(spiece_only_checkpoint(tiny_deepfloyd_if, tmp_path / "spiece"))
     noisy = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
@@ -148,6 +151,7 @@ def test_a_sentencepiece_only_tokenizer_loads_and_conditions_the_prior(tiny_deep
     assert not torch.allclose(*predictions), "the prompt, read by the SentencePiece tokenizer, steers the noise"
 
 
+@pytest.mark.slow
 def test_a_python_without_sentencepiece_is_told_to_install_it(tiny_deepfloyd_if: Path, tmp_path: Path) -> None:
     """A studio's own engine Python may lack the package: a real process in which it cannot be imported."""
     folder = spiece_only_checkpoint(tiny_deepfloyd_if, tmp_path / "spiece")

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # every test runs the real engine as a subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--preset", "fast", "--set", "mesh.grid_resolution=48", "--set", "turntable_frames=2"]
 
@@ -90,6 +92,10 @@ def test_every_line_is_a_protocol_event(first_run) -> None:  # type: ignore[no-u
     assert progress[-1]["step"] == progress[-1]["total"] == 12
     assert all({"loss", "it_per_s", "eta_s"} <= set(p) for p in progress)
     assert all(np.isfinite(p["loss"]) for p in progress)
+    # Each loss term on its own, weighted; they add up to the loss.
+    assert all(list(p["losses"]) == ["sds", "orientation", "opacity", "smoothness"] for p in progress)
+    assert all(sum(p["losses"].values()) == pytest.approx(p["loss"], rel=1e-6, abs=1e-5) for p in progress)
+    assert all(p["losses"]["sds"] > 0 and p["losses"]["opacity"] > 0 for p in progress)
 
 
 def test_run_folder_holds_the_promised_files(first_run) -> None:  # type: ignore[no-untyped-def]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from engine.mesh.bake import bake_texture, rasterize_positions, vertex_albedo
+from engine.mesh.density_grid import sample_field
 from engine.mesh.extract import extract_surface
-from engine.mesh.grid import sample_field
 from engine.mesh.threshold import auto_threshold
 from engine.mesh.uv_atlas import face_neighbours, unwrap
 

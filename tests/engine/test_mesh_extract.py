@@ -17,8 +17,8 @@ import trimesh
 
 from engine.errors import EngineError
 from engine.mesh.cleanup import drop_small_components, smooth
+from engine.mesh.density_grid import lattice
 from engine.mesh.extract import extract_surface, extract_within_budget
-from engine.mesh.grid import lattice
 from engine.mesh.threshold import auto_threshold
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,7 +198,7 @@ for name in ("torch", "trimesh", "xatlas", "PIL"):
     sys.modules[name] = None  # any import of these now fails
 import numpy as np
 from engine.mesh.extract import extract_surface
-from engine.mesh.grid import DensityGrid, load_grid, save_grid
+from engine.mesh.density_grid import DensityGrid, load_grid, save_grid
 from engine.mesh.threshold import auto_threshold
 x = np.linspace(-1, 1, 32, dtype=np.float32)
 r = np.sqrt(sum(a**2 for a in np.meshgrid(x, x, x, indexing="ij")))

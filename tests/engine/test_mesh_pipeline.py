@@ -16,8 +16,9 @@ import trimesh
 
 from engine.config import MeshConfig
 from engine.errors import EngineError
-from engine.mesh.file_format import linear_to_srgb, read_glb, read_npz
-from engine.mesh.grid import GRID_FILE, load_grid
+from engine.mesh.density_grid import GRID_FILE, load_grid
+from engine.mesh.file_format import linear_to_srgb, read_npz
+from engine.mesh.interchange import read_glb
 from engine.mesh.pipeline import export_run, remesh_run
 
 BOUND = 1.0
@@ -123,6 +124,7 @@ def test_uv_bake_writes_texture_glb_and_obj(tmp_path: Path) -> None:
     assert np.abs(texel - color_ramp(blender_point[None])[0]).max() < 0.05
 
 
+@pytest.mark.slow
 def test_remesh_uses_the_run_config_and_removes_files_it_no_longer_writes(tmp_path: Path) -> None:
     export(tmp_path, bake="uv", texture_size=128, formats=("npz", "glb", "obj"))
     (tmp_path / "config.json").write_text(json.dumps({"prompt": "x", "mesh": {"formats": ["npz"]}}))

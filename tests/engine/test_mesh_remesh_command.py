@@ -14,6 +14,8 @@ from engine.config import MeshConfig
 from engine.mesh.file_format import read_npz
 from engine.mesh.pipeline import export_run
 
+pytestmark = pytest.mark.slow  # every test runs the real engine as a subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -9,7 +9,8 @@ import pytest
 import trimesh
 
 from engine import metrics
-from engine.mesh.file_format import MeshData, write_glb, write_npz
+from engine.mesh.file_format import MeshData, write_npz
+from engine.mesh.interchange import write_glb
 from engine.procedural.ground_truth import scene_mesh
 from engine.procedural.scene import Scene
 
@@ -112,6 +113,7 @@ def test_janus_result_with_two_faces_fails_the_front_check(snowman):
 
 
 @pytest.mark.parametrize("prompt", ["a duck", "a mug", "a chair"])
+@pytest.mark.slow
 def test_every_fronted_shape_has_one_front_in_its_ground_truth(prompt):
     scene = Scene.from_prompt(prompt)
     truth = scene_mesh(scene, 96)
@@ -119,6 +121,7 @@ def test_every_fronted_shape_has_one_front_in_its_ground_truth(prompt):
     assert check.ok, check
 
 
+@pytest.mark.slow
 def test_markers_on_another_object_are_not_tested():
     scene = Scene.from_prompt("a duck next to a snowman")
     truth = scene_mesh(scene, 96)

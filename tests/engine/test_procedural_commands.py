@@ -6,8 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from engine import metrics, protocol
 from engine.procedural.scene import Scene
+
+pytestmark = pytest.mark.slow  # every test runs the real engine as a subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,12 +9,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from engine.cameras import view_suffix
 from engine.config import RunConfig
 from engine.guidance.base import PriorError, ViewContext
 from engine.guidance.procedural import ProceduralPrior
-from engine.procedural.denoiser import closed_form_eps, closed_form_x0
+from engine.procedural.denoiser import ClosedFormDenoiser
 from engine.procedural.image_set import MODES, ImageSet
+from engine.prompts import view_suffix
 from engine.shading import ShadingMode
 
 PROMPT = "a red cube on top of a blue sphere"
@@ -43,9 +43,10 @@ def test_closed_form_denoiser_equals_brute_force(t_fraction):
     log_weights = [0.0, -math.inf, -0.5, 0.0, -2.0, -math.inf, 0.0, -1.0, 0.0]
     expected = _brute_force_eps(noisy, images, log_weights, alpha, sigma)
     norms = images.square().sum(-1)
-    eps = closed_form_eps(noisy, images, norms, torch.tensor(log_weights), alpha, sigma)
+    denoiser = ClosedFormDenoiser(images, norms, torch.tensor(log_weights))
+    eps = denoiser.eps(noisy, alpha, sigma)
     assert torch.allclose(eps.double(), expected, atol=1e-4, rtol=1e-4)
-    x0 = closed_form_x0(noisy, images, norms, torch.tensor(log_weights), alpha, sigma)
+    x0 = denoiser.x0(noisy, alpha, sigma)
     assert torch.allclose((noisy - alpha * x0) / sigma, eps)
 
 
@@ -69,6 +70,7 @@ def _x(image_set: ImageSet, mode: ShadingMode) -> torch.Tensor:
     return 2 * image_set.of_mode(mode).flatten(1) - 1
 
 
+@pytest.mark.slow
 def test_prior_noise_prediction_equals_brute_force_over_its_image_sets(prior):
     run = _small_run()
     conditional, unconditional = prior.conditional_set, prior.unconditional_set
@@ -147,6 +149,7 @@ def test_each_shading_mode_is_answered_from_images_of_that_mode(prior):
             assert nearest < 1e-6, (mode, source)
 
 
+@pytest.mark.slow
 def test_image_sets_are_cached_on_disk_and_rebuilt_when_corrupt(prior, tmp_path):
     assert len(list((tmp_path / "procedural").glob("*.safetensors"))) == 1  # the prompt's set
     prior.predict_noise(torch.zeros(1, 3, 16, 16), torch.tensor([10]), [ViewContext("", MODES[0], 0, 0)], 1.0)
@@ -204,6 +207,7 @@ def test_renders_of_another_size_are_refused(prior):
         prior.predict_noise(torch.zeros(1, 3, 32, 32), torch.tensor([10]), [ViewContext("", MODES[0], 0, 0)], 1.0)
 
 
+@pytest.mark.slow
 def test_sds_on_a_single_image_reaches_an_image_of_the_prompted_scene(prior):
     """The 2D check of SDS: optimize pixels with w(t) (eps_hat - eps) from the empty background."""
     view = ViewContext("front", ShadingMode.COLORED, 5.0, 15.0)

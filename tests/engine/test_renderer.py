@@ -9,6 +9,7 @@ import torch
 from engine.cameras import orbit_cameras
 from engine.config import CameraConfig, FieldConfig, RenderConfig, ShadingConfig
 from engine.field.grid import GridField
+from engine.loss import orientation_penalty
 from engine.renderer import ray_sphere, render
 from engine.shading import ShadingMode
 
@@ -85,5 +86,5 @@ def test_grid_levels_unlock_coarse_to_fine() -> None:
 def test_gradients_reach_the_grid() -> None:
     field = _field()
     out = render(field, orbit_cameras(CameraConfig(), [10.0]), ShadingMode.COLORED, RenderConfig(), ShadingConfig(), 16)
-    (out.rgb.mean() + out.orientation).backward()
+    (out.rgb.mean() + orientation_penalty(out.samples)).backward()
     assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in field.levels)

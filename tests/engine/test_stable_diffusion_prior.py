@@ -76,6 +76,7 @@ def test_loads_folder_with_the_checkpoints_noise_schedule(tiny_stable_diffusion:
 
 
 @pytest.mark.parametrize("scale", [0.0, 1.0, 7.5, 100.0])
+@pytest.mark.slow
 def test_guided_noise_is_uncond_plus_scale_times_difference(
     prior: StableDiffusionPrior, pipeline: StableDiffusionPipeline, scale: float
 ) -> None:
@@ -88,6 +89,7 @@ def test_guided_noise_is_uncond_plus_scale_times_difference(
     torch.testing.assert_close(eps, expected, rtol=1e-4, atol=1e-5 * (1 + scale))
 
 
+@pytest.mark.slow
 def test_each_view_gets_its_own_prompt(prior: StableDiffusionPrior) -> None:
     noisy = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(2))
     t = torch.tensor([500])
@@ -120,6 +122,7 @@ def test_predict_noise_builds_no_graph_through_the_unet(prior: StableDiffusionPr
     assert not eps.requires_grad
 
 
+@pytest.mark.slow
 def test_a_few_sds_steps_move_the_image_and_leave_the_model_alone(prior: StableDiffusionPrior) -> None:
     prior.set_prompt(PROMPT, "", ("front", "side", "back", "overhead"))
     prior.release_text_encoder()

@@ -8,7 +8,6 @@ half-resolution lattice of the same box, as uint8 in the renderer's (sRGB displa
 Albedo samples in empty space are meaningless (nothing there was ever rendered), so before
 storing, each one is replaced by the nearest sample inside or near the object: color then
 never bleeds in from the void, whatever threshold the surface is later extracted at.
-numpy only at import time (scipy is imported inside the functions that need it).
 """
 
 from __future__ import annotations
@@ -18,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt, zoom
 
-from ..atomic_write import replacing
 from ..errors import EngineError
+from . import versioned_npz
 from .threshold import auto_threshold
 
 FORMAT_VERSION = 1
@@ -108,8 +108,6 @@ def sample_field(
         albedo_fn, albedo_resolution, bound, 3, lambda f: report(density_share + (1 - density_share) * f)
     )
     albedo = np.clip(np.nan_to_num(albedo, nan=0.5), 0.0, 1.0)
-    from scipy.ndimage import zoom
-
     # Trilinear density at the albedo lattice (zoom maps corner samples onto corner samples).
     density_at_albedo = zoom(density, albedo_resolution / resolution, order=1, prefilter=False)
     trusted = density_at_albedo >= TRUSTED_FRACTION * auto_threshold(density, bound)
@@ -120,8 +118,6 @@ def fill_from_nearest(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Replace every entry where ``known`` is False by the nearest known one (unchanged if none is known)."""
     if known.all() or not known.any():
         return values
-    from scipy.ndimage import distance_transform_edt
-
     nearest = distance_transform_edt(~known, return_distances=False, return_indices=True)
     return values[tuple(nearest)]
 
@@ -132,14 +128,12 @@ def _to_uint8(unit: np.ndarray) -> np.ndarray:
 
 def save_grid(path: Path, grid: DensityGrid) -> None:
     """Write ``density_grid.npz`` atomically (compressed: a run folder keeps it for good)."""
-    with replacing(path) as partial, open(partial, "wb") as handle:
-        np.savez_compressed(
-            handle,
-            format_version=np.array(FORMAT_VERSION, dtype=np.int32),
-            bound=np.array(grid.bound, dtype=np.float32),
-            density=grid.density.astype(np.float16),
-            albedo=grid.albedo,
-        )
+    arrays = {
+        "bound": np.array(grid.bound, dtype=np.float32),
+        "density": grid.density.astype(np.float16),
+        "albedo": grid.albedo,
+    }
+    versioned_npz.save(path, FORMAT_VERSION, arrays, compressed=True)
 
 
 def load_grid(path: Path) -> DensityGrid:
@@ -150,16 +144,11 @@ def load_grid(path: Path) -> DensityGrid:
             f"no density grid at {path}: this run never reached the mesh stage; generate it again", "mesh"
         )
     try:
-        with np.load(path, allow_pickle=False) as data:
-            version = int(data["format_version"])
-            if version != FORMAT_VERSION:
-                raise ValueError(f"grid format {version}, this version reads {FORMAT_VERSION}")
-            grid = DensityGrid(
-                density=data["density"].astype(np.float32),
-                albedo=data["albedo"],
-                bound=float(data["bound"]),
-            )
-    except Exception as exc:  # zip, zlib, key and shape errors all mean the same thing to a user
+        arrays = versioned_npz.load(path, FORMAT_VERSION)
+        grid = DensityGrid(
+            density=arrays["density"].astype(np.float32), albedo=arrays["albedo"], bound=float(arrays["bound"])
+        )
+    except Exception as exc:  # zip, zlib, key, shape and version errors all mean the same thing to a user
         raise EngineError(f"the density grid {path} is corrupt ({exc}); generate the run again", "mesh") from exc
     problem = _grid_problem(grid)
     if problem:
