@@ -16,7 +16,7 @@ PROTOCOL_VERSION = 1
 # Events the engine emits, in the order a run emits them.
 STARTED = "started"  # run_dir, prompt, prior, total, device
 STAGE = "stage"  # name ("prior", "optimize", "mesh", "bake", "export"), message
-PROGRESS = "progress"  # step, total, loss, it_per_s, eta_s
+PROGRESS = "progress"  # step, total, loss, losses (weighted terms by name), it_per_s, eta_s, mode
 PREVIEW = "preview"  # step, path (PNG, absolute)
 CHECKPOINT = "checkpoint"  # step, path
 DONE = "done"  # run_dir, mesh (Blender-ready .npz), glb, elapsed_s, and optional extras
