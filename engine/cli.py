@@ -19,6 +19,7 @@ from .errors import EngineError
 
 COMMANDS = {
     "generate": ("engine.commands.generate", "generate a 3D asset from a text prompt"),
+    "batch": ("engine.commands.batch", "generate every prompt of a list, here or on a Ray cluster"),
     "remesh": ("engine.commands.remesh", "re-extract a finished run's mesh at another threshold"),
     "prior-vocabulary": ("engine.commands.prior_vocabulary", "the words the procedural prior understands"),
     "prior-mesh": ("engine.commands.prior_mesh", "the procedural prior's ground-truth mesh for a prompt"),

@@ -23,8 +23,9 @@ DONE = "done"  # run_dir, mesh (Blender-ready .npz), glb, elapsed_s, and optiona
 ERROR = "error"  # message (for a person), kind (machine-readable), log (optional)
 CANCELLED = "cancelled"  # step, checkpoint
 RESULT = "result"  # payload of one-shot commands (doctor, models, vocabulary)
+BATCH = "batch"  # engine batch: total, done, failed, cancelled, pending, and the prompt that changed
 
-EVENTS = (STARTED, STAGE, PROGRESS, PREVIEW, CHECKPOINT, DONE, ERROR, CANCELLED, RESULT)
+EVENTS = (STARTED, STAGE, PROGRESS, PREVIEW, CHECKPOINT, DONE, ERROR, CANCELLED, RESULT, BATCH)
 
 # Commands a client may write on the engine's stdin, one per line.
 STOP_COMMAND = "stop"

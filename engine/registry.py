@@ -26,3 +26,9 @@ def resolve(table: dict[str, str], name: str, what: str) -> Any:
         raise EngineError(f"unknown {what} {name!r}; choose one of: {', '.join(sorted(table))}", "input")
     module_name, _, attr = table[name].partition(":")
     return getattr(importlib.import_module(module_name), attr)
+
+
+EXECUTORS = {
+    "local": "engine.batch.local_executor:LocalExecutor",
+    "ray": "engine.batch.ray_executor:RayExecutor",
+}

@@ -1,0 +1,138 @@
+"""``python -m engine batch`` end to end: real engine processes, a real local Ray runtime (2 CPUs here),
+a killed worker, Ctrl-C, and a second run of the same command that continues instead of starting over."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.batch.ledger import PromptStatus, read_ledger
+from engine.mesh.file_format import read_npz
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+# Small runs: a 32x32 render, few prior views, a coarse mesh; checkpoints often, so a kill loses little.
+TINY = [
+    "--preset", "fast", "--set", "render.resolution=32", "--set", "guidance.procedural_views=16",
+    "--set", "mesh.grid_resolution=48", "--set", "turntable_frames=1", "--set", "checkpoint_every=10",
+]  # fmt: skip
+
+
+def batch_command(prompts: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "engine", "batch", str(prompts), "--out", str(out), *TINY, *extra]
+
+
+def run_batch(prompts: Path, out: Path, *extra: str) -> tuple[int, list[dict]]:
+    result = subprocess.run(batch_command(prompts, out, *extra), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return result.returncode, [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def write_prompts(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "prompts.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def engine_pid(run_dir: Path) -> int | None:
+    """The engine process writing ``run_dir``, found by its command line."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"engine" in command and str(run_dir).encode() in command:
+                return int(entry.name)
+    return None
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def wait_for(condition, timeout: float = 300.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_a_ray_batch_finishes_the_good_prompts_and_a_rerun_starts_nothing(tmp_path: Path) -> None:
+    prompts = write_prompts(
+        tmp_path, ["a red cube", '{"prompt": "a flying banana"}', '{"prompt": "a blue sphere", "seed": 2}']
+    )
+    out = tmp_path / "batch"
+    code, events = run_batch(prompts, out, "--steps", "20", "--ray", "local")
+    assert code == 2 and events[-1]["event"] == "error" and events[-1]["kind"] == "batch"
+    records = read_ledger(out)
+    assert [r.status for r in records] == [PromptStatus.DONE, PromptStatus.FAILED, PromptStatus.DONE]
+    assert "'flying'" in records[1].error and records[1].kind == "prompt" and not records[1].mesh
+    for record in (records[0], records[2]):
+        mesh = read_npz(out / record.mesh)
+        assert len(mesh.faces) > 100
+        assert record.executor == "ray" and record.machine == socket.gethostname() and record.seconds > 0
+    meshes = {r.index: (out / r.mesh).stat().st_mtime_ns for r in records if r.mesh}
+
+    code, events = run_batch(prompts, out, "--steps", "20", "--ray", "local")
+    assert code == 2
+    assert not [e for e in events if e["event"] == "batch" and e["status"] == "running"]
+    assert [(r.status, r.attempts) for r in read_ledger(out)] == [(r.status, r.attempts) for r in records]
+    assert {r.index: (out / r.mesh).stat().st_mtime_ns for r in records if r.mesh} == meshes
+
+
+def test_a_killed_ray_worker_is_retried_and_resumes_without_losing_the_others(tmp_path: Path) -> None:
+    prompts = write_prompts(tmp_path, ["a red cube", "a blue sphere"])
+    out = tmp_path / "batch"
+    process = subprocess.Popen(
+        batch_command(prompts, out, "--steps", "80", "--ray", "local"),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    cube = out / "000-a-red-cube"
+    wait_for(lambda: (cube / "checkpoint" / "meta.json").is_file())
+    victim = engine_pid(cube)
+    assert victim is not None
+    os.kill(parent_pid(victim), signal.SIGKILL)  # the Ray worker running the cube's task
+    assert process.wait(timeout=600) == 0
+    records = read_ledger(out)
+    assert [r.status for r in records] == [PromptStatus.DONE, PromptStatus.DONE]
+    started = [json.loads(line) for line in (cube / "log.jsonl").read_text().splitlines() if '"started"' in line]
+    assert [e["resumed"] for e in started] == [False, True]  # the retry continued from the checkpoint
+    assert read_npz(out / records[0].mesh).faces.shape[0] > 100
+
+
+def test_ctrl_c_stops_the_running_prompt_with_a_checkpoint_and_a_rerun_finishes_the_rest(tmp_path: Path) -> None:
+    prompts = write_prompts(tmp_path, ["a red cube", "a green cone"])
+    out = tmp_path / "batch"
+    process = subprocess.Popen(
+        batch_command(prompts, out, "--steps", "80"),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    cube = out / "000-a-red-cube"
+    wait_for(lambda: (cube / "checkpoint" / "meta.json").is_file())
+    process.send_signal(signal.SIGINT)
+    stdout, _ = process.communicate(timeout=120)
+    assert process.returncode == 0
+    assert json.loads(stdout.splitlines()[-1])["event"] == "cancelled"
+    records = read_ledger(out)
+    assert [r.status for r in records] == [PromptStatus.CANCELLED, PromptStatus.PENDING]
+    assert records[0].step > 0 and not (out / "001-a-green-cone").exists()
+
+    code, _ = run_batch(prompts, out, "--steps", "80")
+    assert code == 0
+    records = read_ledger(out)
+    assert [r.status for r in records] == [PromptStatus.DONE, PromptStatus.DONE]
+    started = [json.loads(line) for line in (cube / "log.jsonl").read_text().splitlines() if '"started"' in line]
+    assert [e["resumed"] for e in started] == [False, True]
