@@ -1,8 +1,10 @@
 """The ``ray`` executor: each prompt one Ray task, on a GPU where the cluster has them.
 
 ``--ray local`` starts a Ray runtime on this machine; ``--ray auto`` or ``--ray ADDRESS`` joins a running
-cluster. The engine's folder travels to the workers as the job's working directory, and every task writes
-its run folder under the batch folder, which on a real cluster is a folder all machines share. A worker
+cluster. The engine's folder travels to the workers as the job's working directory (the batch folder
+left out when it lies inside), and every task writes its run folder under the batch folder, which on a
+real cluster is a folder all machines share. Each task runs the engine with the worker's own Python (the
+one its machine started Ray with, which has the engine's requirements), not the driver's path. A worker
 that dies is retried by Ray (the retry resumes from the run's checkpoint). Stopping is a file,
 ``DIR/.stop``, that every task watches: it reaches tasks on every machine through the same shared folder.
 """
@@ -10,8 +12,10 @@ that dies is retried by Ray (the retry resumes from the run's checkpoint). Stopp
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import ray
@@ -32,6 +36,15 @@ def stop_file(batch_dir: Path) -> Path:
     return Path(batch_dir) / STOP_FILE
 
 
+def upload_excludes(batch_dir: Path) -> list[str]:
+    """What Ray leaves out of the working directory it uploads: ours, and the batch folder if it lies inside."""
+    try:
+        inside = Path(batch_dir).resolve().relative_to(ENGINE_ROOT)
+    except ValueError:
+        return UPLOAD_EXCLUDES
+    return [*UPLOAD_EXCLUDES, f"/{inside.as_posix()}/"] if inside.parts else UPLOAD_EXCLUDES
+
+
 @ray.remote(max_retries=WORKER_RETRIES)
 def _prompt_task(job: PromptJob, batch_dir: str) -> PromptOutcome:
     """Runs on a worker: the prompt's engine process, stopped when the batch's stop file appears."""
@@ -46,7 +59,7 @@ def _prompt_task(job: PromptJob, batch_dir: str) -> PromptOutcome:
 
     threading.Thread(target=watch, daemon=True).start()
     try:
-        return run_prompt(job, stop)
+        return run_prompt(replace(job, python=sys.executable), stop)
     finally:
         stop.set()
 
@@ -56,11 +69,10 @@ class RayExecutor:
 
     def __init__(self, address: str, batch_dir: Path) -> None:
         self.batch_dir = Path(batch_dir)
-        self._started_here = address == "local"
-        runtime_env = {"working_dir": str(ENGINE_ROOT), "excludes": UPLOAD_EXCLUDES}
+        runtime_env = {"working_dir": str(ENGINE_ROOT), "excludes": upload_excludes(self.batch_dir)}
         try:
-            if self._started_here:
-                ray.init(include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
+            if address == "local":  # a new runtime here, even where RAY_ADDRESS names a cluster
+                ray.init(address="local", include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
             else:
                 ray.init(address=address, log_to_driver=False, runtime_env=runtime_env)
         except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -162,14 +162,20 @@ def run(args: argparse.Namespace) -> int:
         )
         write_ledger(directory, batch.records)
         stop = _stop_event(StopSignal().install())
-        executor: Executor = resolve(EXECUTORS, batch.executor_name, "executor")(
-            *((args.ray, directory) if args.ray else ())
-        )
-        try:
-            _run_until_settled(batch, items, args, executor, stop)
-        finally:
-            executor.close()
-            batch.bar.finish()
+        todo = [
+            item
+            for item, record in zip(items, batch.records, strict=True)
+            if record.retryable or (args.retry_failed and record.status is PromptStatus.FAILED)
+        ]
+        if todo:  # a batch with nothing left to do starts no executor (no Ray runtime)
+            executor: Executor = resolve(EXECUTORS, batch.executor_name, "executor")(
+                *((args.ray, directory) if args.ray else ())
+            )
+            try:
+                _run_until_settled(batch, todo, args, executor, stop)
+            finally:
+                executor.close()
+                batch.bar.finish()
     counts = batch.counts()
     summary = {"run_dir": str(directory), "ledger": str(directory / LEDGER_FILE), **counts, "total": len(items)}
     if stop.is_set():
@@ -191,14 +197,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_until_settled(
-    batch: _Batch, items: list[BatchItem], args: argparse.Namespace, executor: Executor, stop: threading.Event
+    batch: _Batch, todo: list[BatchItem], args: argparse.Namespace, executor: Executor, stop: threading.Event
 ) -> None:
-    """Run what the ledger says is left; then again what crashed, up to ``--retries`` more times."""
-    todo = [
-        item
-        for item, record in zip(items, batch.records, strict=True)
-        if record.retryable or (args.retry_failed and record.status is PromptStatus.FAILED)
-    ]
+    """Run ``todo`` (what the ledger says is left); then again what crashed, up to ``--retries`` more times."""
     for _ in range(1 + max(0, args.retries)):
         if not todo or stop.is_set():
             return
