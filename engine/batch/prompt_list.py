@@ -6,7 +6,7 @@
 
 Every line is checked before anything runs; a mistake is an error naming its line. The prompt words
 themselves are checked by the engine run of that prompt, so one prompt the prior cannot read fails
-alone and the others still run.
+alone and the others still run. Standard library only: Blender's queue reads the same format.
 """
 
 from __future__ import annotations
@@ -16,10 +16,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import PRESETS
 from ..errors import EngineError
 from ..protocol import MAX_PROMPT_CHARS
+from ..registry import PRIORS
 
 OVERRIDES = {"seed": int, "preset": str, "prior": str, "steps": int}
+CHOICES = {"preset": PRESETS, "prior": PRIORS}  # the names a string override may take
+MINIMUM = {"seed": 0, "steps": 1}
 SLUG_CHARS = 40
 
 
@@ -50,14 +54,22 @@ def read_prompt_list(path: Path) -> list[BatchItem]:
         raise EngineError(f"the prompt list {path} does not exist", "input") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise EngineError(f"cannot read the prompt list {path} ({exc})", "input") from exc
+    return parse_prompt_list(text, path.name, f"the prompt list {path}")
+
+
+def parse_prompt_list(text: str, source: str, described: str) -> list[BatchItem]:
+    """The items of PROMPTS text (a file's, or what Blender's queue was pasted); errors name ``source``'s line.
+
+    ``described`` names the whole text in the error for a text without prompts ("the prompt list x.txt").
+    """
     items: list[BatchItem] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        items.append(_parse_line(line, len(items), f"{path.name}, line {number}"))
+        items.append(_parse_line(line, len(items), f"{source}, line {number}"))
     if not items:
-        raise EngineError(f"the prompt list {path} has no prompts (one a line, or JSON lines)", "input")
+        raise EngineError(f"{described} has no prompts (one a line, or JSON lines)", "input")
     return items
 
 
@@ -83,6 +95,10 @@ def _parse_line(line: str, index: int, where: str) -> BatchItem:
                 raise EngineError(f"{where}: {key} must be a whole number, not {value!r}", "input")
             if kind is str and not isinstance(value, str):
                 raise EngineError(f"{where}: {key} must be a string, not {value!r}", "input")
+            if key in CHOICES and value not in CHOICES[key]:
+                raise EngineError(f"{where}: {key} must be one of {', '.join(CHOICES[key])}, not {value!r}", "input")
+            if key in MINIMUM and value < MINIMUM[key]:
+                raise EngineError(f"{where}: {key} must be {MINIMUM[key]} or more, not {value}", "input")
             overrides[key] = value
     return BatchItem(index, _checked_prompt(data["prompt"], where), **overrides)
 
