@@ -1,4 +1,5 @@
-"""What the user sets for a run and the history of runs, both on the Scene (saved in the .blend file).
+"""What the user sets for a run, the queue of prompts and the history of runs, all on the Scene (saved in
+the .blend file).
 
 The live state of a running engine is not here: it lives in ``runtime`` and is never saved or undone.
 """
@@ -12,6 +13,7 @@ import bpy
 from .bridge.choices import PRIORS
 from .bridge.history import RunRecord
 from .bridge.presets import QUALITY_PRESETS
+from .bridge.prompt_queue import QueueEntry, QueueStatus
 
 DEFAULT_PRIOR = "DEFAULT"  # "use the preferences' default prior"
 PRIOR_ITEMS = [
@@ -35,6 +37,42 @@ class DreamFusionRunItem(bpy.types.PropertyGroup):
             name="Object", type=bpy.types.Object, description="The object this run was imported as"
         ),
     }
+
+
+PANEL_SEED = -1  # a queue item's seed when it takes the panel's
+PANEL_STEPS = 0  # a queue item's steps when it takes the panel's ("": the same for preset and prior)
+
+
+class DreamFusionQueueItem(bpy.types.PropertyGroup):
+    """One prompt of the queue, with what its line chose and what became of it."""
+
+    uid: bpy.props.StringProperty(name="Id", description="Tells items apart while the queue runs")
+    prompt: bpy.props.StringProperty(name="Prompt")
+    status: bpy.props.EnumProperty(
+        name="Status", items=[(status.value, status.value.title(), "") for status in QueueStatus], default="queued"
+    )
+    message: bpy.props.StringProperty(name="Message", description="How it ended: the time it took, or why not")
+    run_dir: bpy.props.StringProperty(name="Run Folder", subtype="DIR_PATH")
+    seed: bpy.props.IntProperty(name="Seed", min=PANEL_SEED, default=PANEL_SEED)
+    preset: bpy.props.StringProperty(name="Quality")
+    prior: bpy.props.StringProperty(name="Prior")
+    steps: bpy.props.IntProperty(name="Steps", min=PANEL_STEPS, default=PANEL_STEPS)
+    object: bpy.props.PointerProperty(name="Object", type=bpy.types.Object, description="The asset it became")
+
+    def entry(self) -> QueueEntry:
+        return QueueEntry(
+            self.prompt,
+            seed=None if self.seed == PANEL_SEED else self.seed,
+            preset=self.preset or None,
+            prior=self.prior or None,
+            steps=None if self.steps == PANEL_STEPS else self.steps,
+        )
+
+    def set_entry(self, entry: QueueEntry) -> None:
+        self.prompt = entry.prompt
+        self.seed = PANEL_SEED if entry.seed is None else entry.seed
+        self.preset, self.prior = entry.preset or "", entry.prior or ""
+        self.steps = PANEL_STEPS if entry.steps is None else entry.steps
 
 
 class DreamFusionSettings(bpy.types.PropertyGroup):
@@ -78,13 +116,15 @@ class DreamFusionSettings(bpy.types.PropertyGroup):
     )
     history: bpy.props.CollectionProperty(type=DreamFusionRunItem)
     history_index: bpy.props.IntProperty(name="Run", default=0)
+    queue: bpy.props.CollectionProperty(type=DreamFusionQueueItem)
+    queue_index: bpy.props.IntProperty(name="Queued Prompt", default=0)
 
 
 def settings(context: bpy.types.Context) -> DreamFusionSettings:
     return context.scene.dreamfusion
 
 
-_CLASSES = (DreamFusionRunItem, DreamFusionSettings)
+_CLASSES = (DreamFusionRunItem, DreamFusionQueueItem, DreamFusionSettings)
 
 
 def register() -> None:

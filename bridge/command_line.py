@@ -36,12 +36,17 @@ class GenerateRequest:
     preview_every: int = 0  # 0: the engine's default
 
     def __post_init__(self) -> None:
-        prompt = " ".join(self.prompt.split())
-        if not prompt:
-            raise RequestError("Type a prompt first, for example 'a red cube'.")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise RequestError(f"The prompt is {len(prompt)} characters long; keep it under {MAX_PROMPT_CHARS}.")
-        object.__setattr__(self, "prompt", prompt)
+        object.__setattr__(self, "prompt", checked_prompt(self.prompt))
+
+
+def checked_prompt(prompt: str) -> str:
+    """The prompt with its whitespace collapsed; a RequestError when it is empty or too long for the engine."""
+    prompt = " ".join(prompt.split())
+    if not prompt:
+        raise RequestError("Type a prompt first, for example 'a red cube'.")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise RequestError(f"The prompt is {len(prompt)} characters long; keep it under {MAX_PROMPT_CHARS}.")
+    return prompt
 
 
 def engine_command(python: Path, command: str, *args: str) -> list[str]:
@@ -71,6 +76,12 @@ def generate_command(python: Path, request: GenerateRequest) -> list[str]:
     if request.preview_every > 0:
         command += ["--preview-every", str(request.preview_every)]
     return command
+
+
+def resume_command(python: Path, run_dir: Path) -> list[str]:
+    """``python -m engine generate --resume RUN_DIR``: continue a stopped run from its checkpoint, with the
+    settings it was started with (its config.json)."""
+    return engine_command(python, "generate", "--resume", str(run_dir))
 
 
 def remesh_command(python: Path, run_dir: Path, threshold: float | None) -> list[str]:

@@ -1,12 +1,13 @@
-"""Operators under ``bpy.ops.dreamfusion``: generate, cancel, import, re-extract, the history's, engine set-up."""
+"""Operators under ``bpy.ops.dreamfusion``: generate, cancel, import, re-extract, the history's, the queue's,
+batch import, engine set-up."""
 
 from __future__ import annotations
 
 import bpy
 
-from . import cancel, engine_setup, generate, history, import_asset, remesh
+from . import cancel, engine_setup, generate, history, import_asset, import_batch, queue, remesh
 
-_MODULES = (generate, cancel, import_asset, remesh, history, engine_setup)
+_MODULES = (generate, cancel, import_asset, remesh, history, queue, import_batch, engine_setup)
 
 
 def register() -> None:

@@ -10,18 +10,18 @@ import bpy
 from ..bridge.history import RunRecord
 from ..bridge.naming import object_name
 from ..engine.mesh.file_format import MeshFileError
-from ..properties import DreamFusionRunItem, settings
+from ..properties import DreamFusionRunItem, DreamFusionSettings, settings
 from ..scene.mesh_import import import_mesh_file
 
 
-def add_record(context: bpy.types.Context, record: RunRecord, obj: bpy.types.Object) -> DreamFusionRunItem:
-    """Append ``record`` (newest last) and select it in the list."""
-    history = settings(context).history
+def add_record(scene_settings: DreamFusionSettings, record: RunRecord, obj: bpy.types.Object) -> DreamFusionRunItem:
+    """Append ``record`` to a scene's history (newest last) and select it in the list."""
+    history = scene_settings.history
     item = history.add()
     for key, value in asdict(record).items():
         setattr(item, key, value)
     item.object = obj
-    settings(context).history_index = len(history) - 1
+    scene_settings.history_index = len(history) - 1
     return item
 
 

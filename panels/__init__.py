@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from . import advanced, history, main
+from . import advanced, history, main, queue
 
-_MODULES = (main, advanced, history)
+_MODULES = (main, advanced, queue, history)
 
 
 def register() -> None:

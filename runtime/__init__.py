@@ -1,8 +1,10 @@
-"""What lives while Blender runs and is never saved or undone: the two job slots and the extension's user folder.
+"""What lives while Blender runs and is never saved or undone: the two job slots, the running queue item and
+the extension's user folder.
 
-``RUNS`` holds the engine run (generate, re-extract) the sidebar shows; ``SETUP`` the engine set-up job
-(install, check, models) the preferences show. One engine process at a time across both: an operator
-asks ``run_refusal`` (or the set-up operators ask ``RUNS.busy``) before it starts one.
+``RUNS`` holds the engine run (generate, re-extract, a queue item) the sidebar shows; ``SETUP`` the engine
+set-up job (install, check, models) the preferences show. One engine process at a time across both: an
+operator asks ``run_refusal`` (or the set-up operators ask ``RUNS.busy``) before it starts one. ``QUEUE``
+names the queue item that ``RUNS`` works on, while it works on one.
 
 Disabling the extension stops whatever runs (stop line, SIGTERM, kill); so does quitting Blender,
 which disables every add-on on exit (tests/addon/test_install.py checks both).
@@ -19,6 +21,7 @@ from ..bridge.process_chain import JobState
 from ..bridge.run_state import RunState
 from ..scene.preview_image import show_preview
 from .job_slot import JobSlot
+from .queue_run import QueueRun
 
 ADDON_PACKAGE = __package__.rpartition(".")[0]  # the extension's package, e.g. bl_ext.user_default.dreamfusion
 
@@ -35,6 +38,7 @@ def _show_new_preview(run: EngineRun) -> None:
 
 RUNS: JobSlot[RunState] = JobSlot("VIEW_3D", interval_running_s=0.1, on_poll=_show_new_preview)
 SETUP: JobSlot[JobState] = JobSlot("PREFERENCES", interval_running_s=0.2)
+QUEUE = QueueRun()
 
 
 def run_refusal() -> str | None:
@@ -66,3 +70,4 @@ def register() -> None:
 def unregister() -> None:
     SETUP.unregister()
     RUNS.unregister()
+    QUEUE.end()

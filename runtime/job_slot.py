@@ -55,10 +55,14 @@ class Job(Protocol[StateT]):
     def reject_result(self, error: Exception) -> None: ...
 
 
+OnFinish = Callable[[bpy.types.Context, StateT], None]
+
+
 @dataclass
 class _Running(Generic[StateT]):
     job: Job[StateT]
-    on_done: Callable[[bpy.types.Context, StateT], None]  # brings the result in, once the job has succeeded
+    on_done: OnFinish  # brings the result in, once the job has succeeded
+    on_end: OnFinish | None = None  # after every end (done, failed, cancelled): a queue starts its next job
 
 
 class JobSlot(Generic[StateT]):
@@ -96,8 +100,12 @@ class JobSlot(Generic[StateT]):
         """The log of the running or last started job."""
         return self._log_path
 
-    def start(self, job: Job[StateT], on_done: Callable[[bpy.types.Context, StateT], None]) -> StateT:
-        """Start ``job`` here; what its start raises (it could not start) reaches the caller."""
+    def start(self, job: Job[StateT], on_done: OnFinish, on_end: OnFinish | None = None) -> StateT:
+        """Start ``job`` here; what its start raises (it could not start) reaches the caller.
+
+        ``on_done`` brings a succeeded job's result in; ``on_end`` follows every end, after ``on_done``,
+        and may start the next job in this slot.
+        """
         if self._running is not None:
             raise RuntimeError("a job is already running in this slot")
         self._log_path = job.log_path
@@ -105,7 +113,7 @@ class JobSlot(Generic[StateT]):
         if state.finished:  # its first process could not even start
             self._last = state
         else:
-            self._running, self._last = _Running(job, on_done), None
+            self._running, self._last = _Running(job, on_done, on_end), None
         self.tag_redraw()
         return state
 
@@ -135,18 +143,30 @@ class JobSlot(Generic[StateT]):
             self._running, self._last = None, state
             if state.succeeded:
                 self._bring_in(running)
+            if running.on_end is not None:
+                self._end(running.on_end, state)
         self.tag_redraw()
         return self._running is not None
 
-    def _bring_in(self, running: _Running[StateT]) -> None:
+    @staticmethod
+    def _window_override() -> dict[str, bpy.types.Window]:
         windows = bpy.context.window_manager.windows
-        override = {"window": windows[0]} if windows else {}
+        return {"window": windows[0]} if windows else {}
+
+    def _bring_in(self, running: _Running[StateT]) -> None:
         try:
-            with bpy.context.temp_override(**override):
+            with bpy.context.temp_override(**self._window_override()):
                 running.on_done(bpy.context, running.job.state)
         except Exception as exc:  # the result could not be brought in: say so, leave the scene as it was
             traceback.print_exc()
             running.job.reject_result(exc)
+
+    def _end(self, on_end: OnFinish, state: StateT) -> None:
+        try:
+            with bpy.context.temp_override(**self._window_override()):
+                on_end(bpy.context, state)
+        except Exception:  # the job has ended either way; the traceback goes to the console
+            traceback.print_exc()
 
     def shutdown(self) -> None:
         """Stop any running job for good (blocking, a few seconds at most): on unregister, so also on quit."""

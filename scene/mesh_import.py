@@ -49,15 +49,21 @@ def read_mesh_file(path: Path) -> tuple[MeshData, Path | None]:
     return data, texture
 
 
-def import_mesh_file(context: bpy.types.Context, path: Path, name: str, size: float) -> bpy.types.Object:
-    """A new object from ``path``: largest side ``size`` metres, resting on the 3D cursor, selected and active."""
+def mesh_object(path: Path, name: str, size: float, base: Vector) -> bpy.types.Object:
+    """A new object from ``path``, in no collection yet: largest side ``size`` metres, resting on ``base``."""
     data, texture = read_mesh_file(path)
     mesh = build_mesh(name, data, new_albedo_material(name, texture))
     obj = bpy.data.objects.new(name, mesh)
     extent = float((data.vertices.max(axis=0) - data.vertices.min(axis=0)).max())
     scale = size / extent if extent > 0 else 1.0
     obj.scale = (scale, scale, scale)
-    obj.location = context.scene.cursor.location + Vector((0.0, 0.0, -float(data.vertices[:, 2].min()) * scale))
+    obj.location = base + Vector((0.0, 0.0, -float(data.vertices[:, 2].min()) * scale))
+    return obj
+
+
+def import_mesh_file(context: bpy.types.Context, path: Path, name: str, size: float) -> bpy.types.Object:
+    """A new object from ``path``: largest side ``size`` metres, resting on the 3D cursor, selected and active."""
+    obj = mesh_object(path, name, size, context.scene.cursor.location)
     (context.collection or context.scene.collection).objects.link(obj)
     for other in context.selected_objects:
         other.select_set(False)

@@ -14,8 +14,11 @@ import numpy as np
 PREVIEW_IMAGE_NAME = "DreamFusion Preview"
 
 
-def show_preview(path: Path) -> bpy.types.Image:
-    """Copy the PNG's pixels into the reused image (created on first use), for the Image Editor."""
+def png_pixels(path: Path) -> tuple[int, int, np.ndarray]:
+    """Width, height and the flat RGBA float pixels (rows bottom-up, as Blender keeps them) of a PNG.
+
+    The image datablock it is read through is removed again; RuntimeError when Blender cannot read it.
+    """
     loaded = bpy.data.images.load(str(path), check_existing=False)
     try:
         width, height = loaded.size
@@ -23,6 +26,12 @@ def show_preview(path: Path) -> bpy.types.Image:
         loaded.pixels.foreach_get(pixels)
     finally:
         bpy.data.images.remove(loaded)
+    return width, height, pixels
+
+
+def show_preview(path: Path) -> bpy.types.Image:
+    """Copy the PNG's pixels into the reused image (created on first use), for the Image Editor."""
+    width, height, pixels = png_pixels(path)
     image = bpy.data.images.get(PREVIEW_IMAGE_NAME)
     if image is None:
         image = bpy.data.images.new(PREVIEW_IMAGE_NAME, width, height, alpha=True)
