@@ -19,6 +19,7 @@ from engine.atomic_write import write_text
 from . import plots
 from .machine import Machine
 from .results_file import (
+    BATCH,
     GPU,
     IMPORT,
     MESH,
@@ -361,6 +362,30 @@ def procedural_prior_section(page: Page, results: Results) -> None:
     page.add(*_table(header, rows))
 
 
+def batch_section(page: Page, results: Results) -> None:
+    data, local, ray = results.payload, results.payload["executors"]["local"], results.payload["executors"]["ray local"]
+    tasks = len(data["prompts"])
+    page.add(
+        f"`engine batch` of {tasks} prompts ({', '.join(data['prompts'])}), {data['steps']} steps each, "
+        f"{data['cpus']} CPUs, 1-minute load average {data['load_before'][0]:.2f} when it began and "
+        f"{data['load_after'][0]:.2f} when it ended (other work shared the machine; from "
+        f"`bench/batch_bench.py`, median of {data['repeats']}). The local executor runs one prompt at a time; "
+        "`--ray local` starts a Ray runtime here and runs each prompt as a task asking for one CPU."
+    )
+    rows = [
+        [name, _num(values["wall_s"], 1), _num(values["engine_s_sum"], 1), _num(values["wall_s"] / tasks, 1)]
+        for name, values in data["executors"].items()
+    ]
+    page.add(*_table(["executor", "batch (s)", "engine runs, summed (s)", "per prompt (s)"], rows))
+    page.add(
+        f"Ray overhead per task: {data['ray_overhead_per_task_s']:+.1f} s net ((Ray batch - local batch) / {tasks}: "
+        f"{ray['wall_s']:.1f} s against {local['wall_s']:.1f} s, with {data['ray_side_by_side']} tasks side by "
+        f"side, each engine run slower for sharing the cores); Ray's own time {data['ray_own_time_per_task_s']:.1f} s "
+        f"per task (Ray batch - engine seconds / {data['ray_side_by_side']}, divided by {tasks}). Starting and "
+        f"stopping the local Ray runtime alone takes {data['ray_start_s']:.1f} s, once per batch."
+    )
+
+
 QUALITY_COMMAND = "python -m bench quality --ablations"
 SECTIONS: tuple[Section, ...] = (
     Section("Quality: procedural prior against ground truth", QUALITY, QUALITY_COMMAND, quality_section),
@@ -376,6 +401,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Mesh extraction and bake (CPU)", MESH, "python -m bench mesh", mesh_section),
     Section("Import into Blender", IMPORT, "python -m bench import", import_section),
     Section("Procedural prior: costs and 2D SDS", PRIOR, "python -m bench prior", procedural_prior_section),
+    Section("Batches: local executor against Ray", BATCH, "python -m bench batch", batch_section),
 )
 
 
@@ -409,7 +435,8 @@ def build_report(
     commands = ", ".join(f"`{command}`" for command in dict.fromkeys(s.command for s in sections))
     page.add(
         "Reproduce: `python -m bench all` (everything: quality suite with ablations, speed per preset, mesh, "
-        f"import, procedural prior, GPU when CUDA is present, then this report), or one part: {commands}."
+        "import, procedural prior, batch (local against Ray), GPU when CUDA is present, then this report), or one "
+        f"part: {commands}."
     )
     for section in sections:
         page.add(f"## {section.title}")
