@@ -99,6 +99,7 @@ def test_the_queue_runs_two_prompts_and_imports_both_as_assets(addon, tmp_path: 
         np.testing.assert_allclose(preview_pixels(obj), expected, atol=1 / 255)
 
 
+@pytest.mark.slow  # three fake runs of 30 steps, a cancel and a resume: 11 s under load
 def test_a_cancel_stops_the_queue_there_and_the_next_run_continues_it(addon, tmp_path: Path) -> None:
     launcher = fake_engine.write_launcher(tmp_path, "--step-seconds", "0.05", "--pid-file", str(tmp_path / "pid"))
     configure(launcher, steps=30, preview_every=5)
