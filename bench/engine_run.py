@@ -141,11 +141,11 @@ def warm_prior_cache(request: EngineRequest) -> float:
 
     from engine.cli import build_parser
     from engine.commands.generate import build_config, default_cache_dir
-    from engine.guidance.procedural import ProceduralPrior
+    from engine.guidance.procedural_text import TextProceduralPrior
 
     started = time.perf_counter()
     args = build_parser("generate").parse_args(request.argv(Path("unused")))
     config = build_config(args)
-    prior = ProceduralPrior.from_run_config(config, torch.device("cpu"), args.cache_dir or default_cache_dir())
+    prior = TextProceduralPrior.from_run_config(config, torch.device("cpu"), args.cache_dir or default_cache_dir())
     prior.set_prompt(config.prompt, config.guidance.negative_prompt, ())
     return time.perf_counter() - started

@@ -35,7 +35,7 @@ def test_opacity_matches_the_analytic_transmittance() -> None:
     field = _field(blob_strength=0.0)
     tau = 0.7
     with torch.no_grad():
-        field.levels[0][:, 0] = math.log(math.expm1(tau))  # softplus^-1(tau)
+        field.geometry[0][:] = math.log(math.expm1(tau))  # softplus^-1(tau)
     camera = orbit_cameras(CameraConfig(), [0.0], elevation_deg=0.0)
     out = render(field, camera, ShadingMode.AMBIENT, RenderConfig(samples_per_ray=128), ShadingConfig(), 33)
     centre = out.opacity[0, 0, 16, 16]
@@ -45,7 +45,7 @@ def test_opacity_matches_the_analytic_transmittance() -> None:
 def test_background_shows_where_the_field_is_empty() -> None:
     field = _field(blob_strength=0.0)
     with torch.no_grad():
-        field.levels[0][:, 0] = -30.0  # density softplus(-30): empty everywhere
+        field.geometry[0][:] = -30.0  # density softplus(-30): empty everywhere
     shading = ShadingConfig(background=(0.2, 0.4, 0.6))
     out = render(field, orbit_cameras(CameraConfig(), [0.0]), ShadingMode.COLORED, RenderConfig(), shading, 16)
     torch.testing.assert_close(out.rgb[0, :, 8, 8], torch.tensor([0.2, 0.4, 0.6]), atol=1e-3, rtol=0)
@@ -54,8 +54,8 @@ def test_background_shows_where_the_field_is_empty() -> None:
 def test_modes_differ_as_the_paper_defines() -> None:
     field = _field()
     with torch.no_grad():
-        field.levels[0][:, 1] = 3.0  # albedo red: sigmoid(3) ~ 0.95
-        field.levels[0][:, 2:4] = -3.0
+        field.albedo[0][:, 0] = 3.0  # albedo red: sigmoid(3) ~ 0.95
+        field.albedo[0][:, 1:] = -3.0
     camera = orbit_cameras(CameraConfig(), [0.0])
     config, shading = RenderConfig(), ShadingConfig()
     ambient = render(field, camera, ShadingMode.AMBIENT, config, shading, 32).rgb[0, :, 16, 16]
@@ -87,4 +87,4 @@ def test_gradients_reach_the_grid() -> None:
     field = _field()
     out = render(field, orbit_cameras(CameraConfig(), [10.0]), ShadingMode.COLORED, RenderConfig(), ShadingConfig(), 16)
     (out.rgb.mean() + orientation_penalty(out.samples)).backward()
-    assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in field.levels)
+    assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in field.parameters())
