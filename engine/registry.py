@@ -11,6 +11,7 @@ from .errors import EngineError
 PRIORS = {
     "procedural": "engine.guidance.procedural_camera:CameraProceduralPrior",
     "procedural-text": "engine.guidance.procedural_text:TextProceduralPrior",
+    "oracle": "engine.guidance.oracle:OraclePrior",
     "stable-diffusion": "engine.guidance.stable_diffusion:StableDiffusionPrior",
     "deepfloyd-if": "engine.guidance.deepfloyd_if:DeepFloydIFPrior",
 }

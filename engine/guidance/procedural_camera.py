@@ -107,24 +107,29 @@ class CameraProceduralPrior(DiffusionPrior):
             self._unconditional = [BakedScene.bake(scene).to(self.device) for scene in scenes]
         return self._unconditional
 
-    @torch.no_grad()
-    def predict_noise(
-        self, noisy: torch.Tensor, t: torch.Tensor, views: list[ViewContext], guidance_scale: float
-    ) -> torch.Tensor:
-        """eps_uncond + s * (eps_cond - eps_uncond), both sets rendered at each render's camera."""
+    def check_views(self, noisy: torch.Tensor, views: list[ViewContext]) -> BakedScene:
+        """The prompt's baked scene, once the batch's views are known to carry their cameras and background."""
         if self._scene is None:
             raise RuntimeError("set_prompt must be called first")
         if len(views) != noisy.shape[0]:
             raise ValueError(f"{len(views)} view contexts for a batch of {noisy.shape[0]}")
         if any(view.camera is None or view.background is None for view in views):
             raise PriorError("the procedural prior must be told each render's camera and background", "input")
+        return self._scene
+
+    @torch.no_grad()
+    def predict_noise(
+        self, noisy: torch.Tensor, t: torch.Tensor, views: list[ViewContext], guidance_scale: float
+    ) -> torch.Tensor:
+        """eps_uncond + s * (eps_cond - eps_uncond), both sets rendered at each render's camera."""
+        scene = self.check_views(noisy, views)
         out = torch.empty_like(noisy)
         alphabars = self._alphas_cumprod[t.to(self.device)].double().cpu().tolist()
         for index, view in enumerate(views):
             z = noisy[index].flatten().float()
             alpha, sigma = math.sqrt(alphabars[index]), math.sqrt(1.0 - alphabars[index])
             lights = self.lights(view.camera.position[0])
-            eps = _denoiser(self.images(self._scene, view, lights)).eps(z, alpha, sigma)
+            eps = _denoiser(self.images(scene, view, lights)).eps(z, alpha, sigma)
             if guidance_scale != 1.0:
                 others = [self.images(scene, view, lights[:UNCONDITIONAL_LIGHTS]) for scene in self.unconditional()]
                 uncond = _denoiser(torch.cat(others)).eps(z, alpha, sigma)

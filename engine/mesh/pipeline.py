@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..config import MeshConfig, from_dict
 from ..errors import EngineError
 from .bake import bake_texture, vertex_albedo
 from .cleanup import drop_small_components, smooth
 from .decimate import decimate
-from .density_grid import GRID_FILE, PointFunction, load_grid, sample_field, save_grid, surface_level
+from .density_grid import GRID_FILE, DensityGrid, PointFunction, load_grid, sample_field, save_grid, surface_level
 from .extract import extract_surface
 from .file_format import MeshData, srgb_to_linear
 from .outputs import FORMATS, TEXTURE_FILE, write_mesh_files
@@ -122,16 +124,23 @@ def validate_mesh_config(config: MeshConfig) -> None:
         raise EngineError("bad mesh settings: " + "; ".join(problems), "input")
 
 
+def surface_mesh(grid: DensityGrid, level: float, config: MeshConfig) -> tuple[np.ndarray, np.ndarray, int]:
+    """The grid's surface at ``level``, floaters dropped, smoothed and decimated to the config's face budget:
+    (vertices, faces, components dropped)."""
+    vertices, faces = extract_surface(grid.density, grid.bound, level)
+    vertices, faces, dropped = drop_small_components(vertices, faces, config.min_component_fraction)
+    vertices = smooth(vertices, faces, config.smooth_iterations)
+    vertices, faces = decimate(vertices, faces, config.face_budget)
+    return vertices, faces, dropped
+
+
 def _mesh_from_grid(
     run_dir: Path, threshold: float | None, config: MeshConfig, report: Progress, mesh_start: float
 ) -> ExportResult:
     report("mesh", mesh_start)
     grid = load_grid(run_dir / GRID_FILE)
     level = surface_level(grid) if threshold is None else float(threshold)
-    vertices, faces = extract_surface(grid.density, grid.bound, level)
-    vertices, faces, dropped = drop_small_components(vertices, faces, config.min_component_fraction)
-    vertices = smooth(vertices, faces, config.smooth_iterations)
-    vertices, faces = decimate(vertices, faces, config.face_budget)
+    vertices, faces, dropped = surface_mesh(grid, level, config)
     report("mesh", 1.0)
     report("bake", 0.0)
     colors = srgb_to_linear(vertex_albedo(grid, vertices))

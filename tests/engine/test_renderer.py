@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -9,6 +10,7 @@ import torch
 from engine.cameras import orbit_cameras
 from engine.config import CameraConfig, FieldConfig, RenderConfig, ShadingConfig
 from engine.field.grid import GridField
+from engine.field.sdf_grid import SDFGridField
 from engine.loss import orientation_penalty
 from engine.renderer import ray_sphere, render
 from engine.shading import ShadingMode
@@ -88,3 +90,25 @@ def test_gradients_reach_the_grid() -> None:
     out = render(field, orbit_cameras(CameraConfig(), [10.0]), ShadingMode.COLORED, RenderConfig(), ShadingConfig(), 16)
     (out.rgb.mean() + orientation_penalty(out.samples)).backward()
     assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in field.parameters())
+
+
+def test_per_sample_shading_of_a_sphere_is_the_papers_formula_at_its_surface() -> None:
+    """An opaque sphere (the signed-distance field's start, radius 0.5, with a sharp density): each pixel is
+    rho * (l_a + l_rho * max(0, n . (l - mu) / ||l - mu||)) at the ray's first hit mu, n = mu / |mu|."""
+    field = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_beta=0.002))
+    camera = orbit_cameras(CameraConfig(), [30.0], elevation_deg=20.0)
+    camera = dataclasses.replace(camera, light=torch.tensor([[2.0, -1.0, 1.5]]))
+    config = RenderConfig(samples_per_ray=512, jitter=False, shading="per-sample")
+    shading = ShadingConfig()
+    size = 32
+    image = render(field, camera, ShadingMode.COLORED, config, shading, size).rgb[0].permute(1, 2, 0).reshape(-1, 3)
+    origins, directions = (rays.reshape(-1, 3) for rays in camera.rays(size))
+    b = (origins * directions).sum(-1)
+    disc = b * b - (origins.square().sum(-1) - 0.25)
+    inside = disc > 0.02  # rays that meet the sphere away from its silhouette
+    mu = origins + (-b - disc.clamp_min(0).sqrt()).unsqueeze(-1) * directions
+    to_light = camera.light[0] - mu
+    lambert = ((mu / 0.5) * to_light / to_light.norm(dim=-1, keepdim=True)).sum(-1).clamp_min(0)
+    expected = 0.5 * (shading.ambient + shading.diffuse * lambert)  # albedo logits 0: rho = 0.5
+    assert inside.sum() > 100
+    torch.testing.assert_close(image[inside], expected[inside].unsqueeze(-1).expand(-1, 3), atol=0.01, rtol=0)
