@@ -62,7 +62,7 @@ class CameraProceduralPrior(DiffusionPrior):
 
     @classmethod
     def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path) -> CameraProceduralPrior:
-        """``cache_dir`` is unused: a scene bakes in a second or two."""
+        """``cache_dir`` is unused: a scene is baked when the run starts, in seconds."""
         return cls(run.render.resolution, run.guidance.procedural_lights, run.camera, run.shading, device)
 
     @property

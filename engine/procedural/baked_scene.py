@@ -2,10 +2,10 @@
 
 The camera-conditioned prior renders the prompt's scene at every training camera, so a render must
 cost milliseconds, not the analytic SDF's hundred: evaluating dozens of primitives at every step of
-every ray is what the analytic tracer (raymarch.py) pays. Baked once per scene (a few seconds, cached
-on disk like the image sets), a trace is one trilinear lookup per step of the rays still marching.
+every ray is what the analytic tracer (raymarch.py) pays. Baked once per scene when a run starts (seconds:
+one SDF evaluation per grid point), a trace is one trilinear lookup per step of the rays still marching.
 The grid is fine enough (BAKE_RESOLUTION over the scene's sphere, ~1.2 cm) that renders match the
-analytic ones to well under one 8-bit level on average (tests/engine/test_baked_scene.py).
+analytic ones to well under one 8-bit level on average (tests/engine/test_procedural_camera_prior.py).
 """
 
 from __future__ import annotations
