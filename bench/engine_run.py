@@ -133,7 +133,8 @@ def run_engine(request: EngineRequest, run_dir: Path) -> RunRecord:
 
 
 def warm_prior_cache(request: EngineRequest) -> float:
-    """Build the procedural image sets this run will load, so its timing is not a first-run's; seconds taken.
+    """Build the text-only procedural prior's image sets this run will load, so its timing is not a first-run's;
+    seconds taken (0 for the other priors: the camera-conditioned one bakes its scene inside the run, timed).
 
     The config comes from the engine's own argument parsing, so the cache key is the run's.
     """
@@ -141,11 +142,13 @@ def warm_prior_cache(request: EngineRequest) -> float:
 
     from engine.cli import build_parser
     from engine.commands.generate import build_config, default_cache_dir
-    from engine.guidance.procedural import ProceduralPrior
+    from engine.guidance.procedural_text import TextProceduralPrior
 
     started = time.perf_counter()
     args = build_parser("generate").parse_args(request.argv(Path("unused")))
     config = build_config(args)
-    prior = ProceduralPrior.from_run_config(config, torch.device("cpu"), args.cache_dir or default_cache_dir())
+    if config.guidance.prior != TextProceduralPrior.name:
+        return 0.0
+    prior = TextProceduralPrior.from_run_config(config, torch.device("cpu"), args.cache_dir or default_cache_dir())
     prior.set_prompt(config.prompt, config.guidance.negative_prompt, ())
     return time.perf_counter() - started

@@ -34,7 +34,7 @@ from engine import metrics
 from engine.cameras import sample_cameras
 from engine.config import RunConfig
 from engine.guidance.base import ViewContext
-from engine.guidance.procedural import ProceduralPrior
+from engine.guidance.procedural_text import TextProceduralPrior
 from engine.procedural.raymarch import render
 from engine.procedural.scene import Scene
 from engine.prompts import view_suffix
@@ -47,11 +47,11 @@ BUILD_TARGET_S = 20.0
 QUERY_TARGET_MS = 10.0
 
 
-def _prior(cache: Path, selection: str = "suffix", width: float = 20.0) -> ProceduralPrior:
+def _prior(cache: Path, selection: str = "suffix", width: float = 20.0) -> TextProceduralPrior:
     run = RunConfig()
     run.guidance.procedural_view_selection = selection
     run.guidance.procedural_view_width_deg = width
-    return ProceduralPrior.from_run_config(run, torch.device("cpu"), cache)
+    return TextProceduralPrior.from_run_config(run, torch.device("cpu"), cache)
 
 
 def costs(cache: Path) -> dict:
@@ -123,7 +123,7 @@ def sds_2d(cache: Path, selection: str, width: float, scale: float, steps: int, 
     }
 
 
-def _optimize(prior: ProceduralPrior, view: ViewContext, scale: float, steps: int, seed: int) -> torch.Tensor:
+def _optimize(prior: TextProceduralPrior, view: ViewContext, scale: float, steps: int, seed: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     logits = torch.full((1, 3, 64, 64), math.log(0.8 / 0.2), requires_grad=True)
     optimizer = torch.optim.Adam([logits], lr=0.05)

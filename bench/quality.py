@@ -1,4 +1,5 @@
-"""Quality of procedural-prior runs against ground truth: IoU, Chamfer, albedo error, front check, time.
+"""Quality of procedural-prior runs against ground truth: IoU, Chamfer (and before decimation), normal consistency,
+albedo error, front check, time.
 
 Each prompt runs ``python -m engine generate`` in its own process (bench/engine_run.py), then its
 mesh is compared with the prompt's ground-truth scene (engine/metrics.py) and a turntable strip of
@@ -8,12 +9,15 @@ method taken away. Results are rewritten after every run, so an interrupted suit
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .engine_run import EngineRequest, RunRecord, run_engine, warm_prior_cache
 from .results_file import QUALITY, Envelope, Results, write_results
@@ -75,13 +79,30 @@ class QualityResult:
     run: RunRecord
     iou: float | None = None
     chamfer: float | None = None
+    normal_consistency: float | None = None
     albedo_error: float | None = None
+    undecimated_faces: int | None = None  # the same surface before decimation to the face budget
+    undecimated_chamfer: float | None = None
     fronts: list[FrontResult] = field(default_factory=list)
     front_ok: bool | None = None  # every fronted object has one front, facing -Y; None: nothing fronted
     janus: bool | None = None  # some fronted object shows its front in several (not all) directions
     metrics_s: float | None = None
     strip: str | None = None  # PNG path relative to the results folder
     error: str | None = None
+
+
+def undecimated_mesh(run_dir: Path) -> Any:
+    """The run's surface as its export made it, without the face budget (what decimation is measured against)."""
+    from engine.mesh.bake import vertex_albedo
+    from engine.mesh.density_grid import GRID_FILE, load_grid, surface_level
+    from engine.mesh.file_format import MeshData
+    from engine.mesh.pipeline import load_mesh_config, surface_mesh
+
+    grid = load_grid(run_dir / GRID_FILE)
+    config = dataclasses.replace(load_mesh_config(run_dir), face_budget=None)
+    level = surface_level(grid) if config.threshold is None else config.threshold
+    vertices, faces, _ = surface_mesh(grid, level, config)
+    return MeshData(vertices, faces, vertex_albedo(grid, vertices))
 
 
 def slug(text: str) -> str:
@@ -136,7 +157,7 @@ class QualityBench:
         self._write(complete=False)
 
     def _score(self, result: QualityResult, scene: Any, mesh_path: Path) -> None:
-        from engine.metrics import compare, load_mesh
+        from engine.metrics import chamfer_distance, compare, load_mesh, sample_surface
         from engine.procedural.ground_truth import scene_mesh
 
         started = time.perf_counter()
@@ -152,6 +173,12 @@ class QualityBench:
             seed=self.settings.seed,
         )
         result.iou, result.chamfer, result.albedo_error = comparison.iou, comparison.chamfer, comparison.albedo_error
+        result.normal_consistency = comparison.normal_consistency
+        undecimated = undecimated_mesh(mesh_path.parent)
+        rng = np.random.default_rng(self.settings.seed)
+        points = [sample_surface(m, self.settings.surface_samples, rng)[0] for m in (undecimated, self._truths[key])]
+        result.undecimated_faces = len(undecimated.faces)
+        result.undecimated_chamfer = chamfer_distance(*points)
         result.fronts = [
             FrontResult(c.shape, c.fronts, c.untested, c.ok, front_verdict(c.fronts, c.untested), c.marker_albedo_error)
             for c in comparison.fronts
@@ -192,7 +219,9 @@ class QualityBench:
             return
         front = {None: "-", True: "ok", False: "WRONG"}[r.front_ok]
         print(
-            f"{r.prompt:42} {r.variant:16} IoU {r.iou:.3f}  chamfer {r.chamfer:.4f}  albedo {r.albedo_error:.3f}  "
+            f"{r.prompt:42} {r.variant:16} IoU {r.iou:.3f}  chamfer {r.chamfer:.4f}"
+            f" (undecimated {r.undecimated_chamfer:.4f})  "
+            f"NC {r.normal_consistency:.3f}  albedo {r.albedo_error:.3f}  "
             f"front {front:5}  {r.run.it_per_s or 0:.2f} it/s  {r.run.wall_s:.0f} s  {r.run.peak_rss_mib:.0f} MiB",
             flush=True,
         )

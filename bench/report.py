@@ -159,7 +159,10 @@ def quality_section(page: Page, results: Results) -> None:
     page.add(
         f"Preset `{settings['preset']}`, {steps} steps, seed {settings['seed']}, "
         f"overrides {settings['overrides'] or 'none'}. IoU on a {settings['iou_resolution']}^3 grid; "
-        "Chamfer is the mean of the two directed mean surface distances (metres); albedo error is the mean |RGB| "
+        "Chamfer is the mean of the two directed mean surface distances (metres), for the exported (decimated) "
+        "mesh and for the same surface before decimation; normal consistency is the mean |n . n_true| at "
+        "nearest surface points, both ways; oracle IoU is the same machinery trained on the exact truth render "
+        '(the photometric bound, prior "oracle"); albedo error is the mean |RGB| '
         "(linear) against the nearest true surface color; front: where the fronted object's marker was found "
         "(ok: facing -Y only; turned: one front facing elsewhere; janus: several fronts; all round: every turn "
         "filled, a blob rather than a face). Time is prompt to mesh, as a user waits for it (the prior's image "
@@ -168,10 +171,11 @@ def quality_section(page: Page, results: Results) -> None:
     if not quality["complete"]:
         page.add("**Partial**: the suite was interrupted; these are the runs it finished.")
     baseline = [r for r in quality["results"] if r["variant"] == "baseline"]
+    oracle = {r["prompt"]: r.get("iou") for r in quality["results"] if r["variant"] == "oracle"}
     rows = []
     for r in baseline:
         if r["error"] is not None:
-            rows.append([r["prompt"], r["category"], f"failed: {r['error']}", *["-"] * 6])
+            rows.append([r["prompt"], r["category"], f"failed: {r['error']}", *["-"] * 10])
             continue
         run = r["run"]
         rows.append(
@@ -179,7 +183,11 @@ def quality_section(page: Page, results: Results) -> None:
                 r["prompt"],
                 r["category"],
                 _num(r["iou"]),
+                _num(oracle.get(r["prompt"])),
                 _num(r["chamfer"], 4),
+                _num(r.get("undecimated_chamfer"), 4),
+                _num(r.get("normal_consistency")),
+                _num(run.get("faces"), 0),
                 _num(r["albedo_error"]),
                 _front_text(r),
                 _num(run["it_per_s"], 2),
@@ -187,7 +195,8 @@ def quality_section(page: Page, results: Results) -> None:
                 _num(run["peak_rss_mib"], 0),
             ]
         )
-    header = ["prompt", "category", "IoU", "Chamfer (m)", "albedo err", "front", "it/s", "time (s)", "peak MiB"]
+    header = ["prompt", "category", "IoU", "oracle IoU", "Chamfer (m)", "undecimated", "normal cons.", "faces"]
+    header += ["albedo err", "front", "it/s", "time (s)", "peak MiB"]
     page.add(*_table(header, rows))
     by_category: dict[str, list[float]] = {}
     for r in baseline:

@@ -67,6 +67,10 @@ ABLATIONS: tuple[Ablation, ...] = (
     Ablation("guidance-30", "guidance scale 30", (("guidance.guidance_scale", 30.0),)),
     Ablation("guidance-100", "guidance scale 100 (the paper's)", (("guidance.guidance_scale", 100.0),)),
 )
+# The photometric bound: the same machinery trained on the exact truth render (engine/guidance/oracle.py).
+ORACLE = Ablation(
+    "oracle", "the exact truth render as the prior (the photometric bound)", (("guidance.prior", "oracle"),)
+)
 
 
 def entries_for(prompts: list[str]) -> tuple[SuiteEntry, ...]:
@@ -83,7 +87,7 @@ def ablations_named(names: list[str] | None) -> tuple[Ablation, ...]:
     """The named ablations (all when ``names`` is None); an unknown name is an error listing the choices."""
     if names is None:
         return ABLATIONS
-    table = {a.name: a for a in ABLATIONS}
+    table = {a.name: a for a in (*ABLATIONS, ORACLE)}
     unknown = [n for n in names if n not in table]
     if unknown:
         raise EngineError(f"unknown ablation {', '.join(unknown)}; choose from: {', '.join(table)}", "input")

@@ -1,6 +1,7 @@
 """The whole objective of one step: the SDS term plus the paper's regularizers, each named and weighted.
 
 loss = sds + lambda_orient(t) * orientation + lambda_opacity * opacity + lambda_smooth * smoothness
+       + lambda_eikonal * eikonal
 
 ``TERMS`` is the one list of terms: a new term is one ``LossTerm`` there (its name, its weight at a point
 of the run, and its formula). Each term's weighted value is reported on its own (``progress`` events carry
@@ -81,6 +82,11 @@ TERMS: tuple[LossTerm, ...] = (
     LossTerm("orientation", orientation_weight, lambda inputs: orientation_penalty(inputs.rendering.samples)),
     LossTerm("opacity", lambda fraction, config: config.opacity_weight, lambda i: opacity_penalty(i.rendering.opacity)),
     LossTerm("smoothness", lambda fraction, config: config.smoothness_weight, lambda i: i.field.smoothness()),
+    LossTerm(
+        "eikonal",
+        lambda fraction, config: config.eikonal_weight,
+        lambda i: i.field.eikonal(i.rendering.samples.visible),
+    ),
 )
 
 

@@ -1,4 +1,5 @@
-"""A result mesh against the procedural prior's ground truth: IoU, Chamfer, albedo error, front check.
+"""A result mesh against the procedural prior's ground truth: IoU, Chamfer, normal consistency, albedo error, front
+check.
 
 Meshes are on Blender axes (the engine's result files and ``prior-mesh`` output). Inside tests
 need no spatial index: occupancy grids come from vertical rays cast through every column and
@@ -42,6 +43,7 @@ class FrontCheck:
 class MeshComparison:
     iou: float
     chamfer: float  # mean of the two directed mean surface distances, metres
+    normal_consistency: float  # mean |n_result . n_true| at nearest surface points, both ways: 1 = smooth and right
     albedo_error: float  # mean |RGB| between result surface colors and the nearest true ones
     fronts: list[FrontCheck]
 
@@ -63,11 +65,12 @@ def compare(
     """All metrics of ``result`` against ``scene`` (its mesh is built when ``truth`` is not given)."""
     truth = truth if truth is not None else scene_mesh(scene)
     rng = np.random.default_rng(seed)
-    result_points, result_colors = sample_surface(result, samples, rng)
-    truth_points, truth_colors = sample_surface(truth, samples, rng)
+    result_points, result_colors, result_normals = sample_surface(result, samples, rng)
+    truth_points, truth_colors, truth_normals = sample_surface(truth, samples, rng)
     return MeshComparison(
         iou=volumetric_iou(result, truth, resolution),
         chamfer=chamfer_distance(result_points, truth_points),
+        normal_consistency=normal_consistency(result_points, result_normals, truth_points, truth_normals),
         albedo_error=albedo_error(result_points, result_colors, truth_points, truth_colors),
         fronts=front_checks(result, scene, result_points, result_colors),
     )
@@ -119,20 +122,23 @@ def volumetric_iou(a: MeshData, b: MeshData, resolution: int = 96, bound: float 
     return float(np.logical_and(occ_a, occ_b).sum() / union) if union else 0.0
 
 
-def sample_surface(mesh: MeshData, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` points uniform by area on the surface, with their interpolated RGB albedo."""
+def sample_surface(mesh: MeshData, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``count`` points uniform by area on the surface, with their interpolated RGB albedo and their face's unit
+    normal."""
     v = mesh.vertices.astype(np.float64)
     a, b, c = (v[mesh.faces[:, k]] for k in range(3))
-    areas = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    cross = np.cross(b - a, c - a)
+    areas = 0.5 * np.linalg.norm(cross, axis=1)
     if len(areas) == 0 or areas.sum() <= 0:
-        return np.zeros((0, 3)), np.zeros((0, 3))
+        return np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3))
     faces = rng.choice(len(areas), size=count, p=areas / areas.sum())
     r1, r2 = np.sqrt(rng.random(count)), rng.random(count)
     w = np.stack([1 - r1, r1 * (1 - r2), r1 * r2], axis=1)
     corners = mesh.faces[faces]
     points = sum(w[:, k : k + 1] * v[corners[:, k]] for k in range(3))
     colors = sum(w[:, k : k + 1] * mesh.colors[corners[:, k], :3] for k in range(3))
-    return points, colors
+    normals = cross[faces] / np.maximum(2.0 * areas[faces, None], 1e-30)
+    return points, colors, normals
 
 
 def chamfer_distance(points_a: np.ndarray, points_b: np.ndarray) -> float:
@@ -142,6 +148,18 @@ def chamfer_distance(points_a: np.ndarray, points_b: np.ndarray) -> float:
     to_b = cKDTree(points_b).query(points_a)[0].mean()
     to_a = cKDTree(points_a).query(points_b)[0].mean()
     return float((to_a + to_b) / 2)
+
+
+def normal_consistency(
+    points: np.ndarray, normals: np.ndarray, truth_points: np.ndarray, truth_normals: np.ndarray
+) -> float:
+    """Mean |n . n'| between each sample's normal and the nearest sample's on the other surface, averaged over
+    both directions (the sign is left out: a thin wall's two sides are both right); 0 if one is empty."""
+    if len(points) == 0 or len(truth_points) == 0:
+        return 0.0
+    to_truth = np.abs((normals * truth_normals[cKDTree(truth_points).query(points)[1]]).sum(axis=1)).mean()
+    to_result = np.abs((truth_normals * normals[cKDTree(points).query(truth_points)[1]]).sum(axis=1)).mean()
+    return float((to_truth + to_result) / 2)
 
 
 def albedo_error(points: np.ndarray, colors: np.ndarray, truth_points: np.ndarray, truth_colors: np.ndarray) -> float:

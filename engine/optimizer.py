@@ -1,8 +1,10 @@
-"""Adam over the field's parameters and its learning-rate schedule (paper A.2: warm-up, then cosine decay).
+"""Adam over the field's parameter groups and the learning-rate schedule (paper A.2: warm-up, then cosine decay).
 
-The schedule is a function of the fraction of the run done, set before every step, so it holds for every
-step count and a resumed run continues it exactly. The loss weights' schedules live with the loss
-(``engine/loss.py``).
+Each field names its parameter groups and their rates (``Field.default_learning_rates``: a dense grid's logits,
+a signed distance in metres and an MLP's weights want very different ones); ``OptimConfig.lr`` and
+``albedo_lr`` override the geometry and albedo rates. The schedule is a function of the fraction of the run done,
+set before every step, so it holds for every step count and a resumed run continues it exactly. The loss weights'
+schedules live with the loss (``engine/loss.py``).
 """
 
 from __future__ import annotations
@@ -17,23 +19,34 @@ from .field.base import Field
 ADAM_BETAS = (0.9, 0.99)
 
 
+def group_learning_rates(field: Field, config: OptimConfig) -> dict[str, float]:
+    """Each parameter group's peak rate: the field's own, unless the config sets one."""
+    overrides = {"geometry": config.lr, "albedo": config.albedo_lr}
+    return {name: overrides.get(name) or field.default_learning_rates[name] for name in field.parameter_groups()}
+
+
 def build_optimizer(field: Field, config: OptimConfig) -> torch.optim.Adam:
-    return torch.optim.Adam(field.parameters(), lr=config.lr, betas=ADAM_BETAS, eps=config.adam_eps)
+    rates = group_learning_rates(field, config)
+    groups = [
+        {"params": params, "name": name, "lr": rates[name], "peak_lr": rates[name]}
+        for name, params in field.parameter_groups().items()
+    ]
+    return torch.optim.Adam(groups, betas=ADAM_BETAS, eps=config.adam_eps)
 
 
-def learning_rate(fraction: float, config: OptimConfig) -> float:
-    """Linear warm-up, then cosine decay to ``lr * lr_end_factor`` (paper A.2, shape only)."""
+def learning_rate(fraction: float, peak: float, config: OptimConfig) -> float:
+    """Linear warm-up to ``peak``, then cosine decay to ``peak * lr_end_factor`` (paper A.2, shape only)."""
     if fraction < config.warmup_fraction:
-        return config.lr * max(fraction / config.warmup_fraction, 1e-3)
+        return peak * max(fraction / config.warmup_fraction, 1e-3)
     progress = (fraction - config.warmup_fraction) / max(1.0 - config.warmup_fraction, 1e-9)
-    end = config.lr * config.lr_end_factor
-    return end + 0.5 * (config.lr - end) * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    end = peak * config.lr_end_factor
+    return end + 0.5 * (peak - end) * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, fraction: float, config: OptimConfig) -> None:
-    """The schedule's rate at this point of the run, on every parameter group."""
+    """The schedule's rate at this point of the run, on every parameter group from its own peak."""
     for group in optimizer.param_groups:
-        group["lr"] = learning_rate(fraction, config)
+        group["lr"] = learning_rate(fraction, group["peak_lr"], config)
 
 
 def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:

@@ -3,6 +3,8 @@ view", chosen from its camera's angles, so the prior is asked for the side of th
 
 from __future__ import annotations
 
+import torch
+
 from .cameras import Cameras
 from .config import CameraConfig, GuidanceConfig
 from .guidance.base import ViewContext
@@ -34,15 +36,22 @@ def run_suffixes(guidance: GuidanceConfig) -> tuple[str, ...]:
 
 
 def view_contexts(
-    cameras: Cameras, mode: ShadingMode, camera: CameraConfig, guidance: GuidanceConfig
+    cameras: Cameras,
+    mode: ShadingMode,
+    camera: CameraConfig,
+    guidance: GuidanceConfig,
+    background: torch.Tensor | None = None,
 ) -> list[ViewContext]:
-    """What the prior is told about each render of a batch: its view suffix, shading mode and angles."""
+    """What the prior is told about each render of a batch: its view suffix, shading mode, angles, camera and
+    background."""
     return [
         ViewContext(
             suffix=view_suffix(az, el, camera) if guidance.view_dependent_prompts else "",
             mode=mode,
             azimuth_deg=az,
             elevation_deg=el,
+            camera=cameras[index],
+            background=background,
         )
-        for az, el in zip(cameras.azimuth.tolist(), cameras.elevation.tolist(), strict=True)
+        for index, (az, el) in enumerate(zip(cameras.azimuth.tolist(), cameras.elevation.tolist(), strict=True))
     ]

@@ -9,12 +9,15 @@ from typing import Any
 from .errors import EngineError
 
 PRIORS = {
-    "procedural": "engine.guidance.procedural:ProceduralPrior",
+    "procedural": "engine.guidance.procedural_camera:CameraProceduralPrior",
+    "procedural-text": "engine.guidance.procedural_text:TextProceduralPrior",
+    "oracle": "engine.guidance.oracle:OraclePrior",
     "stable-diffusion": "engine.guidance.stable_diffusion:StableDiffusionPrior",
     "deepfloyd-if": "engine.guidance.deepfloyd_if:DeepFloydIFPrior",
 }
 
 FIELDS = {
+    "sdf-grid": "engine.field.sdf_grid:SDFGridField",
     "grid": "engine.field.grid:GridField",
     "mlp": "engine.field.mlp:MLPField",
 }

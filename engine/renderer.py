@@ -1,4 +1,13 @@
-"""Volume rendering of the field with the paper's shading, over a fixed background."""
+"""Volume rendering of the field with the paper's shading, over a background.
+
+Two passes: a cheap one without gradients reads only density at every sample, and the full one (density,
+albedo, normals, with gradients) reads only the samples that can matter: those a ray still sees
+(transmittance above ``RenderConfig.min_transmittance``) with some density (optical depth above
+``min_optical_depth``). Behind an opaque surface, and in empty space, a sample's image gradient vanishes
+(the density derivative of softplus and of the Laplace CDF is as small as the density there), so skipping
+them changes the image by less than those thresholds and saves most of the step: a converged object is a
+thin shell a few samples deep.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,7 @@ import torch
 
 from .cameras import Cameras
 from .config import RenderConfig, ShadingConfig
-from .field.base import Field
+from .field.base import Field, FieldSample
 from .shading import ShadingMode, composite, shade
 
 
@@ -20,6 +29,7 @@ class MarchedSamples:
     normals: torch.Tensor  # (R, S, 3) the field's normals
     directions: torch.Tensor  # (R, 3) unit ray directions
     total_rays: int  # every ray of the batch, the marched ones and those that missed the sphere
+    visible: torch.Tensor  # (K, 3) the samples that were evaluated with gradients (the rest could not show)
 
 
 @dataclass
@@ -51,8 +61,10 @@ def render(
     shading_config: ShadingConfig,
     resolution: int | None = None,
     generator: torch.Generator | None = None,
+    background: torch.Tensor | None = None,
 ) -> Rendering:
-    """Render every camera at ``resolution`` (default: the config's). Stratified jitter needs ``generator``.
+    """Render every camera at ``resolution`` (default: the config's) over ``background`` (3,) (default: the
+    shading config's fixed one). Stratified jitter needs ``generator``.
 
     Only rays that meet the bounding sphere (radius = the field's bound; objects fit well inside it)
     are marched: in wide shots most pixels are background, and skipping them is the largest saving.
@@ -76,23 +88,28 @@ def render(
     t = near.unsqueeze(-1) + length.unsqueeze(-1) * (steps + offsets) / samples
     points = origins.unsqueeze(1) + directions.unsqueeze(1) * t.unsqueeze(-1)
 
-    sample = field(points)
     delta = (length / samples).unsqueeze(-1)
+    sample, visible = _field_at_visible(field, points, delta, render_config)
     alpha = 1.0 - torch.exp(-sample.density * delta)
     transmittance = torch.cumprod(torch.cat([torch.ones_like(alpha[:, :1]), 1.0 - alpha + 1e-10], dim=1), dim=1)
     weights = alpha * transmittance[:, :-1]
 
     opacity = weights.sum(dim=1, keepdim=True)
     depth = (weights * t).sum(dim=1, keepdim=True)
-    albedo = (weights.unsqueeze(-1) * sample.albedo).sum(dim=1)
+    light = cameras.light[ray_camera]
     if mode is ShadingMode.AMBIENT:
-        accumulated = albedo
+        accumulated = (weights.unsqueeze(-1) * sample.albedo).sum(dim=1)
+    elif render_config.shading == "per-sample":
+        # The paper's order: each sample lit at its own normal and position, then composited.
+        colors = shade(sample.albedo, sample.normals, points, light.unsqueeze(1), mode, shading_config)
+        accumulated = (weights.unsqueeze(-1) * colors).sum(dim=1)
     else:
-        # Deferred shading: light the ray once, at its mean normal and expected surface point.
+        # Deferred: the ray lit once, at its mean normal and expected surface point.
+        albedo = (weights.unsqueeze(-1) * sample.albedo).sum(dim=1)
         normal = (weights.unsqueeze(-1) * sample.normals).sum(dim=1)
         normal = normal / normal.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         surface = origins + directions * (depth / opacity.clamp_min(1e-6))
-        accumulated = shade(albedo, normal, surface, cameras.light[ray_camera], mode, shading_config, opacity=opacity)
+        accumulated = shade(albedo, normal, surface, light, mode, shading_config, opacity=opacity)
 
     rays = all_origins.shape[0]
 
@@ -104,9 +121,27 @@ def render(
         return values.reshape(batch, size, size, -1).permute(0, 3, 1, 2)
 
     full_opacity = scatter(opacity)
-    rgb = composite(scatter(accumulated), full_opacity, shading_config.background)
-    marched = MarchedSamples(weights, sample.normals, directions, rays)
+    rgb = composite(scatter(accumulated), full_opacity, shading_config.background if background is None else background)
+    marched = MarchedSamples(weights, sample.normals, directions, rays, visible.detach())
     return Rendering(image(rgb), image(full_opacity), image(scatter(depth)), marched)
+
+
+def _field_at_visible(
+    field: Field, points: torch.Tensor, delta: torch.Tensor, config: RenderConfig
+) -> tuple[FieldSample, torch.Tensor]:
+    """The field at every sample (R, S), evaluated with gradients only where a sample can show in the image
+    (elsewhere density, albedo and normals are 0), and those samples' points (K, 3)."""
+    with torch.no_grad():
+        density = field.density(points)
+        depth = density * delta
+        seen = torch.exp(-(torch.cumsum(depth, dim=1) - depth))  # transmittance in front of each sample
+        visible = ((seen > config.min_transmittance) & (depth > config.min_optical_depth)).nonzero(as_tuple=True)
+    kept = field(points[visible])
+    values = []
+    for kept_values in (kept.density, kept.albedo, kept.normals):
+        full = kept_values.new_zeros(*points.shape[:-1], *kept_values.shape[1:])
+        values.append(full.index_put(visible, kept_values))
+    return FieldSample(*values), points[visible]
 
 
 @torch.no_grad()

@@ -39,16 +39,17 @@ def shade(
 ) -> torch.Tensor:
     """Color (..., 3) of ``albedo`` lit at ``points`` with ``normals``; ``light`` broadcastable to them.
 
-    For a surface point ``opacity`` is None (1). The renderer passes a ray's opacity-weighted albedo and
-    its opacity, and shades once at the expected surface point (deferred shading): the shading is linear
-    in albedo, so that equals shading every sample; textureless renders use white albedo (= opacity).
+    For a surface point ``opacity`` is None (1). Deferred shading passes a ray's opacity-weighted albedo and
+    its opacity, shaded once at its mean normal and expected surface point; textureless renders use white
+    albedo (= opacity). ``light`` may carry leading dimensions of its own (several lights at once).
     """
     if mode is ShadingMode.AMBIENT:
         return albedo
     intensity = lighting(normals, points, light, config)
     if mode is ShadingMode.TEXTURELESS:
         coverage = torch.ones_like(albedo[..., :1]) if opacity is None else opacity
-        return (coverage * intensity).expand_as(albedo)
+        white = coverage * intensity
+        return white.expand((*torch.broadcast_shapes(white.shape[:-1], albedo.shape[:-1]), 3))
     return albedo * intensity
 
 
@@ -62,7 +63,9 @@ def sample_mode(step: int, total: int, config: ShadingConfig, generator: torch.G
     return ShadingMode.TEXTURELESS if textureless < config.textureless_prob else ShadingMode.COLORED
 
 
-def composite(color: torch.Tensor, opacity: torch.Tensor, background: tuple[float, float, float]) -> torch.Tensor:
-    """Composite an accumulated color over the fixed background."""
-    bg = torch.tensor(background, dtype=color.dtype, device=color.device)
+def composite(
+    color: torch.Tensor, opacity: torch.Tensor, background: tuple[float, float, float] | torch.Tensor
+) -> torch.Tensor:
+    """Composite an accumulated (premultiplied) color over a background color (3,)."""
+    bg = torch.as_tensor(background, dtype=color.dtype, device=color.device)
     return color + (1.0 - opacity) * bg

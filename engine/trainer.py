@@ -23,6 +23,7 @@ from PIL import Image
 
 from . import checkpoint, protocol
 from .atomic_write import replacing
+from .background import TrainingBackground
 from .cameras import orbit_cameras, sample_cameras
 from .config import RunConfig
 from .field.base import Field
@@ -81,6 +82,7 @@ class Trainer:
         prior.release_text_encoder()
         self.sds = ScoreDistillation(prior, config.guidance)
         self.optimizer = build_optimizer(self.field, config.optim)
+        self.background = TrainingBackground.for_prior(config.shading, prior)
         self.step = 0
         self.preview_cameras = orbit_cameras(config.camera, [PREVIEW_AZIMUTH_DEG])
 
@@ -105,11 +107,21 @@ class Trainer:
         set_learning_rate(self.optimizer, fraction, config.optim)
         mode = sample_mode(self.step, total, config.shading, self.generator)
         cameras = sample_cameras(config.camera, config.optim.batch_size, self.generator)
-        rendering = render(self.field, cameras, mode, config.render, config.shading, generator=self.generator)
-        views = view_contexts(cameras, mode, config.camera, config.guidance)
-        score = self.sds(rendering.rgb, views, fraction, self.generator)
-        losses = step_loss(LossInputs(rendering, score, self.field), fraction, config.regularizers)
-        descend(self.optimizer, losses.total)
+        background = self.background.draw(self.generator)
+        with self.field.one_step():
+            rendering = render(
+                self.field,
+                cameras,
+                mode,
+                config.render,
+                config.shading,
+                generator=self.generator,
+                background=background.to(self.device),
+            )
+            views = view_contexts(cameras, mode, config.camera, config.guidance, background)
+            score = self.sds(rendering.rgb, views, fraction, self.generator)
+            losses = step_loss(LossInputs(rendering, score, self.field), fraction, config.regularizers)
+            descend(self.optimizer, losses.total)
         self.step += 1
         return StepResult(losses=losses, mode=mode)
 

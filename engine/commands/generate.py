@@ -175,7 +175,9 @@ def run(args: argparse.Namespace) -> int:
         emit(protocol.STAGE, name=stage, message=f"{stage} {fraction:.0%}", fraction=round(fraction, 3))
 
     with trainer.field.frozen():
-        result = export_run(density_fn, albedo_fn, config.mesh, trainer.field.bound, run_dir, progress)
+        result = export_run(
+            density_fn, albedo_fn, config.mesh, trainer.field.bound, run_dir, progress, trainer.field.surface_density
+        )
     emit(
         protocol.DONE,
         run_dir=str(run_dir),

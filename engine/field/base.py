@@ -1,4 +1,10 @@
-"""The NeRF field interface: density tau, albedo rho and normals n = -grad tau / ||grad tau||."""
+"""The NeRF field interface: density tau, albedo rho and outward normals.
+
+A field also says how it wants to be optimized (its parameter groups and their learning rates: a dense
+grid's logits, a signed distance in metres and an MLP's weights move at very different rates) and where
+its surface is, when it knows (a signed-distance field does; a density field leaves it to the mesh
+export's automatic threshold).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -24,6 +31,16 @@ class Field(nn.Module, ABC):
     """A density + albedo field inside [-bound, bound]^3."""
 
     bound: float
+    default_learning_rates: ClassVar[dict[str, float]]  # Adam's rate per parameter group (OptimConfig may override)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """The parameters by group name, each optimized at its own learning rate."""
+        return {"geometry": list(self.parameters())}
+
+    @property
+    def surface_density(self) -> float | None:
+        """The density at the field's surface, when the field defines one (None: the export finds a level)."""
+        return None
 
     def set_progress(self, fraction: float) -> None:
         """Told the run's progress in [0, 1] each step (coarse-to-fine schedules)."""
@@ -35,6 +52,21 @@ class Field(nn.Module, ABC):
     def smoothness(self) -> torch.Tensor:
         """A penalty on high-frequency density (crumpled surfaces); 0 for fields without one."""
         return torch.zeros(())
+
+    def eikonal(self, points: torch.Tensor) -> torch.Tensor:
+        """How far a signed-distance field's gradient is from unit length at ``points``; 0 for other fields."""
+        return torch.zeros(())
+
+    @contextmanager
+    def one_step(self) -> Iterator[None]:
+        """For one training step's passes over the same parameters (render, regularizers), fields may build
+        shared data once."""
+        yield
+
+    @torch.no_grad()
+    def density(self, points: torch.Tensor) -> torch.Tensor:
+        """Density only, without gradients (the renderer's culling pass)."""
+        return self.forward(points).density
 
     @contextmanager
     def frozen(self) -> Iterator[None]:

@@ -3,6 +3,8 @@ units, SiLU, LayerNorm). Normals come from autograd of the density. Slow on CPU;
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,6 +25,9 @@ class _ResidualBlock(nn.Module):
 
 
 class MLPField(Field):
+    # Adam at the rate NeRF-style MLPs use (stable-dreamfusion 1e-3); the grids' 5e-2 is far too fast for weights.
+    default_learning_rates: ClassVar[dict[str, float]] = {"geometry": 1e-3}
+
     def __init__(self, config: FieldConfig, bound: float = BOUND) -> None:
         super().__init__()
         self.config = config

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..cameras import Cameras
 from ..errors import EngineError
 from ..shading import ShadingMode
 
@@ -22,14 +23,17 @@ class PriorError(EngineError):
 class ViewContext:
     """What the guidance call knows about one rendered image.
 
-    Learned priors use only ``suffix`` (the view-dependent prompt). The procedural prior
-    also compares like with like: the shading ``mode`` and the camera's angles.
+    Learned priors use only ``suffix`` (the view-dependent prompt). The text-only procedural prior also
+    compares like with like: the shading ``mode`` and the camera's angles. The camera-conditioned one is told
+    the whole camera and the background the render was composited over.
     """
 
     suffix: str  # "front" | "side" | "back" | "overhead" | "" (no view-dependent prompt)
     mode: ShadingMode
     azimuth_deg: float
     elevation_deg: float
+    camera: Cameras | None = None  # this render's camera (batch of one), with its light
+    background: torch.Tensor | None = None  # (3,) the color the render was composited over
 
 
 class DiffusionPrior(ABC):
@@ -42,6 +46,7 @@ class DiffusionPrior(ABC):
     name: str
     default_guidance_scale: float
     num_train_timesteps: int
+    renders_any_background = False  # True: its data can be composited over the render's own background
 
     @property
     @abstractmethod

@@ -8,6 +8,8 @@ half-resolution lattice of the same box, as uint8 in the renderer's (sRGB displa
 Albedo samples in empty space are meaningless (nothing there was ever rendered), so before
 storing, each one is replaced by the nearest sample inside or near the object: color then
 never bleeds in from the void, whatever threshold the surface is later extracted at.
+``surface_density`` (optional) is the level of a field that defines its surface (a signed-distance field's
+zero level); without it the surface level is found from the density (``threshold.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class DensityGrid:
     density: np.ndarray
     albedo: np.ndarray
     bound: float
+    surface_density: float | None = None  # the field's own surface level, when it has one
 
     @property
     def spacing(self) -> float:
@@ -96,6 +99,7 @@ def sample_field(
     resolution: int,
     bound: float,
     progress: Progress | None = None,
+    surface_density: float | None = None,
 ) -> DensityGrid:
     """Sample the trained field: density at ``resolution``^3, albedo at half that, empty space filled."""
     report = progress or (lambda fraction: None)
@@ -110,8 +114,10 @@ def sample_field(
     albedo = np.clip(np.nan_to_num(albedo, nan=0.5), 0.0, 1.0)
     # Trilinear density at the albedo lattice (zoom maps corner samples onto corner samples).
     density_at_albedo = zoom(density, albedo_resolution / resolution, order=1, prefilter=False)
-    trusted = density_at_albedo >= TRUSTED_FRACTION * auto_threshold(density, bound)
-    return DensityGrid(density=density, albedo=_to_uint8(fill_from_nearest(albedo, trusted)), bound=bound)
+    level = surface_density if surface_density is not None else auto_threshold(density, bound)
+    trusted = density_at_albedo >= TRUSTED_FRACTION * level
+    albedo = _to_uint8(fill_from_nearest(albedo, trusted))
+    return DensityGrid(density=density, albedo=albedo, bound=bound, surface_density=surface_density)
 
 
 def fill_from_nearest(values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -126,6 +132,11 @@ def _to_uint8(unit: np.ndarray) -> np.ndarray:
     return (np.clip(unit, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+def surface_level(grid: DensityGrid) -> float:
+    """The density level the surface is extracted at when nobody asks for another: the field's own, else found."""
+    return grid.surface_density if grid.surface_density is not None else auto_threshold(grid.density, grid.bound)
+
+
 def save_grid(path: Path, grid: DensityGrid) -> None:
     """Write ``density_grid.npz`` atomically (compressed: a run folder keeps it for good)."""
     arrays = {
@@ -133,6 +144,8 @@ def save_grid(path: Path, grid: DensityGrid) -> None:
         "density": grid.density.astype(np.float16),
         "albedo": grid.albedo,
     }
+    if grid.surface_density is not None:
+        arrays["surface_density"] = np.array(grid.surface_density, dtype=np.float32)
     versioned_npz.save(path, FORMAT_VERSION, arrays, compressed=True)
 
 
@@ -145,8 +158,12 @@ def load_grid(path: Path) -> DensityGrid:
         )
     try:
         arrays = versioned_npz.load(path, FORMAT_VERSION)
+        surface = float(arrays["surface_density"]) if "surface_density" in arrays else None
         grid = DensityGrid(
-            density=arrays["density"].astype(np.float32), albedo=arrays["albedo"], bound=float(arrays["bound"])
+            density=arrays["density"].astype(np.float32),
+            albedo=arrays["albedo"],
+            bound=float(arrays["bound"]),
+            surface_density=surface,
         )
     except Exception as exc:  # zip, zlib, key, shape and version errors all mean the same thing to a user
         raise EngineError(f"the density grid {path} is corrupt ({exc}); generate the run again", "mesh") from exc
@@ -169,4 +186,6 @@ def _grid_problem(grid: DensityGrid) -> str | None:
         return f"bound is {grid.bound}"
     if not np.isfinite(density).all():
         return "density has non-finite values"
+    if grid.surface_density is not None and not (np.isfinite(grid.surface_density) and grid.surface_density > 0):
+        return f"surface_density is {grid.surface_density}"
     return None

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import mcubes
 import numpy as np
-from scipy.ndimage import zoom
 
 from ..errors import EngineError
 from .threshold import auto_threshold
-
-MIN_BUDGET_RESOLUTION = 16  # a face budget never shrinks the grid below this
-BUDGET_MARGIN = 0.95  # aim a little under the budget: face counts do not scale exactly with area
 
 
 def extract_surface(density: np.ndarray, bound: float, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -26,24 +22,6 @@ def extract_surface(density: np.ndarray, bound: float, threshold: float) -> tupl
     spacing = 2.0 * bound / (density.shape[0] - 1)
     vertices = ((vertices - 1.0) * spacing - bound).astype(np.float32)
     return vertices, faces.astype(np.int32)
-
-
-def extract_within_budget(
-    density: np.ndarray, bound: float, threshold: float, face_budget: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """``extract_surface``, re-run on a coarser copy of the grid while the mesh has more than ``face_budget`` faces.
-
-    Marching cubes' face count grows with the square of the resolution, so resampling the grid is a
-    decimation that keeps the mesh watertight and evenly sized; detail finer than the coarser grid is lost.
-    """
-    vertices, faces = extract_surface(density, bound, threshold)
-    resolution = density.shape[0]
-    while face_budget is not None and len(faces) > face_budget and resolution > MIN_BUDGET_RESOLUTION:
-        scale = BUDGET_MARGIN * np.sqrt(face_budget / len(faces))
-        resolution = max(MIN_BUDGET_RESOLUTION, min(resolution - 1, int(resolution * scale)))
-        coarse = zoom(density, resolution / density.shape[0], order=1, prefilter=False, grid_mode=False)
-        vertices, faces = extract_surface(coarse, bound, threshold)
-    return vertices, faces
 
 
 def check_surface_exists(density: np.ndarray, bound: float, threshold: float) -> None:

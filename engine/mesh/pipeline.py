@@ -14,15 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..config import MeshConfig, from_dict
 from ..errors import EngineError
 from .bake import bake_texture, vertex_albedo
 from .cleanup import drop_small_components, smooth
-from .density_grid import GRID_FILE, PointFunction, load_grid, sample_field, save_grid
-from .extract import extract_within_budget
+from .decimate import decimate
+from .density_grid import GRID_FILE, DensityGrid, PointFunction, load_grid, sample_field, save_grid, surface_level
+from .extract import extract_surface
 from .file_format import MeshData, srgb_to_linear
 from .outputs import FORMATS, TEXTURE_FILE, write_mesh_files
-from .threshold import auto_threshold
 from .uv_atlas import unwrap
 
 Progress = Callable[[str, float], None]  # (stage "mesh" | "bake" | "export", fraction of that stage)
@@ -51,15 +53,22 @@ def export_run(
     bound: float,
     run_dir: Path,
     progress: Progress | None = None,
+    surface_density: float | None = None,
 ) -> ExportResult:
     """Sample density (N,3)->(N,) and albedo (N,3)->(N,3) over [-bound, bound]^3 into the run's
-    density grid, then extract, clean, bake and write the mesh files from it."""
+    density grid, then extract, clean, decimate, bake and write the mesh files from it. A field that
+    defines its surface passes its ``surface_density``; it is kept in the grid, so remesh uses it too."""
     validate_mesh_config(config)
     report = progress or _silent
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     grid = sample_field(
-        density_fn, albedo_fn, config.grid_resolution, bound, lambda f: report("mesh", SAMPLING_SHARE * f)
+        density_fn,
+        albedo_fn,
+        config.grid_resolution,
+        bound,
+        lambda f: report("mesh", SAMPLING_SHARE * f),
+        surface_density,
     )
     save_grid(run_dir / GRID_FILE, grid)
     return _mesh_from_grid(run_dir, config.threshold, config, report, SAMPLING_SHARE)
@@ -68,7 +77,8 @@ def export_run(
 def remesh_run(
     run_dir: Path, threshold: float | None, config: MeshConfig | None = None, progress: Progress | None = None
 ) -> ExportResult:
-    """Re-extract from the run's stored grid at ``threshold`` (None: the config's, else automatic),
+    """Re-extract from the run's stored grid at ``threshold`` (None: the config's, else the grid's own surface
+    level, else automatic),
     replacing the run's mesh files only once the new ones are complete. ``config`` None reads the
     run's config.json; its grid_resolution is unused (the stored grid's resolution is what there is)."""
     run_dir = Path(run_dir)
@@ -114,15 +124,23 @@ def validate_mesh_config(config: MeshConfig) -> None:
         raise EngineError("bad mesh settings: " + "; ".join(problems), "input")
 
 
+def surface_mesh(grid: DensityGrid, level: float, config: MeshConfig) -> tuple[np.ndarray, np.ndarray, int]:
+    """The grid's surface at ``level``, floaters dropped, smoothed and decimated to the config's face budget:
+    (vertices, faces, components dropped)."""
+    vertices, faces = extract_surface(grid.density, grid.bound, level)
+    vertices, faces, dropped = drop_small_components(vertices, faces, config.min_component_fraction)
+    vertices = smooth(vertices, faces, config.smooth_iterations)
+    vertices, faces = decimate(vertices, faces, config.face_budget)
+    return vertices, faces, dropped
+
+
 def _mesh_from_grid(
     run_dir: Path, threshold: float | None, config: MeshConfig, report: Progress, mesh_start: float
 ) -> ExportResult:
     report("mesh", mesh_start)
     grid = load_grid(run_dir / GRID_FILE)
-    level = auto_threshold(grid.density, grid.bound) if threshold is None else float(threshold)
-    vertices, faces = extract_within_budget(grid.density, grid.bound, level, config.face_budget)
-    vertices, faces, dropped = drop_small_components(vertices, faces, config.min_component_fraction)
-    vertices = smooth(vertices, faces, config.smooth_iterations)
+    level = surface_level(grid) if threshold is None else float(threshold)
+    vertices, faces, dropped = surface_mesh(grid, level, config)
     report("mesh", 1.0)
     report("bake", 0.0)
     colors = srgb_to_linear(vertex_albedo(grid, vertices))

@@ -79,3 +79,9 @@ class ViewWeighting:
 def _directions(azimuth_deg: torch.Tensor, elevation_deg: torch.Tensor) -> torch.Tensor:
     """Unit vectors from the object towards cameras at these angles, (V, 3)."""
     return spherical_to_position(azimuth_deg, elevation_deg, torch.ones_like(azimuth_deg))
+
+
+def linear_schedule_alphas_cumprod(timesteps: int, device: torch.device) -> torch.Tensor:
+    """alphabar_t of DDPM's linear beta schedule (1e-4 to 0.02), the procedural priors' noise schedule."""
+    betas = torch.linspace(1e-4, 0.02, timesteps, dtype=torch.float64)
+    return torch.cumprod(1.0 - betas, dim=0).to(device=device, dtype=torch.float32)

@@ -10,6 +10,7 @@ import torch
 from engine.cameras import orbit_cameras
 from engine.config import CameraConfig, FieldConfig, RegularizerConfig, RenderConfig, ShadingConfig
 from engine.field.grid import GridField
+from engine.field.sdf_grid import SDFGridField
 from engine.guidance.sds import SDSStep
 from engine.loss import TERMS, LossInputs, orientation_weight, step_loss
 from engine.renderer import render
@@ -31,7 +32,7 @@ def _case(regularizers: RegularizerConfig = REGULARIZERS):  # type: ignore[no-un
     torch.manual_seed(0)
     field = GridField(FieldConfig(grid_resolutions=(4, 8), coarse_to_fine_fraction=0.0))
     with torch.no_grad():
-        for level in field.levels:
+        for level in field.parameters():
             level.normal_(0.0, 1.0)
     cameras = orbit_cameras(CameraConfig(), [10.0, 150.0])
     rendering = render(field, cameras, ShadingMode.COLORED, RenderConfig(samples_per_ray=12), ShadingConfig(), 6)
@@ -42,8 +43,13 @@ def _case(regularizers: RegularizerConfig = REGULARIZERS):  # type: ignore[no-un
 
 def test_every_term_is_named_and_the_terms_sum_to_the_total() -> None:
     *_, losses = _case()
-    assert list(losses.terms) == [term.name for term in TERMS] == ["sds", "orientation", "opacity", "smoothness"]
-    assert all(value.item() > 0 for value in losses.terms.values())
+    assert (
+        list(losses.terms)
+        == [term.name for term in TERMS]
+        == ["sds", "orientation", "opacity", "smoothness", "eikonal"]
+    )
+    assert all(value.item() > 0 for name, value in losses.terms.items() if name != "eikonal")
+    assert losses.terms["eikonal"].item() == 0.0  # a density grid has no distance to keep unit
     torch.testing.assert_close(sum(losses.terms.values()), losses.total, rtol=1e-6, atol=0)
     floats = losses.as_floats()
     assert floats == pytest.approx({name: value.item() for name, value in losses.terms.items()})
@@ -82,7 +88,7 @@ def test_the_opacity_term_is_the_mean_of_sqrt_acc_squared_plus_a_hundredth() -> 
 def test_the_smoothness_term_is_the_grid_densitys_squared_neighbour_differences() -> None:
     field, _, _, losses = _case()
     expected = 0.0
-    for level in field.levels:
+    for level in field.geometry:
         d = level.detach()[0, 0]  # raw density, (r, r, r)
         expected += ((d[1:] - d[:-1]) ** 2).mean().item()
         expected += ((d[:, 1:] - d[:, :-1]) ** 2).mean().item()
@@ -91,7 +97,9 @@ def test_the_smoothness_term_is_the_grid_densitys_squared_neighbour_differences(
 
 
 def test_a_term_weighted_zero_is_reported_as_zero_and_left_out() -> None:
-    *_, losses = _case(RegularizerConfig(orientation_weight=0.0, opacity_weight=0.0, smoothness_weight=0.0))
+    *_, losses = _case(
+        RegularizerConfig(orientation_weight=0.0, opacity_weight=0.0, smoothness_weight=0.0, eikonal_weight=0.0)
+    )
     assert [losses.terms[name].item() for name in ("orientation", "opacity", "smoothness")] == [0.0, 0.0, 0.0]
     assert torch.equal(losses.total, losses.terms["sds"])
 
@@ -99,4 +107,27 @@ def test_a_term_weighted_zero_is_reported_as_zero_and_left_out() -> None:
 def test_the_total_carries_every_terms_gradient_to_the_field() -> None:
     field, *_, losses = _case()
     losses.total.backward()
-    assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in field.levels)
+    assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in field.parameters())
+
+
+def test_the_eikonal_term_is_zero_for_a_distance_and_one_for_a_doubled_distance() -> None:
+    """The start sphere is an exact distance (|grad s| = 1); adding a second sphere distance doubles the
+    gradient, so (|grad s| - 1)^2 = 1 at the surface samples the render sees."""
+    field = SDFGridField(FieldConfig(grid_resolutions=(32,), coarse_to_fine_fraction=0.0))
+    cameras = orbit_cameras(CameraConfig(), [10.0, 150.0])
+
+    def eikonal_term() -> float:
+        rendering = render(field, cameras, ShadingMode.COLORED, RenderConfig(samples_per_ray=32), ShadingConfig(), 8)
+        assert rendering.samples.visible.shape[0] > 0
+        return (
+            step_loss(LossInputs(rendering, _sds_step(rendering.rgb), field), FRACTION, REGULARIZERS)
+            .terms["eikonal"]
+            .item()
+        )
+
+    assert eikonal_term() == pytest.approx(0.0, abs=1e-6)
+    axis = torch.linspace(-field.bound, field.bound, 32)
+    radius = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij")).norm(dim=0)
+    with torch.no_grad():
+        field.geometry[0][0, 0] = radius - 0.5
+    assert eikonal_term() == pytest.approx(REGULARIZERS.eikonal_weight * 1.0, rel=0.05)

@@ -17,8 +17,9 @@ import trimesh
 
 from engine.errors import EngineError
 from engine.mesh.cleanup import drop_small_components, smooth
+from engine.mesh.decimate import decimate
 from engine.mesh.density_grid import lattice
-from engine.mesh.extract import extract_surface, extract_within_budget
+from engine.mesh.extract import extract_surface
 from engine.mesh.threshold import auto_threshold
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,14 +126,17 @@ def test_an_empty_field_says_the_run_learned_nothing() -> None:
     assert raised.value.kind == "mesh"
 
 
-def test_face_budget_resamples_to_a_coarser_watertight_mesh() -> None:
+def test_decimation_meets_the_face_budget_and_keeps_the_shape() -> None:
     density = solid(sphere_distance(*grid_points()))
-    _, full_faces = extract_surface(density, BOUND, 25.0)
-    vertices, faces = extract_within_budget(density, BOUND, 25.0, face_budget=len(full_faces) // 4)
-    assert len(full_faces) // 8 < len(faces) <= len(full_faces) // 4
-    mesh = as_trimesh(vertices, faces)
-    assert mesh.is_watertight
-    assert mesh.volume == pytest.approx(4 / 3 * np.pi * 0.6**3, rel=0.03)
+    vertices, faces = extract_surface(density, BOUND, 25.0)
+    budget = len(faces) // 10
+    kept_vertices, kept_faces = decimate(vertices, faces, budget)
+    assert budget // 2 < len(kept_faces) <= budget
+    assert len(np.unique(kept_faces)) == len(kept_vertices)  # no vertex left without a face
+    mesh = as_trimesh(kept_vertices, kept_faces)
+    assert mesh.volume == pytest.approx(4 / 3 * np.pi * 0.6**3, rel=0.02)
+    assert np.abs(np.linalg.norm(kept_vertices, axis=1) - 0.6).mean() < 0.2 * VOXEL
+    assert decimate(vertices, faces, None)[1] is faces and decimate(vertices, faces, len(faces))[1] is faces
 
 
 def test_taubin_smoothing_keeps_the_volume() -> None:

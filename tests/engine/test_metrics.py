@@ -77,11 +77,31 @@ def test_chamfer_of_a_shifted_mesh_is_about_the_shift():
     assert 0.03 < shifted < 0.1  # the faces normal to the shift move by 0.1, the others slide in-plane
 
 
+def test_normal_consistency_is_one_for_a_box_and_drops_for_a_crumpled_one():
+    """Sampled box against box: faces agree exactly (1 but for samples near edges). The same box with every
+    vertex pushed along a random direction keeps its place but not its normals."""
+    rng = np.random.default_rng(0)
+    box = _box((0.0, 0.0, 0.0), 1.0)
+    points, _, normals = metrics.sample_surface(box, 20_000, rng)
+    truth_points, _, truth_normals = metrics.sample_surface(box, 20_000, rng)
+    assert metrics.normal_consistency(points, normals, truth_points, truth_normals) > 0.98  # 1.6 % near edges
+    fine = trimesh.creation.box(extents=(1.0, 1.0, 1.0)).subdivide().subdivide().subdivide()
+    crumpled = np.asarray(fine.vertices) + rng.normal(0.0, 0.05, fine.vertices.shape)
+    rough = MeshData(
+        crumpled.astype(np.float32), np.asarray(fine.faces, np.int32), np.ones((len(crumpled), 4), np.float32)
+    )
+    points, _, normals = metrics.sample_surface(rough, 20_000, rng)
+    consistency = metrics.normal_consistency(points, normals, truth_points, truth_normals)
+    assert 0.3 < consistency < 0.9
+    assert metrics.normal_consistency(points[:0], normals[:0], truth_points, truth_normals) == 0.0
+
+
 def test_ground_truth_compared_with_itself_is_perfect_and_faces_front(snowman):
     scene, truth = snowman
     result = metrics.compare(truth, scene, truth=truth)
     assert result.iou == 1.0
     assert result.chamfer < 0.01
+    assert result.normal_consistency > 0.97
     assert result.albedo_error < 0.01
     (front,) = result.fronts
     assert front.shape == "snowman" and front.ok and front.fronts == ["-Y"]

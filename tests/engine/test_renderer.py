@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -9,6 +10,7 @@ import torch
 from engine.cameras import orbit_cameras
 from engine.config import CameraConfig, FieldConfig, RenderConfig, ShadingConfig
 from engine.field.grid import GridField
+from engine.field.sdf_grid import SDFGridField
 from engine.loss import orientation_penalty
 from engine.renderer import ray_sphere, render
 from engine.shading import ShadingMode
@@ -35,7 +37,7 @@ def test_opacity_matches_the_analytic_transmittance() -> None:
     field = _field(blob_strength=0.0)
     tau = 0.7
     with torch.no_grad():
-        field.levels[0][:, 0] = math.log(math.expm1(tau))  # softplus^-1(tau)
+        field.geometry[0][:] = math.log(math.expm1(tau))  # softplus^-1(tau)
     camera = orbit_cameras(CameraConfig(), [0.0], elevation_deg=0.0)
     out = render(field, camera, ShadingMode.AMBIENT, RenderConfig(samples_per_ray=128), ShadingConfig(), 33)
     centre = out.opacity[0, 0, 16, 16]
@@ -45,7 +47,7 @@ def test_opacity_matches_the_analytic_transmittance() -> None:
 def test_background_shows_where_the_field_is_empty() -> None:
     field = _field(blob_strength=0.0)
     with torch.no_grad():
-        field.levels[0][:, 0] = -30.0  # density softplus(-30): empty everywhere
+        field.geometry[0][:] = -30.0  # density softplus(-30): empty everywhere
     shading = ShadingConfig(background=(0.2, 0.4, 0.6))
     out = render(field, orbit_cameras(CameraConfig(), [0.0]), ShadingMode.COLORED, RenderConfig(), shading, 16)
     torch.testing.assert_close(out.rgb[0, :, 8, 8], torch.tensor([0.2, 0.4, 0.6]), atol=1e-3, rtol=0)
@@ -54,8 +56,8 @@ def test_background_shows_where_the_field_is_empty() -> None:
 def test_modes_differ_as_the_paper_defines() -> None:
     field = _field()
     with torch.no_grad():
-        field.levels[0][:, 1] = 3.0  # albedo red: sigmoid(3) ~ 0.95
-        field.levels[0][:, 2:4] = -3.0
+        field.albedo[0][:, 0] = 3.0  # albedo red: sigmoid(3) ~ 0.95
+        field.albedo[0][:, 1:] = -3.0
     camera = orbit_cameras(CameraConfig(), [0.0])
     config, shading = RenderConfig(), ShadingConfig()
     ambient = render(field, camera, ShadingMode.AMBIENT, config, shading, 32).rgb[0, :, 16, 16]
@@ -87,4 +89,26 @@ def test_gradients_reach_the_grid() -> None:
     field = _field()
     out = render(field, orbit_cameras(CameraConfig(), [10.0]), ShadingMode.COLORED, RenderConfig(), ShadingConfig(), 16)
     (out.rgb.mean() + orientation_penalty(out.samples)).backward()
-    assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in field.levels)
+    assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in field.parameters())
+
+
+def test_per_sample_shading_of_a_sphere_is_the_papers_formula_at_its_surface() -> None:
+    """An opaque sphere (the signed-distance field's start, radius 0.5, with a sharp density): each pixel is
+    rho * (l_a + l_rho * max(0, n . (l - mu) / ||l - mu||)) at the ray's first hit mu, n = mu / |mu|."""
+    field = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_beta=0.002))
+    camera = orbit_cameras(CameraConfig(), [30.0], elevation_deg=20.0)
+    camera = dataclasses.replace(camera, light=torch.tensor([[2.0, -1.0, 1.5]]))
+    config = RenderConfig(samples_per_ray=512, jitter=False, shading="per-sample")
+    shading = ShadingConfig()
+    size = 32
+    image = render(field, camera, ShadingMode.COLORED, config, shading, size).rgb[0].permute(1, 2, 0).reshape(-1, 3)
+    origins, directions = (rays.reshape(-1, 3) for rays in camera.rays(size))
+    b = (origins * directions).sum(-1)
+    disc = b * b - (origins.square().sum(-1) - 0.25)
+    inside = disc > 0.02  # rays that meet the sphere away from its silhouette
+    mu = origins + (-b - disc.clamp_min(0).sqrt()).unsqueeze(-1) * directions
+    to_light = camera.light[0] - mu
+    lambert = ((mu / 0.5) * to_light / to_light.norm(dim=-1, keepdim=True)).sum(-1).clamp_min(0)
+    expected = 0.5 * (shading.ambient + shading.diffuse * lambert)  # albedo logits 0: rho = 0.5
+    assert inside.sum() > 100
+    torch.testing.assert_close(image[inside], expected[inside].unsqueeze(-1).expand(-1, 3), atol=0.01, rtol=0)

@@ -1,8 +1,10 @@
-"""The offline prior: the Bayes-optimal denoiser of renders of the scene a prompt describes.
+"""The text-only procedural prior ("procedural-text"): the paper's setting, told only the view suffix.
 
-Needs no weights, runs on a laptop CPU, and knows the ground truth, so SDS results can be
-measured. It compares like with like: each render is denoised against images of the same
-shading mode, narrowed to cameras like the render's (engine/procedural/denoiser.py).
+The Bayes-optimal denoiser of a fixed set of renders of the prompt's scene from random cameras (other
+fields of view, distances and look-at jitter than the render's), windowed by the render's view suffix
+(", front view" -> |azimuth| <= 45 deg) and compared like with like in its shading mode. It knows what the
+paper's text prompt knows, so it is the prior for the paper's ablations and the Janus study; the default
+prior is the camera-conditioned one (procedural_camera.py), which scores far better (bench/REPORT.md).
 Works in pixel space: x = 2 * rgb - 1, with DDPM's linear beta schedule.
 """
 
@@ -13,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ..config import RunConfig
-from ..procedural.denoiser import ClosedFormDenoiser, ViewSelection, ViewWeighting
+from ..procedural.denoiser import ClosedFormDenoiser, ViewSelection, ViewWeighting, linear_schedule_alphas_cumprod
 from ..procedural.image_set import MODES, ImageSet, ImageSetSettings, load_or_build, unconditional_scenes
 from ..procedural.prompt import SceneSpec, parse_prompt
 from ..procedural.scene import Scene
@@ -41,8 +43,8 @@ class _DeviceSet:
         return ClosedFormDenoiser(images, norms, log_weights.to(images)).eps(noisy, alpha, sigma)
 
 
-class ProceduralPrior(DiffusionPrior):
-    name = "procedural"
+class TextProceduralPrior(DiffusionPrior):
+    name = "procedural-text"
     default_guidance_scale = 2.0  # 3D probe, 500 steps: IoU 0.63 at 2, 0.56 at 1, 0.55 at 7.5
     num_train_timesteps = 1000
 
@@ -59,14 +61,13 @@ class ProceduralPrior(DiffusionPrior):
         self.view_width_deg = view_width_deg
         self.device = device
         self.cache_dir = Path(cache_dir) / "procedural"
-        betas = torch.linspace(1e-4, 0.02, self.num_train_timesteps, dtype=torch.float64)
-        self._alphas_cumprod = torch.cumprod(1.0 - betas, dim=0).to(device=device, dtype=torch.float32)
+        self._alphas_cumprod = linear_schedule_alphas_cumprod(self.num_train_timesteps, device)
         self._conditional: _DeviceSet | None = None
         self._unconditional: _DeviceSet | None = None
         self._negative: SceneSpec | None = None
 
     @classmethod
-    def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path) -> ProceduralPrior:
+    def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path) -> TextProceduralPrior:
         guidance = run.guidance
         try:
             selection = ViewSelection(guidance.procedural_view_selection)

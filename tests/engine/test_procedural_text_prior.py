@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from engine.config import RunConfig
 from engine.guidance.base import PriorError, ViewContext
-from engine.guidance.procedural import ProceduralPrior
+from engine.guidance.procedural_text import TextProceduralPrior
 from engine.procedural.denoiser import ClosedFormDenoiser
 from engine.procedural.image_set import MODES, ImageSet
 from engine.prompts import view_suffix
@@ -60,8 +60,8 @@ def _small_run(selection: str = "suffix") -> RunConfig:
 
 
 @pytest.fixture
-def prior(tmp_path) -> ProceduralPrior:
-    prior = ProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
+def prior(tmp_path) -> TextProceduralPrior:
+    prior = TextProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
     prior.set_prompt(PROMPT, "", ("front", "side", "back", "overhead"))
     return prior
 
@@ -102,7 +102,7 @@ def test_prior_noise_prediction_equals_brute_force_over_its_image_sets(prior):
 
 
 def test_kernel_view_selection_weights_images_by_camera_angle(tmp_path):
-    prior = ProceduralPrior.from_run_config(_small_run("kernel"), torch.device("cpu"), tmp_path)
+    prior = TextProceduralPrior.from_run_config(_small_run("kernel"), torch.device("cpu"), tmp_path)
     prior.set_prompt(PROMPT, "", ())
     conditional = prior.conditional_set
     view = ViewContext("front", ShadingMode.COLORED, 30.0, 10.0)
@@ -157,14 +157,14 @@ def test_image_sets_are_cached_on_disk_and_rebuilt_when_corrupt(prior, tmp_path)
     prior.predict_noise(torch.zeros(1, 3, 16, 16), torch.tensor([10]), [ViewContext("", MODES[0], 0, 0)], 2.0)
     files = sorted((tmp_path / "procedural").glob("*.safetensors"))
     assert len(files) == 2  # now also the unconditional set
-    again = ProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
+    again = TextProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
     again.set_prompt("A red cube on top of the blue sphere", "", ())  # the same scene, spelled differently
     assert sorted((tmp_path / "procedural").glob("*.safetensors")) == files
     assert torch.equal(again.conditional_set.images, prior.conditional_set.images)
 
     for f in files:
         f.write_bytes(b"not a safetensors file")
-    rebuilt = ProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
+    rebuilt = TextProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
     rebuilt.set_prompt(PROMPT, "", ())
     assert torch.equal(rebuilt.conditional_set.images, prior.conditional_set.images)
     assert torch.equal(rebuilt.unconditional_set.images, prior.unconditional_set.images)
@@ -175,7 +175,7 @@ def test_image_sets_are_cached_on_disk_and_rebuilt_when_corrupt(prior, tmp_path)
 def test_changed_settings_get_their_own_cache_entry(prior, tmp_path):
     run = _small_run()
     run.shading.background = (1.0, 1.0, 1.0)
-    other = ProceduralPrior.from_run_config(run, torch.device("cpu"), tmp_path)
+    other = TextProceduralPrior.from_run_config(run, torch.device("cpu"), tmp_path)
     other.set_prompt(PROMPT, "", ())
     assert len(list((tmp_path / "procedural").glob("*.safetensors"))) == 2
     corner = other.conditional_set.images[..., 0, 0]
@@ -183,15 +183,15 @@ def test_changed_settings_get_their_own_cache_entry(prior, tmp_path):
 
 
 def test_negative_prompt_becomes_the_unconditional_set(tmp_path):
-    prior = ProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
+    prior = TextProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
     prior.set_prompt(PROMPT, "a green torus", ())
-    other = ProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
+    other = TextProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
     other.set_prompt("a green torus", "", ())
     assert torch.equal(prior.unconditional_set.images, other.conditional_set.images)
 
 
 def test_unknown_words_and_bad_settings_fail_clearly(tmp_path):
-    prior = ProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
+    prior = TextProceduralPrior.from_run_config(_small_run(), torch.device("cpu"), tmp_path)
     with pytest.raises(PriorError, match="'dragon'") as info:
         prior.set_prompt("a red dragon", "", ())
     assert info.value.kind == "prompt"
@@ -199,7 +199,7 @@ def test_unknown_words_and_bad_settings_fail_clearly(tmp_path):
         prior.set_prompt("a red cube", "a red dragn", ())  # the negative prompt is checked up front too
     run = _small_run("nearest")
     with pytest.raises(PriorError, match="suffix, kernel"):
-        ProceduralPrior.from_run_config(run, torch.device("cpu"), tmp_path)
+        TextProceduralPrior.from_run_config(run, torch.device("cpu"), tmp_path)
 
 
 def test_renders_of_another_size_are_refused(prior):
