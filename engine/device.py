@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from .config import DEVICES as DEVICE_CHOICES
 from .errors import EngineError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _mps_available() -> bool:

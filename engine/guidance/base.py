@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config import RunConfig
 from ..errors import EngineError
 from ..shading import ShadingMode
 
@@ -42,6 +43,11 @@ class DiffusionPrior(ABC):
     name: str
     default_guidance_scale: float
     num_train_timesteps: int
+
+    @classmethod  # noqa: B027 - an optional hook
+    def check_run_config(cls, run: RunConfig) -> None:
+        """Refuse what this prior cannot use (words it does not know, a model that is not there) quickly,
+        before a run writes anything: no weights are loaded and nothing is rendered."""
 
     @property
     @abstractmethod

@@ -53,22 +53,31 @@ class LearnedPrior(DiffusionPrior):
         self._unconditional: torch.Tensor | None = None
 
     @classmethod
-    def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path | None) -> LearnedPrior:
-        """Load the model named by ``run.guidance`` (or the default) onto ``device``.
+    def model_source(cls, run: RunConfig) -> ModelSource:
+        """The checked checkpoint named by ``run.guidance`` (or the default), without loading any weights.
 
         Hub ids are looked up in the Hugging Face hub cache (HF_HUB_CACHE / HF_HOME), where the
-        add-on's model manager downloads them, not in the engine's ``cache_dir``. The guidance
-        scale and negative prompt are per call (``predict_noise``, ``set_prompt``).
+        add-on's model manager downloads them, not in the engine's ``cache_dir``.
         """
         guidance = run.guidance
-        source = resolve_model(
+        return resolve_model(
             guidance.model or cls.default_model,
             cls.parts,
             offline=guidance.offline,
             cache_dir=hub_cache_dir(),
             prior=cls.name,
         )
-        return cls.load(source, device, denoiser_dtype(device, guidance.half_precision))
+
+    @classmethod
+    def check_run_config(cls, run: RunConfig) -> None:
+        """The model must be there, complete (PriorError saying what is missing and how to get it)."""
+        cls.model_source(run)
+
+    @classmethod
+    def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path | None) -> LearnedPrior:
+        """Load the model named by ``run.guidance`` onto ``device``. The guidance scale and negative prompt
+        are per call (``predict_noise``, ``set_prompt``)."""
+        return cls.load(cls.model_source(run), device, denoiser_dtype(device, run.guidance.half_precision))
 
     @classmethod
     @abstractmethod

@@ -66,24 +66,23 @@ class ProceduralPrior(DiffusionPrior):
         self._negative: SceneSpec | None = None
 
     @classmethod
+    def check_run_config(cls, run: RunConfig) -> None:
+        """The prompt and the negative prompt must be in the vocabulary (PriorError naming the word)."""
+        parse_prompt(run.prompt)
+        if run.guidance.negative_prompt.strip():
+            parse_prompt(run.guidance.negative_prompt)
+
+    @classmethod
     def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path) -> ProceduralPrior:
+        """The prior for a checked run config (``engine/config.py`` has refused views and selections it cannot use)."""
         guidance = run.guidance
-        try:
-            selection = ViewSelection(guidance.procedural_view_selection)
-        except ValueError:
-            choices = ", ".join(s.value for s in ViewSelection)
-            raise PriorError(
-                f"unknown procedural view selection {guidance.procedural_view_selection!r}; choose one of: {choices}",
-                kind="input",
-            ) from None
-        if guidance.procedural_views < 8:
-            raise PriorError("the procedural prior needs at least 8 views per prompt", kind="input")
         settings = ImageSetSettings(
             resolution=run.render.resolution,
             views=guidance.procedural_views,
             camera=run.camera,
             shading=run.shading,
         )
+        selection = ViewSelection(guidance.procedural_view_selection)
         return cls(settings, selection, guidance.procedural_view_width_deg, device, cache_dir)
 
     @property
