@@ -13,6 +13,7 @@ SCRIPTS = {
     "import": "bench.import_bench",  # Blender import of a 300k-triangle mesh (bpy)
     "gpu": "bench.gpu_priors",  # full-size learned priors with random weights (CUDA)
     "prior": "bench.procedural_prior",  # the procedural prior's costs and 2D SDS behaviour (CPU)
+    "reliability": "bench.reliability",  # cancel/kill/parent-death cycles and the bad-input matrix (CPU)
 }
 
 

@@ -24,6 +24,7 @@ from .results_file import (
     MESH,
     PRIOR,
     QUALITY,
+    RELIABILITY,
     RESULTS_DIR,
     SPEED,
     Envelope,
@@ -361,6 +362,49 @@ def procedural_prior_section(page: Page, results: Results) -> None:
     page.add(*_table(header, rows))
 
 
+def reliability_section(page: Page, results: Results) -> None:
+    data, summary = results.payload, results.payload["summary"]
+    page.add(
+        f"From `bench/reliability.py` on {_machine(results.envelope.machine)}: {len(data['cycles'])} cycles of a "
+        f"{data['steps']}-step run interrupted one of four ways, then resumed to its mesh; "
+        f"{len(data['matrix'])} bad inputs. Target: 0 orphans, 0 lost runs, 0 internal errors. Measured: "
+        f"{summary['orphans']} orphans, {summary['lost_runs']} lost runs, {summary['internal_errors']} internal "
+        f"errors, {summary['lost_steps_polite']} steps lost by polite stops, {summary['matrix_tracebacks']} "
+        f"tracebacks and {summary['matrix_damaged']} damaged run folders in the matrix."
+    )
+    rows = [
+        [
+            way,
+            str(w["cycles"]),
+            str(w["orphans"]),
+            ", ".join(map(str, w["exit_codes"])),
+            str(w["lost_steps"]),
+            str(w["lost_runs"]),
+            str(w["damaged_files"]),
+            _num(w["stop_to_exit_max_s"], 2),
+        ]
+        for way, w in summary["per_way"].items()
+    ]
+    header = [
+        "way",
+        "cycles",
+        "orphans",
+        "exit codes",
+        "lost steps",
+        "lost runs",
+        "damaged files",
+        "stop-to-exit max (s)",
+    ]
+    page.add(*_table(header, rows))
+    page.add("A kill loses the steps after the last periodic checkpoint (every 10 steps here); a polite stop none.")
+    matrix = [
+        [b["name"].replace("|", "/"), str(b["exit_code"]), b["kind"] or "-", "yes" if b["traceback"] else "no",
+         "yes" if b["damaged"] else "no"]
+        for b in data["matrix"]
+    ]  # fmt: skip
+    page.add(*_table(["bad input", "exit", "kind", "traceback", "damaged"], matrix))
+
+
 QUALITY_COMMAND = "python -m bench quality --ablations"
 SECTIONS: tuple[Section, ...] = (
     Section("Quality: procedural prior against ground truth", QUALITY, QUALITY_COMMAND, quality_section),
@@ -376,6 +420,12 @@ SECTIONS: tuple[Section, ...] = (
     Section("Mesh extraction and bake (CPU)", MESH, "python -m bench mesh", mesh_section),
     Section("Import into Blender", IMPORT, "python -m bench import", import_section),
     Section("Procedural prior: costs and 2D SDS", PRIOR, "python -m bench prior", procedural_prior_section),
+    Section(
+        "Reliability: cancel, kill, parent death, bad input",
+        RELIABILITY,
+        "python -m bench reliability",
+        reliability_section,
+    ),
 )
 
 

@@ -36,6 +36,7 @@ GPU = ResultsFile("gpu", "gpu_priors.json")
 MESH = ResultsFile("mesh", "mesh_bench.json")
 IMPORT = ResultsFile("import", "import_bench.json")
 PRIOR = ResultsFile("prior", "procedural_prior.json")
+RELIABILITY = ResultsFile("reliability", "reliability.json")
 
 
 class ResultFileError(ValueError):
