@@ -256,6 +256,10 @@ def run_reliability(
 
     with tempfile.TemporaryDirectory(prefix="bench-reliability-") as scratch_name:
         scratch = Path(scratch_name)
+        for name in matrix:
+            bad.append(run_bad_input(name, scratch / "matrix"))
+            write()
+            print(f"bad input {name}: exit {bad[-1].exit_code}, kind {bad[-1].kind}", flush=True)
         for index in range(cycles):
             way = ways[index % len(ways)]
             cycle = run_cycle(way, scratch / f"cycle_{index:03d}", steps, scratch / "cache", 1 + index % (steps - 1))
@@ -266,10 +270,6 @@ def run_reliability(
                 f"resumed {cycle.resumed}, stop-to-exit {cycle.stop_to_exit_s} s",
                 flush=True,
             )
-        for name in matrix:
-            bad.append(run_bad_input(name, scratch / "matrix"))
-            write()
-            print(f"bad input {name}: exit {bad[-1].exit_code}, kind {bad[-1].kind}", flush=True)
     print(json.dumps(summarize(done, bad), indent=2))
     return path
 

@@ -25,7 +25,7 @@ from .. import checkpoint, protocol
 from ..atomic_write import write_text
 from ..config import PRESETS, RunConfig, check, from_dict, override, to_dict
 from ..config_schema import ConfigError
-from ..device import choose_device
+from ..device import choose_device, out_of_memory_error
 from ..errors import EngineError
 from ..guidance.base import DiffusionPrior
 from ..mesh.pipeline import export_run
@@ -253,6 +253,8 @@ def run(args: argparse.Namespace) -> int:
     folder = resume_run(args) if args.resume is not None else new_run(args)
     try:
         return _generate(folder, args.cache_dir or default_cache_dir(), stop)
+    except torch.OutOfMemoryError as exc:
+        raise out_of_memory_error(folder.device, folder.path) from exc
     finally:
         folder.lock.release()
 

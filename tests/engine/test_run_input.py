@@ -18,6 +18,7 @@ import torch
 from engine import checkpoint, cli
 from engine.commands import generate
 from engine.config import RunConfig, to_dict
+from engine.device import out_of_memory_error
 from engine.protocol import EventWriter
 
 Engine = Callable[..., tuple[int, list[dict]]]
@@ -120,6 +121,18 @@ def test_resume_refuses_what_the_run_fixed_and_checks_what_it_may_change(engine:
     assert (folder / "config.json").read_text() == before  # refused changes are not written back
 
 
+def test_resume_honours_steps_device_and_guidance_scale_and_writes_them_back(tmp_path: Path) -> None:
+    folder = _run_folder(tmp_path)
+    argv = ["generate", "--resume", str(folder), "--steps", "40", "--device", "cpu", "--guidance-scale", "7.5"]
+    args = cli.build_parser("generate").parse_args(argv)
+    run = generate.resume_run(args)
+    run.lock.release()
+    assert (run.config.optim.steps, run.config.device, run.config.guidance.guidance_scale) == (40, "cpu", 7.5)
+    written = json.loads((folder / "config.json").read_text())
+    assert (written["optim"]["steps"], written["device"], written["guidance"]["guidance_scale"]) == (40, "cpu", 7.5)
+    assert run.resumed and run.has_checkpoint and run.device == torch.device("cpu")
+
+
 def test_an_internal_error_is_logged_in_its_own_run_folder(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,6 +144,19 @@ def test_an_internal_error_is_logged_in_its_own_run_folder(
     assert code == 3 and lines[-1]["kind"] == "internal" and "a bug" in lines[-1]["message"]
     assert lines[-1]["log"] == str(tmp_path / "run" / cli.ERROR_LOG)
     assert "RuntimeError: a bug" in (tmp_path / "run" / cli.ERROR_LOG).read_text()
+
+
+def test_out_of_memory_is_a_sentence_with_what_helps(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def too_big(*_: object) -> int:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(generate, "_generate", too_big)
+    code, lines = engine("generate", "--prompt", "a red cube", "--out", str(tmp_path / "run"))
+    assert code == 2 and lines[-1]["kind"] == "memory" and "--set render.resolution=32" in lines[-1]["message"]
+    on_gpu = str(out_of_memory_error(torch.device("cuda"), tmp_path / "run"))
+    assert on_gpu.startswith("the run ran out of CUDA memory") and f"--resume {tmp_path / 'run'} --device cpu" in on_gpu
 
 
 def test_without_a_run_folder_each_error_log_is_a_file_of_its_own() -> None:
