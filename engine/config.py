@@ -104,17 +104,27 @@ class RenderConfig:
 
 @dataclass
 class GuidanceConfig:
-    """Score Distillation Sampling with classifier-free guidance."""
+    """Score Distillation Sampling with classifier-free guidance.
+
+    The guidance scale s is diffusers' and threestudio's: eps = eps_uncond + s (eps_cond - eps_uncond), so
+    s = 1 is no guidance. The paper writes (1 + w) eps_cond - w eps_uncond: its w = 100 is s = 101. The
+    defaults come from threestudio in this convention (Stable Diffusion 100, DeepFloyd IF 20).
+    """
 
     prior: str = setting("procedural", choices=tuple(PRIORS))  # "procedural" | "stable-diffusion" | "deepfloyd-if"
     model: str | None = setting(None, length=(1, 4096))  # folder or hub id; None: the prior's default
-    guidance_scale: float | None = setting(None, low=0.0, high=1000.0)  # None: the prior's default (paper: 100)
+    guidance_scale: float | None = setting(None, low=0.0, high=1000.0)  # None: the prior's default
     t_range: tuple[float, float] = setting((0.02, 0.98), low=0.0, high=1.0, ordered=True)
     t_anneal: bool = setting(False)  # linearly lower t_max to t_anneal_end over the run
     t_anneal_end: float = setting(0.5, low=0.0, high=1.0)
     weighting: str = setting("sds", choices=("sds", "uniform"))  # "sds": w = 1 - alphabar (sigma_t^2) | "uniform"
     negative_prompt: str = setting("", length=(0, MAX_PROMPT_CHARS))
     view_dependent_prompts: bool = setting(True)
+    # Perp-Neg for the learned priors (engine/guidance/perp_neg.py); weights from stable-dreamfusion/threestudio.
+    perp_neg: bool = setting(False)
+    perp_neg_weight: float = setting(-2.0, low=-100.0, high=0.0)
+    perp_neg_front_decay: float = setting(2.0, low=0.0, high=100.0)
+    perp_neg_side_decay: float = setting(10.0, low=0.0, high=100.0)
     half_precision: bool = setting(True)  # on GPU only
     offline: bool = setting(True)  # local_files_only for real models
     # The procedural prior: renders per prompt, and how a render's camera narrows them (engine/procedural).

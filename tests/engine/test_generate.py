@@ -156,7 +156,7 @@ def test_a_closed_parent_pipe_stops_the_engine(tmp_path: Path, engine_env: dict[
     [
         (["--prompt", "  "], "input", "prompt is empty"),
         (["--prompt", "x" * 400], "input", "characters long"),
-        (["--prompt", "a red cube", "--prior", "dall-e"], "input", "unknown prior"),
+        (["--prompt", "a red cube", "--prior", "dall-e"], "input", "guidance.prior must be one of procedural"),
         (["--prompt", "a red cube", "--set", "optim.nope=1"], "input", "unknown setting"),
     ],
 )
