@@ -364,13 +364,22 @@ def procedural_prior_section(page: Page, results: Results) -> None:
 
 def reliability_section(page: Page, results: Results) -> None:
     data, summary = results.payload, results.payload["summary"]
+    measured = ", ".join(
+        f"{summary[key]} {label}"
+        for key, label in (
+            ("orphans", "orphans"),
+            ("lost_runs", "lost runs"),
+            ("internal_errors", "internal errors"),
+            ("lost_steps_polite", "steps lost by polite stops"),
+            ("matrix_tracebacks", "tracebacks in the matrix"),
+            ("matrix_damaged", "damaged run folders in the matrix"),
+        )
+    )
+    cycles, matrix_size = len(data["cycles"]), len(data["matrix"])
     page.add(
-        f"From `bench/reliability.py` on {_machine(results.envelope.machine)}: {len(data['cycles'])} cycles of a "
-        f"{data['steps']}-step run interrupted one of four ways, then resumed to its mesh; "
-        f"{len(data['matrix'])} bad inputs. Target: 0 orphans, 0 lost runs, 0 internal errors. Measured: "
-        f"{summary['orphans']} orphans, {summary['lost_runs']} lost runs, {summary['internal_errors']} internal "
-        f"errors, {summary['lost_steps_polite']} steps lost by polite stops, {summary['matrix_tracebacks']} "
-        f"tracebacks and {summary['matrix_damaged']} damaged run folders in the matrix."
+        f"From `bench/reliability.py` on {_machine(results.envelope.machine)}: {cycles} cycles of a "
+        f"{data['steps']}-step run interrupted one of four ways, then resumed to its mesh; {matrix_size} bad "
+        f"inputs. Target: 0 orphans, 0 lost runs, 0 internal errors. Measured: {measured}."
     )
     rows = [
         [
