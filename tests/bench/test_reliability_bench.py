@@ -18,7 +18,7 @@ def test_a_tiny_reliability_run_is_measured_and_reported(tmp_path: Path) -> None
     data = json.loads(path.read_text())
     (cycle,) = data["cycles"]
     assert cycle["way"] == "parent-death" and cycle["exit_code"] == 0 and cycle["resumed"]
-    assert cycle["lost_steps"] == 0 and cycle["checkpoint_step"] == cycle["reported_step"] >= 1
+    assert cycle["lost_steps"] == 0 and cycle["checkpoint_step"] >= cycle["reported_step"] >= 1  # a step in flight ends
     assert [(b["name"], b["exit_code"], b["kind"]) for b in data["matrix"]] == [
         ("meta.json null", 2, "checkpoint"),
         ("--seed 2^64", 2, "input"),
