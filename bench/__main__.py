@@ -3,7 +3,7 @@
 python -m bench quality [--prompts all|smoke|P ...] [--preset fast] [--ablations] [--seed 0]
 python -m bench speed [--presets fast balanced quality]
 python -m bench report
-python -m bench mesh | import | gpu | prior | batch [their own arguments]
+python -m bench mesh | import | gpu | prior | batch | reliability [their own arguments]
 python -m bench all                 # everything above, then the report (hours on 2 cores)
 python -m bench --smoke [--out DIR] # every part once on tiny settings, into a temporary folder
 """
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("gpu", "bench/gpu_priors.py"),
         ("prior", "bench/procedural_prior.py"),
         ("batch", "bench/batch_bench.py"),
+        ("reliability", "bench/reliability.py"),
     ):
         sub.add_parser(name, help=f"run {summary} (its own arguments follow)", add_help=False)
 
@@ -136,7 +137,7 @@ def run_all(args: argparse.Namespace) -> int:
     for name, step in (("quality", lambda: run_quality(args)), ("speed", lambda: run_speed_command(args))):
         if step() != 0:
             failed.append(name)
-    for name in ("mesh", "import", "prior", "batch"):
+    for name in ("mesh", "import", "prior", "batch", "reliability"):
         if run_script(name, []) != 0:
             failed.append(name)
     if cuda_available():
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if args.command in ("mesh", "import", "gpu", "prior", "batch"):
+    if args.command in ("mesh", "import", "gpu", "prior", "batch", "reliability"):
         from .external import run_script
 
         return run_script(args.command, extra)

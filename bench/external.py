@@ -14,6 +14,7 @@ SCRIPTS = {
     "gpu": "bench.gpu_priors",  # full-size learned priors with random weights (CUDA)
     "prior": "bench.procedural_prior",  # the procedural prior's costs and 2D SDS behaviour (CPU)
     "batch": "bench.batch_bench",  # engine batch: local executor against --ray local
+    "reliability": "bench.reliability",  # cancel/kill/parent-death cycles and the bad-input matrix (CPU)
 }
 
 

@@ -25,6 +25,7 @@ from .results_file import (
     MESH,
     PRIOR,
     QUALITY,
+    RELIABILITY,
     RESULTS_DIR,
     SPEED,
     Envelope,
@@ -395,6 +396,58 @@ def batch_section(page: Page, results: Results) -> None:
     )
 
 
+def reliability_section(page: Page, results: Results) -> None:
+    data, summary = results.payload, results.payload["summary"]
+    measured = ", ".join(
+        f"{summary[key]} {label}"
+        for key, label in (
+            ("orphans", "orphans"),
+            ("lost_runs", "lost runs"),
+            ("internal_errors", "internal errors"),
+            ("lost_steps_polite", "steps lost by polite stops"),
+            ("matrix_tracebacks", "tracebacks in the matrix"),
+            ("matrix_damaged", "damaged run folders in the matrix"),
+        )
+    )
+    cycles, matrix_size = len(data["cycles"]), len(data["matrix"])
+    page.add(
+        f"From `bench/reliability.py` on {_machine(results.envelope.machine)}: {cycles} cycles of a "
+        f"{data['steps']}-step run interrupted one of four ways, then resumed to its mesh; {matrix_size} bad "
+        f"inputs. Target: 0 orphans, 0 lost runs, 0 internal errors. Measured: {measured}."
+    )
+    rows = [
+        [
+            way,
+            str(w["cycles"]),
+            str(w["orphans"]),
+            ", ".join(map(str, w["exit_codes"])),
+            str(w["lost_steps"]),
+            str(w["lost_runs"]),
+            str(w["damaged_files"]),
+            _num(w["stop_to_exit_max_s"], 2),
+        ]
+        for way, w in summary["per_way"].items()
+    ]
+    header = [
+        "way",
+        "cycles",
+        "orphans",
+        "exit codes",
+        "lost steps",
+        "lost runs",
+        "damaged files",
+        "stop-to-exit max (s)",
+    ]
+    page.add(*_table(header, rows))
+    page.add("A kill loses the steps after the last periodic checkpoint (every 10 steps here); a polite stop none.")
+    matrix = [
+        [b["name"].replace("|", "/"), str(b["exit_code"]), b["kind"] or "-", "yes" if b["traceback"] else "no",
+         "yes" if b["damaged"] else "no"]
+        for b in data["matrix"]
+    ]  # fmt: skip
+    page.add(*_table(["bad input", "exit", "kind", "traceback", "damaged"], matrix))
+
+
 QUALITY_COMMAND = "python -m bench quality --ablations"
 SECTIONS: tuple[Section, ...] = (
     Section("Quality: procedural prior against ground truth", QUALITY, QUALITY_COMMAND, quality_section),
@@ -411,6 +464,12 @@ SECTIONS: tuple[Section, ...] = (
     Section("Import into Blender", IMPORT, "python -m bench import", import_section),
     Section("Procedural prior: costs and 2D SDS", PRIOR, "python -m bench prior", procedural_prior_section),
     Section("Batches: local executor against Ray", BATCH, "python -m bench batch", batch_section),
+    Section(
+        "Reliability: cancel, kill, parent death, bad input",
+        RELIABILITY,
+        "python -m bench reliability",
+        reliability_section,
+    ),
 )
 
 

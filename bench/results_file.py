@@ -37,6 +37,7 @@ MESH = ResultsFile("mesh", "mesh_bench.json")
 IMPORT = ResultsFile("import", "import_bench.json")
 PRIOR = ResultsFile("prior", "procedural_prior.json")
 BATCH = ResultsFile("batch", "batch_bench.json")
+RELIABILITY = ResultsFile("reliability", "reliability.json")
 
 
 class ResultFileError(ValueError):

@@ -55,10 +55,13 @@ def engine_command(python: Path, command: str, *args: str) -> list[str]:
 
 
 def generate_command(python: Path, request: GenerateRequest) -> list[str]:
-    """``python -m engine generate ...`` for ``request``; optional flags only when they are set."""
+    """``python -m engine generate ...`` for ``request``; optional flags only when they are set.
+
+    Free text travels as ``--prompt=TEXT``, one argument, so a prompt that starts with "-" is still a prompt.
+    """
     command = engine_command(
         python, "generate",
-        "--prompt", request.prompt,
+        f"--prompt={request.prompt}",
         "--prior", request.prior,
         "--preset", request.preset,
         "--seed", str(request.seed),
@@ -66,7 +69,7 @@ def generate_command(python: Path, request: GenerateRequest) -> list[str]:
         "--out", str(request.out),
     )  # fmt: skip
     if request.negative_prompt.strip():
-        command += ["--negative-prompt", request.negative_prompt.strip()]
+        command += [f"--negative-prompt={request.negative_prompt.strip()}"]
     if request.model.strip():
         command += ["--model", request.model.strip()]
     if request.steps > 0:

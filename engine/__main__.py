@@ -1,7 +1,5 @@
 """Entry point: ``python -m engine``."""
 
-import sys
+from .cli import exit_process, main
 
-from .cli import main
-
-sys.exit(main())
+exit_process(main())

@@ -1,10 +1,16 @@
 """Checkpoints: field parameters, Adam state and the run's RNG state in safetensors plus a JSON
-sidecar, written atomically, so a resumed CPU run continues bit for bit."""
+sidecar, written atomically, so a resumed CPU run continues bit for bit.
+
+What is read back is checked as strictly as what is written: a sidecar that parses but is not one
+(``[1, 2]``, ``null``, a step that is not a whole number or lies past the run's end) is named as a
+corrupt checkpoint, never trusted.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -37,16 +43,59 @@ def save(
     return directory
 
 
-def load(directory: Path, field: torch.nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> int:
-    """Restore a checkpoint into the given objects; returns the step it was taken at."""
+def _located(directory: Path) -> Path:
+    """The checkpoint folder, or the one a crash between the two renames left as ``.old``."""
     directory = Path(directory)
     if not directory.is_dir() and old_path(directory).is_dir():
-        directory = old_path(directory)  # a crash between the two renames
+        return old_path(directory)
+    return directory
+
+
+def exists(directory: Path) -> bool:
+    """Whether a checkpoint was ever completed here (its sidecar is there; it may still be corrupt)."""
+    return (_located(directory) / META_FILE).is_file()
+
+
+def _corrupt(directory: Path, reason: str) -> EngineError:
+    return EngineError(
+        f"the checkpoint in {directory} is missing or corrupt ({reason}); start a new run instead of resuming this one",
+        "checkpoint",
+    )
+
+
+def read_meta(directory: Path, total_steps: int | None = None) -> dict[str, Any]:
+    """The checked sidecar of the checkpoint in ``directory`` (of a run of ``total_steps`` steps, when given)."""
+    directory = _located(directory)
     try:
         meta = json.loads((directory / META_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise _corrupt(directory, f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise _corrupt(directory, f"{META_FILE} holds {json.dumps(meta)[:40]}, not an object")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise _corrupt(directory, f"format {meta.get('format_version')!r}, this engine reads {FORMAT_VERSION}")
+    step = meta.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise _corrupt(directory, f"its step is {json.dumps(step)}, not a whole number")
+    if total_steps is not None and step > total_steps:
+        raise _corrupt(directory, f"its step {step} lies past the end of this {total_steps}-step run")
+    if not isinstance(meta.get("param_groups"), list) or not all(isinstance(g, dict) for g in meta["param_groups"]):
+        raise _corrupt(directory, "its optimizer settings are not a list of parameter groups")
+    return meta
+
+
+def load(
+    directory: Path,
+    field: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    total_steps: int,
+) -> int:
+    """Restore a checkpoint into the given objects; returns the step it was taken at."""
+    directory = _located(directory)
+    meta = read_meta(directory, total_steps)
+    try:
         tensors = load_file(directory / STATE_FILE)
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"format {meta.get('format_version')}")
         field.load_state_dict({k[len("field.") :]: v for k, v in tensors.items() if k.startswith("field.")})
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
@@ -55,10 +104,6 @@ def load(directory: Path, field: torch.nn.Module, optimizer: torch.optim.Optimiz
                 state.setdefault(int(index), {})[name] = value
         optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
         generator.set_state(tensors["rng"])
-        return int(meta["step"])
-    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError, json.JSONDecodeError) as exc:
-        raise EngineError(
-            f"the checkpoint in {directory} is missing or corrupt ({type(exc).__name__}: {exc}); "
-            "start a new run instead of resuming this one",
-            "checkpoint",
-        ) from exc
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
+        raise _corrupt(directory, f"{type(exc).__name__}: {exc}") from exc
+    return int(meta["step"])

@@ -5,119 +5,163 @@ object's front facing -Y); objects fit inside radius ~0.75. The paper's camera a
 distances (objects of radius ~0.5) are scaled by ``SCENE_SCALE`` to match.
 Schedules are fractions of the run so they hold for every step count
 ("paper: 1k of 15k steps" becomes 1/15).
+
+Every field declares its type (the annotation) and the values it takes, on its own line:
+``eikonal_weight: float = setting(0.0, low=0.0, high=10.0)`` (``engine/config_schema.py`` lists the
+keywords: low, high, below, choices, length, ordered). Adding a field is that one line; ``--set``, the
+flags, ``config.json`` on resume and ``check`` then refuse a bad value with a sentence naming the field
+and its values, and tests/engine/test_config.py fails for a field declared without ``setting``.
 Standard library only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import Field as DataclassField
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from dataclasses import field as default
-from typing import Any
+from functools import cache
+from typing import Any, get_type_hints
+
+from .config_schema import ALLOWED_KEY, Allowed, ConfigError, check_value, setting, shown
+from .protocol import MAX_PROMPT_CHARS
+from .registry import FIELDS, PRIORS
 
 SCENE_SCALE = 1.6  # our object radius / the paper's (0.75 / ~0.47)
 BOUND = 1.0  # the field's half-extent
+DEVICES = ("auto", "cpu", "cuda", "mps")  # "auto": CUDA, then MPS, then the CPU (engine/device.py)
+BAKES = ("vertex", "uv")  # albedo as vertex colors, or a UV atlas with a texture
+MESH_FORMATS = ("npz", "glb", "obj")  # mesh.npz is always written
 
 
 @dataclass
 class CameraConfig:
     """Random training cameras and point lights (paper A.2, scaled by SCENE_SCALE)."""
 
-    distance_range: tuple[float, float] = (1.25 * SCENE_SCALE, 1.75 * SCENE_SCALE)
-    fovy_range_deg: tuple[float, float] = (40.0, 70.0)  # paper: focal = U(0.7, 1.35) * width
-    elevation_range_deg: tuple[float, float] = (-10.0, 90.0)
-    azimuth_range_deg: tuple[float, float] = (-180.0, 180.0)
-    uniform_sphere_prob: float = 0.5  # else uniform in elevation angle
-    position_jitter: float = 0.1 * SCENE_SCALE  # U(-j, j)^3
-    lookat_std: float = 0.2 * SCENE_SCALE * 0.5  # paper N(0, 0.2 I); halved: small objects at 64 px
-    up_std: float = 0.02
-    light_distance_range: tuple[float, float] = (0.8 * SCENE_SCALE, 1.5 * SCENE_SCALE)
-    light_position_std: float = 1.0 * SCENE_SCALE  # light ~ N(camera position, I)
-    front_half_angle_deg: float = 45.0  # |azimuth| <= this: ", front view"
-    overhead_elevation_deg: float = 60.0  # elevation > this: ", overhead view"
+    distance_range: tuple[float, float] = setting(
+        (1.25 * SCENE_SCALE, 1.75 * SCENE_SCALE), low=0.1, high=100.0, ordered=True
+    )
+    # paper: focal = U(0.7, 1.35) * width
+    fovy_range_deg: tuple[float, float] = setting((40.0, 70.0), low=1.0, high=179.0, ordered=True)
+    elevation_range_deg: tuple[float, float] = setting((-10.0, 90.0), low=-90.0, high=90.0, ordered=True)
+    azimuth_range_deg: tuple[float, float] = setting((-180.0, 180.0), low=-360.0, high=360.0, ordered=True)
+    uniform_sphere_prob: float = setting(0.5, low=0.0, high=1.0)  # else uniform in elevation angle
+    position_jitter: float = setting(0.1 * SCENE_SCALE, low=0.0, high=10.0)  # U(-j, j)^3
+    # paper N(0, 0.2 I); halved: small objects at 64 px
+    lookat_std: float = setting(0.2 * SCENE_SCALE * 0.5, low=0.0, high=10.0)
+    up_std: float = setting(0.02, low=0.0, high=10.0)
+    light_distance_range: tuple[float, float] = setting(
+        (0.8 * SCENE_SCALE, 1.5 * SCENE_SCALE), low=0.01, high=100.0, ordered=True
+    )
+    light_position_std: float = setting(1.0 * SCENE_SCALE, low=0.0, high=100.0)  # light ~ N(camera position, I)
+    front_half_angle_deg: float = setting(45.0, low=0.0, high=90.0)  # |azimuth| <= this: ", front view"
+    overhead_elevation_deg: float = setting(60.0, low=-90.0, high=90.0)  # elevation > this: ", overhead view"
     # The fixed orbit camera used for previews and turntables.
-    preview_distance: float = 1.5 * SCENE_SCALE
-    preview_elevation_deg: float = 20.0
-    preview_fovy_deg: float = 50.0
+    preview_distance: float = setting(1.5 * SCENE_SCALE, low=0.1, high=100.0)
+    preview_elevation_deg: float = setting(20.0, low=-90.0, high=90.0)
+    preview_fovy_deg: float = setting(50.0, low=1.0, high=179.0)
 
 
 @dataclass
 class ShadingConfig:
     """Paper A.2: ambient-only warm-up, then diffuse + ambient, textureless half the time."""
 
-    ambient_warmup_fraction: float = 1.0 / 15.0  # paper: first 1k of 15k steps
-    shaded_prob: float = 0.75
-    textureless_prob: float = 0.5  # within shaded renders
-    ambient: float = 0.1
-    diffuse: float = 0.9
-    background: tuple[float, float, float] = (0.8, 0.8, 0.8)  # previews, turntables, and "fixed" training
+    ambient_warmup_fraction: float = setting(1.0 / 15.0, low=0.0, high=1.0)  # paper: first 1k of 15k steps
+    shaded_prob: float = setting(0.75, low=0.0, high=1.0)
+    textureless_prob: float = setting(0.5, low=0.0, high=1.0)  # within shaded renders
+    ambient: float = setting(0.1, low=0.0, high=1.0)
+    diffuse: float = setting(0.9, low=0.0, high=1.0)
+    # previews, turntables, and "fixed" training
+    background: tuple[float, float, float] = setting((0.8, 0.8, 0.8), low=0.0, high=1.0)
     # "auto": a random color every step where the prior can render any background (the camera-conditioned one),
     # else the fixed one; "random" | "fixed" force it. A random background can never be absorbed by the object,
     # and no object color loses its contrast against it (measured: a white cube IoU 0.91 random, 0.0 fixed gray).
-    training_background: str = "auto"
+    training_background: str = setting("auto", choices=("auto", "random", "fixed"))
 
 
 @dataclass
 class FieldConfig:
     """The NeRF: density tau and albedo rho. ``grid`` is the fast CPU backbone, ``mlp`` the paper's."""
 
-    name: str = "sdf-grid"  # "sdf-grid" (default) | "grid" (density) | "mlp" (the paper's)
-    grid_resolutions: tuple[int, ...] = (16, 32, 64)
-    coarse_to_fine_fraction: float = 0.2  # levels unlock evenly over this fraction of the run
-    mlp_hidden: int = 128  # paper: 5 ResNet blocks, 128 units, SiLU, LayerNorm, PE L=8
-    mlp_blocks: int = 5
-    mlp_octaves: int = 8
-    blob: str = "magic3d"  # "magic3d" (threestudio) | "gaussian" (paper)
-    blob_strength: float = 10.0  # magic3d: 10 * (1 - r / radius); gaussian paper lambda = 5
-    blob_radius: float = 0.5 * SCENE_SCALE  # magic3d radius; gaussian sigma = 0.2 * SCENE_SCALE
-    sdf_beta: float = 0.02  # sdf-grid: VolSDF's Laplace scale, metres (about 2/3 of a 64^3 voxel)
-    sdf_init_radius: float = 0.5  # sdf-grid: the sphere it starts from, metres
+    # "sdf-grid" (default) | "grid" (density) | "mlp" (the paper's)
+    name: str = setting("sdf-grid", choices=tuple(FIELDS))
+    grid_resolutions: tuple[int, ...] = setting((16, 32, 64), low=2, high=256, length=(1, 8))
+    # levels unlock evenly over this fraction of the run
+    coarse_to_fine_fraction: float = setting(0.2, low=0.0, high=1.0)
+    mlp_hidden: int = setting(128, low=1, high=4096)  # paper: 5 ResNet blocks, 128 units, SiLU, LayerNorm, PE L=8
+    mlp_blocks: int = setting(5, low=0, high=64)
+    mlp_octaves: int = setting(8, low=0, high=16)
+    blob: str = setting("magic3d", choices=("magic3d", "gaussian"))  # "magic3d" (threestudio) | "gaussian" (paper)
+    # magic3d: 10 * (1 - r / radius); gaussian paper lambda = 5
+    blob_strength: float = setting(10.0, low=0.0, high=1000.0)
+    # magic3d radius; gaussian sigma = 0.2 * SCENE_SCALE
+    blob_radius: float = setting(0.5 * SCENE_SCALE, low=0.01, high=10.0)
+    sdf_beta: float = setting(
+        0.02, low=1e-4, high=1.0
+    )  # sdf-grid: VolSDF's Laplace scale, metres (2/3 of a 64^3 voxel)
+    sdf_init_radius: float = setting(0.5, low=0.05, high=0.95)  # sdf-grid: the start sphere, metres
 
 
 @dataclass
 class RenderConfig:
     """Volume rendering of the field."""
 
-    resolution: int = 64
-    samples_per_ray: int = 64
-    jitter: bool = True  # stratified sampling while training
-    shading: str = "per-sample"  # "per-sample" (the paper's) | "deferred" (one shade per ray)
-    min_transmittance: float = 1e-4  # samples behind this much opacity are not evaluated (renderer.py)
-    min_optical_depth: float = 1e-5  # nor samples with less density than this over their step
+    resolution: int = setting(64, low=8, high=512)
+    samples_per_ray: int = setting(64, low=1, high=1024)
+    jitter: bool = setting(True)  # stratified sampling while training
+    shading: str = setting("per-sample", choices=("per-sample", "deferred"))  # the paper's | one shade per ray
+    min_transmittance: float = setting(1e-4, low=0.0, high=1.0)  # samples behind this much opacity are skipped
+    min_optical_depth: float = setting(1e-5, low=0.0, high=1.0)  # and samples with less density over their step
 
 
 @dataclass
 class GuidanceConfig:
-    """Score Distillation Sampling with classifier-free guidance."""
+    """Score Distillation Sampling with classifier-free guidance.
 
-    prior: str = "procedural"  # "procedural" | "procedural-text" | "stable-diffusion" | "deepfloyd-if"
-    model: str | None = None  # folder or hub id; None: the prior's default
-    guidance_scale: float | None = None  # None: the prior's default (paper: 100)
-    t_range: tuple[float, float] = (0.02, 0.98)
-    t_anneal: bool = False  # linearly lower t_max to t_anneal_end over the run
-    t_anneal_end: float = 0.5
-    weighting: str = "sds"  # "sds": w = 1 - alphabar (sigma_t^2) | "uniform"
-    negative_prompt: str = ""
-    view_dependent_prompts: bool = True
-    half_precision: bool = True  # on GPU only
-    offline: bool = True  # local_files_only for real models
+    The guidance scale s is diffusers' and threestudio's: eps = eps_uncond + s (eps_cond - eps_uncond), so
+    s = 1 is no guidance. The paper writes (1 + w) eps_cond - w eps_uncond: its w = 100 is s = 101. The
+    defaults come from threestudio in this convention (Stable Diffusion 100, DeepFloyd IF 20).
+    """
+
+    # "procedural" (camera-conditioned) | "procedural-text" | "oracle" | "stable-diffusion" | "deepfloyd-if"
+    prior: str = setting("procedural", choices=tuple(PRIORS))
+    model: str | None = setting(None, length=(1, 4096))  # folder or hub id; None: the prior's default
+    guidance_scale: float | None = setting(None, low=0.0, high=1000.0)  # None: the prior's default
+    t_range: tuple[float, float] = setting((0.02, 0.98), low=0.0, high=1.0, ordered=True)
+    t_anneal: bool = setting(False)  # linearly lower t_max to t_anneal_end over the run
+    t_anneal_end: float = setting(0.5, low=0.0, high=1.0)
+    weighting: str = setting("sds", choices=("sds", "uniform"))  # "sds": w = 1 - alphabar (sigma_t^2) | "uniform"
+    negative_prompt: str = setting("", length=(0, MAX_PROMPT_CHARS))
+    view_dependent_prompts: bool = setting(True)
+    # Perp-Neg for the learned priors (engine/guidance/perp_neg.py); weights from stable-dreamfusion/threestudio.
+    perp_neg: bool = setting(False)
+    perp_neg_weight: float = setting(-2.0, low=-100.0, high=0.0)
+    perp_neg_front_decay: float = setting(2.0, low=0.0, high=100.0)
+    perp_neg_side_decay: float = setting(10.0, low=0.0, high=100.0)
+    half_precision: bool = setting(True)  # on GPU only
+    offline: bool = setting(True)  # local_files_only for real models
     # The procedural prior (camera-conditioned): lights its data are rendered under at each query's camera.
-    procedural_lights: int = 16
+    procedural_lights: int = setting(16, low=1, high=256)
     # The text-only procedural prior: renders per prompt, and how a render's camera narrows them.
-    procedural_views: int = 240
-    procedural_view_selection: str = "suffix"  # "suffix": the view prompt's range | "kernel": near cameras
-    procedural_view_width_deg: float = 20.0  # kernel: Gaussian width in the angle between cameras
+    procedural_views: int = setting(240, low=8, high=2000)
+    # "suffix": the view prompt's range | "kernel": near cameras
+    procedural_view_selection: str = setting("suffix", choices=("suffix", "kernel"))
+    # kernel: Gaussian width in the angle between cameras
+    procedural_view_width_deg: float = setting(20.0, low=0.1, high=180.0)
 
 
 @dataclass
 class RegularizerConfig:
     """Opacity and orientation losses (paper A.2)."""
 
-    orientation_weight: float = 1e-2
-    orientation_weight_start: float = 1e-4
-    orientation_anneal_fraction: float = 1.0 / 3.0  # paper: over 5k of 15k steps
-    opacity_weight: float = 1e-3  # sqrt(acc^2 + 0.01)
-    smoothness_weight: float = 0.0  # total variation of the grid's density (not in the paper)
-    eikonal_weight: float = 1.0  # sdf-grid: (|grad s| - 1)^2 near the surface (measured: 1 beats 10 on "a red cube")
+    orientation_weight: float = setting(1e-2, low=0.0, high=1000.0)
+    orientation_weight_start: float = setting(1e-4, low=1e-12, high=1000.0)
+    orientation_anneal_fraction: float = setting(1.0 / 3.0, low=0.0, high=1.0)  # paper: over 5k of 15k steps
+    opacity_weight: float = setting(1e-3, low=0.0, high=1000.0)  # sqrt(acc^2 + 0.01)
+    # total variation of the grid's density (not in the paper)
+    smoothness_weight: float = setting(0.0, low=0.0, high=1e4)
+    # sdf-grid: (|grad s| - 1)^2 near the surface (measured: 1 beats 10 on "a red cube")
+    eikonal_weight: float = setting(1.0, low=0.0, high=1000.0)
 
 
 @dataclass
@@ -125,42 +169,46 @@ class OptimConfig:
     """Adam with warm-up and cosine decay (paper). The peak rates are the field's own
     (``Field.default_learning_rates``); ``lr`` and ``albedo_lr`` override its geometry and albedo groups."""
 
-    steps: int = 1200
-    lr: float | None = None
-    albedo_lr: float | None = None
-    lr_end_factor: float = 0.1
-    warmup_fraction: float = 0.05
-    adam_eps: float = 1e-15
-    batch_size: int = 1
+    steps: int = setting(1200, low=1, high=1_000_000)
+    lr: float | None = setting(None, low=1e-8, high=10.0)  # None: the field's own geometry rate
+    albedo_lr: float | None = setting(None, low=1e-8, high=10.0)  # None: the field's own albedo rate
+    lr_end_factor: float = setting(0.1, low=0.0, high=1.0)
+    warmup_fraction: float = setting(0.05, low=0.0, high=1.0)
+    adam_eps: float = setting(1e-15, low=1e-30, high=1.0)
+    batch_size: int = setting(1, low=1, high=64)
 
 
 @dataclass
 class MeshConfig:
     """Marching cubes and albedo bake (engine/mesh/)."""
 
-    grid_resolution: int = 256  # density samples per axis over the field's box; albedo at half
-    threshold: float | None = None  # None: the level whose surface matches the renders (engine/mesh/threshold.py)
-    min_component_fraction: float = 0.02  # drop floaters smaller than this share of faces
-    smooth_iterations: int = 2  # Taubin passes (volume-preserving)
-    face_budget: int | None = 60_000  # above it the mesh is decimated (quadric error, engine/mesh/decimate.py)
-    bake: str = "vertex"  # "vertex" | "uv"
-    texture_size: int = 1024
-    formats: tuple[str, ...] = ("npz", "glb")  # "obj" too on request; mesh.npz is always written
+    # density samples per axis over the field's box; albedo at half
+    grid_resolution: int = setting(256, low=16, high=1024)
+    # None: the level whose surface matches the renders (engine/mesh/threshold.py)
+    threshold: float | None = setting(None, low=0.0, high=1e6)
+    min_component_fraction: float = setting(0.02, low=0.0, below=1.0)  # drop floaters smaller than this share of faces
+    smooth_iterations: int = setting(2, low=0, high=100)  # Taubin passes (volume-preserving)
+    # above it the mesh is decimated (quadric error, engine/mesh/decimate.py)
+    face_budget: int | None = setting(60_000, low=100, high=100_000_000)
+    bake: str = setting("vertex", choices=BAKES)  # "vertex" | "uv"
+    texture_size: int = setting(1024, low=64, high=8192)
+    # "obj" too on request; mesh.npz is always written
+    formats: tuple[str, ...] = setting(("npz", "glb"), choices=MESH_FORMATS, length=(1, 3))
 
 
 @dataclass
 class RunConfig:
     """Everything one ``generate`` run needs; written to the run folder as config.json."""
 
-    prompt: str = ""
-    seed: int = 0
-    device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
+    prompt: str = setting("", length=(1, MAX_PROMPT_CHARS))
+    seed: int = setting(0, low=0, high=2**63 - 1)
+    device: str = setting("auto", choices=DEVICES)  # "auto" | "cpu" | "cuda" | "mps"
     # Torch threads on CPU. Measured on 2 cores: 7.5 it/s with 1 thread; 0.6-4.1 it/s with 2 as soon as any
     # other process runs (spinning OpenMP threads collapse under contention).
-    cpu_threads: int = 1
-    preview_every: int = 50
-    checkpoint_every: int = 200
-    turntable_frames: int = 8
+    cpu_threads: int = setting(1, low=1, high=256)
+    preview_every: int = setting(50, low=0, high=1_000_000)
+    checkpoint_every: int = setting(200, low=0, high=1_000_000)
+    turntable_frames: int = setting(8, low=0, high=360)
     camera: CameraConfig = default(default_factory=CameraConfig)
     shading: ShadingConfig = default(default_factory=ShadingConfig)
     field: FieldConfig = default(default_factory=FieldConfig)
@@ -187,31 +235,90 @@ def to_dict(config: Any) -> dict[str, Any]:
     return asdict(config)
 
 
-def from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a (nested) config dataclass from ``to_dict`` output; unknown keys are errors."""
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(data) - set(known)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} settings: {', '.join(sorted(unknown))}")
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def allowed_values(spec: DataclassField[Any]) -> Allowed:
+    """The values a leaf field takes; TypeError for a field declared without ``setting``."""
+    if ALLOWED_KEY not in spec.metadata:
+        raise TypeError(f"config field {spec.name!r} has no allowed values; declare it with setting(...)")
+    return spec.metadata[ALLOWED_KEY]
+
+
+def leaf_fields(cls: type, prefix: str = "") -> Iterator[tuple[str, DataclassField[Any], Any]]:
+    """(dotted path, field, type) of every setting under ``cls``, sections walked in order."""
+    for spec in fields(cls):
+        hint = _hints(cls)[spec.name]
+        if is_dataclass(hint):
+            yield from leaf_fields(hint, f"{prefix}{spec.name}.")
+        else:
+            yield f"{prefix}{spec.name}", spec, hint
+
+
+def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
+    """Rebuild a (nested) config dataclass from ``to_dict`` output, checking every value.
+
+    Missing keys keep their defaults; unknown keys and bad values raise one ConfigError listing them all.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError([f"{prefix.rstrip('.') or 'the settings'} must be an object of settings, not {shown(data)}"])
+    known = {spec.name: spec for spec in fields(cls)}
+    problems = [f"unknown setting {prefix + name!r}" for name in sorted(set(data) - set(known), key=str)]
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
-        default = getattr(cls(), name)
-        if is_dataclass(default):
-            kwargs[name] = from_dict(type(default), value)
-        elif isinstance(default, tuple) and isinstance(value, list):
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
+        if name not in known:
+            continue
+        hint = _hints(cls)[name]
+        try:
+            if is_dataclass(hint):
+                kwargs[name] = from_dict(hint, value, f"{prefix}{name}.")
+            else:
+                kwargs[name] = check_value(prefix + name, value, hint, allowed_values(known[name]))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
     return cls(**kwargs)
 
 
 def override(config: Any, dotted: dict[str, Any]) -> None:
-    """Set ``{"optim.steps": 600}``-style overrides in place; unknown paths are errors."""
+    """Set ``{"optim.steps": 600}``-style overrides in place, each value checked; unknown paths are errors."""
+    problems = []
     for path, value in dotted.items():
         *parents, leaf = path.split(".")
         target = config
         for part in parents:
-            target = getattr(target, part)
-        if not hasattr(target, leaf):
-            raise ValueError(f"unknown setting {path!r}")
-        setattr(target, leaf, value)
+            target = getattr(target, part, None)
+        specs = {spec.name: spec for spec in fields(target)} if is_dataclass(target) else {}
+        if leaf not in specs:
+            problems.append(f"unknown setting {path!r}")
+            continue
+        hint = _hints(type(target))[leaf]
+        if is_dataclass(hint):
+            example = f"{path}.{fields(hint)[0].name}"
+            problems.append(f"{path} is a group of settings; set one of its fields, for example {example}")
+            continue
+        try:
+            setattr(target, leaf, check_value(path, value, hint, allowed_values(specs[leaf])))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+
+
+def check(config: Any, prefix: str = "") -> None:
+    """Every value of ``config`` against its field (for configs that code has built or changed); ConfigError
+    lists the problems. ``prefix`` names a section checked on its own ("mesh.")."""
+    problems = []
+    for path, spec, hint in leaf_fields(type(config), prefix):
+        value: Any = config
+        for part in path.removeprefix(prefix).split("."):
+            value = getattr(value, part)
+        try:
+            check_value(path, value, hint, allowed_values(spec))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)

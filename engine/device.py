@@ -6,11 +6,12 @@ Half precision is for GPUs only: CPU kernels in float16 are slow or missing.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
+from .config import DEVICES as DEVICE_CHOICES
 from .errors import EngineError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _mps_available() -> bool:
@@ -43,8 +44,36 @@ def choose_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+# GPUs whose float16 diffusion output is black or NaN (GTX 16xx: the public projects' reports, and
+# diffusers' advice to run them in float32).
+HALF_PRECISION_FAILS = ("GTX 16",)
+
+
+def half_precision_fails(device: torch.device) -> bool:
+    """Whether ``device`` is a GPU known to give black or NaN images in float16."""
+    if device.type != "cuda":
+        return False
+    name = torch.cuda.get_device_name(device)
+    return any(marker in name for marker in HALF_PRECISION_FAILS)
+
+
 def denoiser_dtype(device: torch.device, half: bool) -> torch.dtype:
-    """float16 for the frozen diffusion model on a GPU when ``half`` is set, else float32."""
-    if half and device.type in ("cuda", "mps"):
+    """float16 for the frozen diffusion model on a GPU when ``half`` is set, else float32; float32 on the GPUs
+    where float16 is known to fail, whatever ``half`` says."""
+    if half and device.type in ("cuda", "mps") and not half_precision_fails(device):
         return torch.float16
     return torch.float32
+
+
+def out_of_memory_error(device: torch.device, run_dir: Path) -> EngineError:
+    """The sentence for a run that ran out of memory on ``device``: what to change, and how to go on."""
+    on_cpu = (
+        ""
+        if device.type == "cpu"
+        else f", or go on from its last checkpoint on the CPU: generate --resume {run_dir} --device cpu"
+    )
+    return EngineError(
+        f"the run ran out of {device.type.upper()} memory; close what else uses it, or lower the render size "
+        f"(--set render.resolution=32){on_cpu}",
+        "memory",
+    )

@@ -7,8 +7,11 @@ Standard library only: the add-on imports this module inside Blender.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
+from collections.abc import Callable
 from typing import IO, Any
 
 PROTOCOL_VERSION = 1
@@ -70,17 +73,65 @@ def decode(line: str) -> dict[str, Any]:
 
 
 class EventWriter:
-    """Emits events on a stream and appends each line to a run's ``log.jsonl``."""
+    """Emits events on a stream and appends each line to a run's ``log.jsonl``.
 
-    def __init__(self, stream: IO[str] | None = None, log_path: str | None = None) -> None:
+    A stream whose reader has gone (the client died and its end of the pipe closed) is not an error:
+    ``on_closed`` is called once (the engine then stops as it does when its stdin closes), the stream's file
+    is pointed at the null device so nothing else meets the dead pipe (a traceback included), and every
+    event still reaches the log. A log that cannot be appended to (a full disk) is given up; the stream
+    still gets every event.
+    """
+
+    def __init__(
+        self, stream: IO[str] | None = None, log_path: str | None = None, on_closed: Callable[[], None] | None = None
+    ) -> None:
         self.stream = stream
         self.log_path = log_path
+        self.on_closed = on_closed
+        self.reader_gone = False
 
     def __call__(self, event: str, **fields: Any) -> None:
         line = encode(event, **fields)
-        out = self.stream if self.stream is not None else sys.stdout
-        out.write(line + "\n")
-        out.flush()
+        if not self.reader_gone:
+            out = self.stream if self.stream is not None else sys.stdout
+            try:
+                out.write(line + "\n")
+                out.flush()
+            except OSError as exc:
+                if exc.errno not in _READER_GONE_ERRNOS:
+                    raise
+                self._reader_left(out)
         if self.log_path is not None:
-            with open(self.log_path, "a", encoding="utf-8") as log:
-                log.write(line + "\n")
+            try:
+                with open(self.log_path, "a", encoding="utf-8") as log:
+                    log.write(line + "\n")
+            except OSError:
+                self.log_path = None
+
+    def _reader_left(self, out: IO[str]) -> None:
+        self.reader_gone = True
+        silence_closed_pipe(out)
+        if self.on_closed is not None:
+            self.on_closed()
+
+
+_READER_GONE_ERRNOS = (errno.EPIPE, errno.ECONNRESET, errno.EINVAL)  # EINVAL: a closed pipe on Windows
+
+
+def silence_closed_pipe(stream: IO[str]) -> None:
+    """Point ``stream``'s file (and stderr, when it is the same pipe) at the null device."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return  # not a real file (a test's StringIO): nothing else writes to it
+    targets = [fd]
+    try:
+        same = os.path.sameopenfile(fd, sys.__stderr__.fileno()) if sys.__stderr__ is not None else False
+    except (OSError, ValueError):
+        same = False
+    if same:
+        targets.append(sys.__stderr__.fileno())
+    null = os.open(os.devnull, os.O_WRONLY)
+    for target in targets:
+        os.dup2(null, target)
+    os.close(null)

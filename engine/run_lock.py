@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
+from .atomic_write import write_error
 from .errors import EngineError
 
 LOCK_FILE = ".lock"
@@ -47,8 +49,11 @@ class RunLock:
     def acquire(self, wait_s: float = 0.0) -> RunLock:
         """Take the lock, waiting up to ``wait_s`` seconds for another process to let it go."""
         deadline = time.monotonic() + wait_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until release)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until release)
+        except OSError as exc:
+            raise write_error(exc, self.path.parent) from exc
         while not _try_lock(handle):
             if time.monotonic() >= deadline:
                 handle.close()
@@ -57,10 +62,10 @@ class RunLock:
                     "busy",
                 )
             time.sleep(0.1)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        with suppress(OSError):  # the holder's pid is for people only: a full disk must not fail the lock
+            os.ftruncate(handle.fileno(), 0)
+            os.lseek(handle.fileno(), 0, os.SEEK_SET)
+            os.write(handle.fileno(), f"{os.getpid()}\n".encode())
         self._handle = handle
         return self
 

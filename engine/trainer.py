@@ -7,7 +7,8 @@ run's bookkeeping: progress events, previews, checkpoints, stopping and the turn
 
 Every random draw comes from one ``torch.Generator`` whose state is checkpointed, and previews
 use fixed cameras without drawing from it, so a resumed CPU run ends identical to an
-uninterrupted one.
+uninterrupted one. The last step is checkpointed too, so the trained field is on disk before the
+turntable and the export begin: a run stopped (or killed) after optimization can still be exported.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.field, config.optim)
         self.background = TrainingBackground.for_prior(config.shading, prior)
         self.step = 0
+        self.saved_step: int | None = None  # the step of the checkpoint on disk
         self.preview_cameras = orbit_cameras(config.camera, [PREVIEW_AZIMUTH_DEG])
 
     @property
@@ -91,11 +93,14 @@ class Trainer:
         return self.run_dir / "checkpoint"
 
     def resume(self) -> int:
-        self.step = checkpoint.load(self.checkpoint_dir, self.field, self.optimizer, self.generator)
+        total = self.config.optim.steps
+        self.step = checkpoint.load(self.checkpoint_dir, self.field, self.optimizer, self.generator, total)
+        self.saved_step = self.step
         return self.step
 
     def save_checkpoint(self) -> Path:
         path = checkpoint.save(self.checkpoint_dir, self.step, self.field, self.optimizer, self.generator)
+        self.saved_step = self.step
         self.emit(protocol.CHECKPOINT, step=self.step, path=str(path))
         return path
 
@@ -138,30 +143,37 @@ class Trainer:
         self.emit(protocol.PREVIEW, step=self.step, path=str(path))
         return path
 
-    def write_turntable(self) -> list[Path]:
-        """Frames around the object, colored and textureless, for the user and the quality report."""
+    def write_turntable(self) -> bool:
+        """Frames around the object, colored and textureless, for the user and the quality report.
+
+        A stop is honoured between frames; False when stopped before the last one.
+        """
         count = self.config.turntable_frames
         (self.run_dir / "turntable").mkdir(parents=True, exist_ok=True)
         cameras = orbit_cameras(self.config.camera, [i * 360.0 / count for i in range(count)])
-        paths = []
         for mode in (ShadingMode.COLORED, ShadingMode.TEXTURELESS):
-            frames = render_image(
-                self.field, cameras, mode, self.config.render, self.config.shading, PREVIEW_RESOLUTION
-            )
-            for index, frame in enumerate(frames):
-                paths.append(save_png(frame, self.run_dir / "turntable" / f"{mode.value}_{index:02d}.png"))
-        return paths
+            for index in range(count):
+                if self.stop.requested:
+                    return False
+                frame = render_image(
+                    self.field, cameras[index], mode, self.config.render, self.config.shading, PREVIEW_RESOLUTION
+                )[0]
+                save_png(frame, self.run_dir / "turntable" / f"{mode.value}_{index:02d}.png")
+        return True
 
     def optimize(self) -> bool:
-        """Run to the configured step count; False when stopped early (a checkpoint is saved)."""
+        """Run to the configured step count and checkpoint the last step; False when stopped early (a
+        checkpoint is saved then too). A run resumed at its last step only checkpoints, if it must."""
         config, total = self.config, self.config.optim.steps
         (self.run_dir / "previews").mkdir(parents=True, exist_ok=True)
-        self.emit(protocol.STAGE, name="optimize", message=f"optimizing {total} steps")
-        started, last_report, rate = time.perf_counter(), 0.0, 0.0
         steps_at_start = self.step
+        if steps_at_start < total:
+            self.emit(protocol.STAGE, name="optimize", message=f"optimizing {total} steps")
+        started, last_report, rate = time.perf_counter(), 0.0, 0.0
         while self.step < total:
             if self.stop.requested:
-                self.save_checkpoint()
+                if self.saved_step != self.step:
+                    self.save_checkpoint()
                 return False
             result = self.train_step()
             now = time.perf_counter()
@@ -183,8 +195,10 @@ class Trainer:
                 self.write_preview()
             if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < total:
                 self.save_checkpoint()
-        if not (config.preview_every and self.step % config.preview_every == 0):
+        if self.step > steps_at_start and not (config.preview_every and self.step % config.preview_every == 0):
             self.write_preview()
+        if self.saved_step != self.step:
+            self.save_checkpoint()  # the trained field is on disk before the export begins
         return True
 
     def field_callables(self) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:

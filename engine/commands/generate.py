@@ -1,4 +1,13 @@
-"""``generate``: prompt -> optimized field -> mesh with baked albedo, reported as protocol events."""
+"""``generate``: prompt -> optimized field -> mesh with baked albedo, reported as protocol events.
+
+Everything a run can know is checked before anything is written: every setting (``engine/config.py``), the
+device, the field and the prior (its vocabulary, or its model files). The run folder's lock
+(``engine/run_lock.py``) is taken before the first write and held to the end, so one process works on a
+folder. A stop (``stop`` on stdin, SIGINT/SIGTERM, a closed stdin or stdout) is honoured between steps,
+between turntable frames and between the chunks and stages of meshing; the trained field is checkpointed
+before the turntable, so a run stopped or killed after optimization is finished by ``--resume`` (which
+then only exports), or by ``remesh`` once its density grid is written.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +15,50 @@ import argparse
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .. import protocol
-from ..config import PRESETS, RunConfig, from_dict, override, to_dict
-from ..device import choose_device
+from .. import checkpoint, protocol
+from ..atomic_write import write_text
+from ..config import PRESETS, RunConfig, check, from_dict, override, to_dict
+from ..config_schema import ConfigError
+from ..device import choose_device, out_of_memory_error
 from ..errors import EngineError
+from ..guidance.base import DiffusionPrior
 from ..mesh.pipeline import export_run
 from ..protocol import MAX_PROMPT_CHARS
-from ..registry import PRIORS, resolve
+from ..registry import FIELDS, PRIORS, resolve
+from ..run_lock import RunLock
 from ..stop_signal import StopSignal
 from ..trainer import Trainer
 
 HELP = "Generate a 3D asset from a text prompt (Score Distillation Sampling)."
+SKIP_TEARDOWN = True  # a stopped run exits at once after its `cancelled` event (engine/cli.py)
 CONFIG_FILE = "config.json"
+DEFAULT_PRESET = "balanced"
+# Free text: the argument after these is always their value, even when it starts with "-" (engine/cli.py).
+TEXT_OPTIONS = ("--prompt", "--negative-prompt")
+# What --resume may change (written back to config.json), by flag; every other run flag is fixed by the run.
+RESUME_FLAGS = {
+    "steps": "optim.steps",
+    "device": "device",
+    "guidance_scale": "guidance.guidance_scale",
+    "preview_every": "preview_every",
+    "checkpoint_every": "checkpoint_every",
+}
+NEW_RUN_FLAGS = {
+    "prompt": "--prompt",
+    "negative_prompt": "--negative-prompt",
+    "prior": "--prior",
+    "model": "--model",
+    "preset": "--preset",
+    "seed": "--seed",
+    "out": "--out",
+    "set": "--set",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,13 +66,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--negative-prompt", default=None, help="what to avoid (learned priors)")
     parser.add_argument("--prior", default=None, help="procedural | stable-diffusion | deepfloyd-if")
     parser.add_argument("--model", default=None, help="model folder or hub id for learned priors")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="balanced", help="quality preset")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None, help=f"quality preset ({DEFAULT_PRESET})")
     parser.add_argument("--steps", type=int, default=None, help="optimization steps (overrides the preset)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--guidance-scale", type=float, default=None, help="classifier-free guidance scale")
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | mps")
-    parser.add_argument("--out", type=Path, help="run folder to create (or to resume with --resume)")
-    parser.add_argument("--resume", type=Path, default=None, help="continue the run in this folder")
+    parser.add_argument("--out", type=Path, help="run folder to create")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        help="continue the run in this folder (--steps, --device, --guidance-scale, --preview-every and "
+        "--checkpoint-every may change; they are written back to its config.json)",
+    )
     parser.add_argument("--preview-every", type=int, default=None)
     parser.add_argument("--checkpoint-every", type=int, default=None)
     parser.add_argument("--cache-dir", type=Path, default=None, help="where priors cache their data")
@@ -47,6 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="any config field, e.g. --set render.samples_per_ray=48 (JSON values)",
     )
+
+
+def run_folder(args: argparse.Namespace) -> Path | None:
+    """The run folder this command works on (where engine/cli.py keeps an internal error's log)."""
+    folder = args.resume if args.resume is not None else args.out
+    return None if folder is None else folder.expanduser().resolve()
 
 
 def default_cache_dir() -> Path:
@@ -71,78 +119,151 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def _flags(args: argparse.Namespace, table: dict[str, str]) -> dict[str, Any]:
+    """The dotted config fields of the flags in ``table`` that were given."""
+    return {path: getattr(args, name) for name, path in table.items() if getattr(args, name) is not None}
+
+
 def build_config(args: argparse.Namespace) -> RunConfig:
-    """A RunConfig from the preset, then the flags; checks the prompt."""
+    """A checked RunConfig from the preset, then the flags, then ``--set``; checks the prompt first."""
     prompt = (args.prompt or "").strip()
     if not prompt:
         raise EngineError("the prompt is empty: describe an object, for example --prompt 'a red cube'", "input")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise EngineError(f"the prompt is {len(prompt)} characters long; keep it under {MAX_PROMPT_CHARS}", "input")
     config = RunConfig(prompt=prompt)
-    dotted: dict[str, Any] = dict(PRESETS[args.preset])
-    flags = {
-        "guidance.prior": args.prior,
-        "guidance.model": args.model,
-        "guidance.negative_prompt": args.negative_prompt,
-        "guidance.guidance_scale": args.guidance_scale,
-        "optim.steps": args.steps,
-        "seed": args.seed,
-        "device": args.device,
-        "preview_every": args.preview_every,
-        "checkpoint_every": args.checkpoint_every,
-    }
-    dotted.update({key: value for key, value in flags.items() if value is not None})
+    dotted: dict[str, Any] = dict(PRESETS[args.preset or DEFAULT_PRESET])
+    flags = {"guidance.prior": args.prior, "guidance.model": args.model, "seed": args.seed}
+    flags["guidance.negative_prompt"] = args.negative_prompt
+    dotted.update({path: value for path, value in flags.items() if value is not None})
+    dotted.update(_flags(args, RESUME_FLAGS))
     dotted.update(parse_set(args.set))
-    try:
-        override(config, dotted)
-    except (ValueError, AttributeError) as exc:
-        raise EngineError(str(exc), "input") from exc
-    if config.optim.steps < 1:
-        raise EngineError("--steps must be at least 1", "input")
+    override(config, dotted)
     return config
 
 
-def prepare_run_dir(path: Path | None) -> Path:
-    """Create a new run folder; refuse one that already holds a run, so nothing earlier is overwritten."""
+def check_runnable(config: RunConfig) -> tuple[torch.device, type[DiffusionPrior]]:
+    """The device and the prior class, once both can run ``config``: nothing is loaded or written."""
+    check(config)
+    device = choose_device(config.device)
+    resolve(FIELDS, config.field.name, "field")
+    prior_class: type[DiffusionPrior] = resolve(PRIORS, config.guidance.prior, "prior")
+    prior_class.check_run_config(config)
+    return device, prior_class
+
+
+@dataclass
+class RunFolder:
+    """A run folder this process holds, with the checked config it runs and what it can run on."""
+
+    path: Path
+    config: RunConfig
+    lock: RunLock
+    device: torch.device
+    prior_class: type[DiffusionPrior]
+    resumed: bool
+    has_checkpoint: bool
+
+
+def write_config(run_dir: Path, config: RunConfig) -> None:
+    write_text(run_dir / CONFIG_FILE, json.dumps(to_dict(config), indent=2))
+
+
+def claim_new_folder(path: Path | None) -> tuple[Path, RunLock]:
+    """Create and lock a new run folder; refuse one that holds a run, so nothing earlier is overwritten."""
     if path is None:
         raise EngineError("--out is required: the folder to write the run into", "input")
     path = path.expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(path).acquire()
+    except OSError as exc:
+        raise EngineError(f"cannot write to {path} ({exc.strerror}); choose another --out folder", "output") from exc
     if (path / CONFIG_FILE).exists():
+        lock.release()
         raise EngineError(
             f"{path} already holds a run; choose a new --out folder, or continue it with --resume {path}", "output"
         )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise EngineError(f"cannot write to {path} ({exc.strerror}); choose another --out folder", "output") from exc
-    return path
+    return path, lock
+
+
+def new_run(args: argparse.Namespace) -> RunFolder:
+    config = build_config(args)
+    device, prior_class = check_runnable(config)
+    path, lock = claim_new_folder(args.out)
+    write_config(path, config)
+    return RunFolder(path, config, lock, device, prior_class, resumed=False, has_checkpoint=False)
 
 
 def load_run_config(run_dir: Path) -> RunConfig:
+    """The run's config.json, checked as strictly as a new run's settings."""
+    path = run_dir / CONFIG_FILE
     try:
-        return from_dict(RunConfig, json.loads((run_dir / CONFIG_FILE).read_text()))
-    except (OSError, ValueError, TypeError) as exc:
-        raise EngineError(f"{run_dir} is not a run folder that can be resumed ({exc})", "checkpoint") from exc
+        config = from_dict(RunConfig, json.loads(path.read_text()))
+        check(config)
+    except (OSError, ValueError, ConfigError) as exc:
+        raise EngineError(
+            f"{path} cannot be resumed ({exc}); fix that file, or start a new run with --out", "checkpoint"
+        ) from exc
+    return config
+
+
+def resume_run(args: argparse.Namespace) -> RunFolder:
+    """Lock an existing run folder and check its config, with the flags --resume may change applied."""
+    fixed = [flag for name, flag in NEW_RUN_FLAGS.items() if getattr(args, name) not in (None, [])]
+    if fixed:
+        changeable = ", ".join("--" + name.replace("_", "-") for name in RESUME_FLAGS)
+        raise EngineError(
+            f"--resume continues a run as its config.json says, so {', '.join(fixed)} cannot be given with it "
+            f"(only {changeable}); start a new run with --out to change the others",
+            "input",
+        )
+    path = args.resume.expanduser().resolve()
+    if not (path / CONFIG_FILE).is_file():
+        raise EngineError(f"{path} holds no run to resume (no {CONFIG_FILE}); start a new run with --out", "checkpoint")
+    lock = RunLock(path).acquire()
+    try:
+        config = load_run_config(path)
+        changes = _flags(args, RESUME_FLAGS)
+        override(config, changes)
+        has_checkpoint = checkpoint.exists(path / "checkpoint")
+        if has_checkpoint:
+            done = checkpoint.read_meta(path / "checkpoint")["step"]
+            if args.steps is not None and done > args.steps:
+                raise EngineError(
+                    f"--steps {args.steps} is fewer than the {done} steps this run has done; give {done} or more",
+                    "input",
+                )
+            checkpoint.read_meta(path / "checkpoint", config.optim.steps)  # a step past the end is corruption
+        device, prior_class = check_runnable(config)
+        if changes:
+            write_config(path, config)  # the folder says what ran
+    except BaseException:
+        lock.release()
+        raise
+    return RunFolder(path, config, lock, device, prior_class, resumed=True, has_checkpoint=has_checkpoint)
+
+
+class _ExportStopped(Exception):
+    """Raised from the export's progress callback when a stop was requested."""
 
 
 def run(args: argparse.Namespace) -> int:
     stop = StopSignal().install()
-    if args.resume is not None:
-        run_dir = args.resume.expanduser().resolve()
-        config = load_run_config(run_dir)
-        if args.steps is not None:
-            config.optim.steps = args.steps
-    else:
-        config = build_config(args)
-        run_dir = prepare_run_dir(args.out)
-        (run_dir / CONFIG_FILE).write_text(json.dumps(to_dict(config), indent=2))
-    emit = protocol.EventWriter(log_path=str(run_dir / "log.jsonl"))
+    folder = resume_run(args) if args.resume is not None else new_run(args)
+    try:
+        return _generate(folder, args.cache_dir or default_cache_dir(), stop)
+    except torch.OutOfMemoryError as exc:
+        raise out_of_memory_error(folder.device, folder.path) from exc
+    finally:
+        folder.lock.release()
+
+
+def _generate(folder: RunFolder, cache_dir: Path, stop: StopSignal) -> int:
+    run_dir, config = folder.path, folder.config
+    emit = protocol.EventWriter(log_path=str(run_dir / "log.jsonl"), on_closed=stop.request)
     started = time.perf_counter()
-    device = choose_device(config.device)
-    if device.type == "cpu":
+    if folder.device.type == "cpu":
         torch.set_num_threads(max(1, config.cpu_threads))
     emit(
         protocol.STARTED,
@@ -150,34 +271,46 @@ def run(args: argparse.Namespace) -> int:
         prompt=config.prompt,
         prior=config.guidance.prior,
         total=config.optim.steps,
-        device=str(device),
-        resumed=args.resume is not None,
+        device=str(folder.device),
+        resumed=folder.resumed,
     )
     emit(protocol.STAGE, name="prior", message=f"preparing the {config.guidance.prior} prior")
-    prior_class = resolve(PRIORS, config.guidance.prior, "prior")
-    prior = prior_class.from_run_config(config, device, args.cache_dir or default_cache_dir())
-    trainer = Trainer(config, prior, run_dir, emit, device, stop)
-    if args.resume is not None:
+    prior = folder.prior_class.from_run_config(config, folder.device, cache_dir)
+    trainer = Trainer(config, prior, run_dir, emit, folder.device, stop)
+    if folder.has_checkpoint:
         trainer.resume()
-    if not trainer.optimize():
+
+    def cancelled() -> int:
         emit(protocol.CANCELLED, step=trainer.step, checkpoint=str(trainer.checkpoint_dir))
         return 0
-    trainer.write_turntable()
-    density_fn, albedo_fn = trainer.field_callables()
 
+    if not trainer.optimize() or not trainer.write_turntable():
+        return cancelled()
+    density_fn, albedo_fn = trainer.field_callables()
     reported: dict[str, float] = {}
 
     def progress(stage: str, fraction: float) -> None:
-        """Stage events at each stage's start, every 10% and its end."""
+        """Stage events at each stage's start, every 10% and its end; a stop is honoured before the files."""
+        if stop.requested and stage != "export":
+            raise _ExportStopped
         if stage in reported and fraction < 1.0 and fraction - reported[stage] < 0.1:
             return
         reported[stage] = fraction
         emit(protocol.STAGE, name=stage, message=f"{stage} {fraction:.0%}", fraction=round(fraction, 3))
 
-    with trainer.field.frozen():
-        result = export_run(
-            density_fn, albedo_fn, config.mesh, trainer.field.bound, run_dir, progress, trainer.field.surface_density
-        )
+    try:
+        with trainer.field.frozen():
+            result = export_run(
+                density_fn,
+                albedo_fn,
+                config.mesh,
+                trainer.field.bound,
+                run_dir,
+                progress,
+                trainer.field.surface_density,
+            )
+    except _ExportStopped:
+        return cancelled()
     emit(
         protocol.DONE,
         run_dir=str(run_dir),

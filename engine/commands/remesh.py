@@ -1,5 +1,8 @@
 """``python -m engine remesh RUN_DIR [--threshold X] [--bake vertex|uv] [--formats ...]``: re-extract a
-finished run's mesh from its stored density grid, without the optimizer (the add-on's threshold slider)."""
+finished run's mesh from its stored density grid, without the optimizer (the add-on's threshold slider).
+
+It holds the run folder's lock while it works, so it never writes a run that a ``generate`` is writing;
+its settings are checked as the run's own are (``engine/config.py``)."""
 
 from __future__ import annotations
 
@@ -7,9 +10,12 @@ import argparse
 import time
 from pathlib import Path
 
-from .. import protocol
-from ..mesh.outputs import FORMATS
-from ..mesh.pipeline import BAKES, load_mesh_config, remesh_run
+from .. import checkpoint, protocol
+from ..config import BAKES, MESH_FORMATS, override
+from ..errors import EngineError
+from ..mesh.density_grid import GRID_FILE
+from ..mesh.pipeline import load_mesh_config, remesh_run
+from ..run_lock import RunLock
 
 HELP = "re-extract a run's mesh at another threshold from its stored density grid"
 
@@ -24,16 +30,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run folder with density_grid.npz")
     parser.add_argument("--threshold", type=float, default=None, help="density level (default: automatic)")
     parser.add_argument("--bake", choices=BAKES, default=None, help="albedo as vertex colors or a UV texture")
-    parser.add_argument("--formats", nargs="+", choices=FORMATS, default=None, help="files to write besides mesh.npz")
+    parser.add_argument(
+        "--formats", nargs="+", choices=MESH_FORMATS, default=None, help="files to write besides mesh.npz"
+    )
+
+
+def run_folder(args: argparse.Namespace) -> Path:
+    """The run folder this command works on (where engine/cli.py keeps an internal error's log)."""
+    return args.run_dir.expanduser().resolve()
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    if not args.run_dir.is_dir():
+        raise EngineError(f"there is no run folder at {args.run_dir}; pass the folder of a finished run", "mesh")
+    with RunLock(run_folder(args)):
+        return _remesh(args, started)
+
+
+def _remesh(args: argparse.Namespace, started: float) -> int:
     config = load_mesh_config(args.run_dir)
-    if args.bake is not None:
-        config.bake = args.bake
-    if args.formats is not None:
-        config.formats = tuple(args.formats)
+    flags = {"threshold": args.threshold, "bake": args.bake, "formats": args.formats}
+    override(config, {name: value for name, value in flags.items() if value is not None})
+    if not (args.run_dir / GRID_FILE).is_file() and checkpoint.exists(args.run_dir / "checkpoint"):
+        raise EngineError(
+            f"{args.run_dir} has no density grid yet: the run stopped before its mesh; finish it with "
+            f"generate --resume {args.run_dir}",
+            "mesh",
+        )
     announced: set[str] = set()
 
     def progress(stage: str, fraction: float) -> None:
@@ -41,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             announced.add(stage)
             protocol.emit(protocol.STAGE, name=stage, message=_STAGE_MESSAGES[stage])
 
-    result = remesh_run(args.run_dir, args.threshold, config, progress)
+    result = remesh_run(args.run_dir, config.threshold, config, progress)
     protocol.emit(
         protocol.DONE,
         run_dir=str(args.run_dir.resolve()),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ..cameras import Cameras
+from ..config import RunConfig
 from ..errors import EngineError
 from ..shading import ShadingMode
 
@@ -47,6 +48,11 @@ class DiffusionPrior(ABC):
     default_guidance_scale: float
     num_train_timesteps: int
     renders_any_background = False  # True: its data can be composited over the render's own background
+
+    @classmethod  # noqa: B027 - an optional hook
+    def check_run_config(cls, run: RunConfig) -> None:
+        """Refuse what this prior cannot use (words it does not know, a model that is not there) quickly,
+        before a run writes anything: no weights are loaded and nothing is rendered."""
 
     @property
     @abstractmethod

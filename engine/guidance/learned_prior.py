@@ -14,12 +14,13 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..config import RunConfig
+from ..config import GuidanceConfig, RunConfig
 from ..device import denoiser_dtype
 from ..model_discovery import hub_cache_dir
 from ..prompts import view_prompt
 from .base import DiffusionPrior, PriorError, ViewContext
 from .model_loading import ModelSource, resolve_model
+from .perp_neg import perp_neg_guided, perp_neg_view
 
 RENDER_RESOLUTION = 64  # both priors are guided at the paper's 64x64 renders
 _PREDICTION_TYPES = ("epsilon", "v_prediction")
@@ -51,24 +52,43 @@ class LearnedPrior(DiffusionPrior):
         self._text_encoder = text_encoder
         self._conditional: dict[str, torch.Tensor] = {}
         self._unconditional: torch.Tensor | None = None
+        self.perp_neg: GuidanceConfig | None = None  # Perp-Neg's settings when it is on (from_run_config)
 
     @classmethod
-    def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path | None) -> LearnedPrior:
-        """Load the model named by ``run.guidance`` (or the default) onto ``device``.
+    def model_source(cls, run: RunConfig) -> ModelSource:
+        """The checked checkpoint named by ``run.guidance`` (or the default), without loading any weights.
 
         Hub ids are looked up in the Hugging Face hub cache (HF_HUB_CACHE / HF_HOME), where the
-        add-on's model manager downloads them, not in the engine's ``cache_dir``. The guidance
-        scale and negative prompt are per call (``predict_noise``, ``set_prompt``).
+        add-on's model manager downloads them, not in the engine's ``cache_dir``.
         """
         guidance = run.guidance
-        source = resolve_model(
+        return resolve_model(
             guidance.model or cls.default_model,
             cls.parts,
             offline=guidance.offline,
             cache_dir=hub_cache_dir(),
             prior=cls.name,
         )
-        return cls.load(source, device, denoiser_dtype(device, guidance.half_precision))
+
+    @classmethod
+    def check_run_config(cls, run: RunConfig) -> None:
+        """The model must be there, complete (PriorError saying what is missing and how to get it), and
+        Perp-Neg needs the view prompts it mixes."""
+        if run.guidance.perp_neg and not run.guidance.view_dependent_prompts:
+            raise PriorError(
+                "guidance.perp_neg mixes the front, side and back view prompts; set "
+                "guidance.view_dependent_prompts=true or guidance.perp_neg=false",
+                kind="input",
+            )
+        cls.model_source(run)
+
+    @classmethod
+    def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path | None) -> LearnedPrior:
+        """Load the model named by ``run.guidance`` onto ``device``. The guidance scale and negative prompt
+        are per call (``predict_noise``, ``set_prompt``)."""
+        prior = cls.load(cls.model_source(run), device, denoiser_dtype(device, run.guidance.half_precision))
+        prior.perp_neg = run.guidance if run.guidance.perp_neg else None
+        return prior
 
     @classmethod
     @abstractmethod
@@ -107,32 +127,53 @@ class LearnedPrior(DiffusionPrior):
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def _conditioning(self, views: list[ViewContext]) -> torch.Tensor:
-        """Embeddings for [conditional per view; unconditional per view]."""
-        if self._unconditional is None:
-            raise RuntimeError("predict_noise before set_prompt")
-        missing = {view.suffix for view in views} - set(self._conditional)
-        if missing:
-            raise ValueError(f"no prompt embedding for view suffixes {sorted(missing)}; pass them to set_prompt")
-        conditional = torch.cat([self._conditional[view.suffix] for view in views])
-        return torch.cat([conditional, self._unconditional.expand(len(views), -1, -1)])
+    def _embedding(self, suffix: str) -> torch.Tensor:
+        if suffix not in self._conditional:
+            raise ValueError(f"no prompt embedding for view suffix {suffix!r}; pass it to set_prompt")
+        return self._conditional[suffix]
+
+    def _mixed(self, terms: tuple[tuple[str, float], ...]) -> torch.Tensor:
+        """The share-weighted sum of view prompts' embeddings (Perp-Neg's positive prompt)."""
+        (suffix, share), *rest = terms
+        mixed = share * self._embedding(suffix)
+        for suffix, share in rest:
+            mixed = mixed + share * self._embedding(suffix)
+        return mixed
+
+    def _predictions(self, noisy: torch.Tensor, t: torch.Tensor, conditions: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The UNet's noise predictions for ``noisy`` under each (B, tokens, width) condition, in one call;
+        epsilon whatever the model predicts."""
+        batch = noisy.shape[0]
+        timesteps = t.to(self.device).long().reshape(-1).expand(batch)
+        model_input = noisy.detach().to(self.dtype).repeat(len(conditions), 1, 1, 1)
+        output = self.unet(
+            model_input,
+            timesteps.repeat(len(conditions)),
+            encoder_hidden_states=torch.cat(conditions),
+            return_dict=False,
+        )[0]
+        # IF also predicts the variance in extra channels; the prediction itself comes first.
+        predictions = output[:, : noisy.shape[1]].float().chunk(len(conditions))
+        if self.prediction_type != "v_prediction":
+            return list(predictions)
+        # v = sqrt(abar) eps - sqrt(1 - abar) x0  =>  eps = sqrt(abar) v + sqrt(1 - abar) x_t
+        alphabar = self._alphas_cumprod[timesteps].view(-1, 1, 1, 1)
+        return [alphabar.sqrt() * v + (1 - alphabar).sqrt() * noisy.detach().float() for v in predictions]
 
     @torch.no_grad()
     def predict_noise(
         self, noisy: torch.Tensor, t: torch.Tensor, views: list[ViewContext], guidance_scale: float
     ) -> torch.Tensor:
-        batch = noisy.shape[0]
-        timesteps = t.to(self.device).long().reshape(-1).expand(batch)
-        model_input = noisy.detach().to(self.dtype).repeat(2, 1, 1, 1)
-        output = self.unet(
-            model_input, timesteps.repeat(2), encoder_hidden_states=self._conditioning(views), return_dict=False
-        )[0]
-        # IF also predicts the variance in extra channels; the prediction itself comes first.
-        prediction = output[:, : noisy.shape[1]].float()
-        conditional, unconditional = prediction.chunk(2)
-        guided = unconditional + guidance_scale * (conditional - unconditional)
-        if self.prediction_type == "v_prediction":
-            # v = sqrt(abar) eps - sqrt(1 - abar) x0  =>  eps = sqrt(abar) v + sqrt(1 - abar) x_t
-            alphabar = self._alphas_cumprod[timesteps].view(-1, 1, 1, 1)
-            guided = alphabar.sqrt() * guided + (1 - alphabar).sqrt() * noisy.detach().float()
-        return guided
+        if self._unconditional is None:
+            raise RuntimeError("predict_noise before set_prompt")
+        unconditional = self._unconditional.expand(len(views), -1, -1)
+        if self.perp_neg is None:
+            conditional = torch.cat([self._embedding(view.suffix) for view in views])
+            eps_cond, eps_uncond = self._predictions(noisy, t, [conditional, unconditional])
+            return eps_uncond + guidance_scale * (eps_cond - eps_uncond)
+        plans = [perp_neg_view(view.azimuth_deg, self.perp_neg) for view in views]
+        positive = torch.cat([self._mixed(plan.positive) for plan in plans])
+        negatives = [torch.cat([self._embedding(plan.negatives[i][0]) for plan in plans]) for i in range(2)]
+        eps_uncond, eps_pos, *eps_negatives = self._predictions(noisy, t, [unconditional, positive, *negatives])
+        weights = [torch.tensor([plan.negatives[i][1] for plan in plans], device=eps_pos.device) for i in range(2)]
+        return perp_neg_guided(eps_uncond, eps_pos, list(zip(eps_negatives, weights, strict=True)), guidance_scale)

@@ -25,7 +25,7 @@ from ..config import CameraConfig, RunConfig, ShadingConfig
 from ..procedural.baked_scene import BakedScene
 from ..procedural.denoiser import ClosedFormDenoiser, linear_schedule_alphas_cumprod
 from ..procedural.image_set import unconditional_scenes
-from ..procedural.prompt import parse_prompt
+from ..procedural.prompt import check_prompts, parse_prompt
 from ..procedural.scene import Scene
 from .base import DiffusionPrior, PriorError, ViewContext
 
@@ -46,8 +46,6 @@ class CameraProceduralPrior(DiffusionPrior):
     def __init__(
         self, resolution: int, lights: int, camera: CameraConfig, shading: ShadingConfig, device: torch.device
     ) -> None:
-        if lights < 1:
-            raise PriorError("the procedural prior needs at least one light (guidance.procedural_lights)", "input")
         self.resolution = resolution
         self.shading = shading
         self.device = device
@@ -59,6 +57,11 @@ class CameraProceduralPrior(DiffusionPrior):
         self._scene: BakedScene | None = None
         self._negative = ""
         self._unconditional: list[BakedScene] | None = None
+
+    @classmethod
+    def check_run_config(cls, run: RunConfig) -> None:
+        """The prompt and the negative prompt must be in the vocabulary (PriorError naming the word)."""
+        check_prompts(run.prompt, run.guidance.negative_prompt)
 
     @classmethod
     def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path) -> CameraProceduralPrior:
@@ -76,9 +79,8 @@ class CameraProceduralPrior(DiffusionPrior):
     def set_prompt(self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...]) -> None:
         """Bake the prompt's scene; both prompts are checked now. The unconditional scenes are baked when first
         needed (guidance at scale 1 never needs them). View suffixes are not needed: the camera says more."""
+        check_prompts(prompt, negative_prompt)
         self._scene = BakedScene.bake(Scene(parse_prompt(prompt))).to(self.device)
-        if negative_prompt.strip():
-            parse_prompt(negative_prompt)
         self._negative = negative_prompt.strip()
         self._unconditional = None
 

@@ -17,7 +17,7 @@ import torch
 from ..config import RunConfig
 from ..procedural.denoiser import ClosedFormDenoiser, ViewSelection, ViewWeighting, linear_schedule_alphas_cumprod
 from ..procedural.image_set import MODES, ImageSet, ImageSetSettings, load_or_build, unconditional_scenes
-from ..procedural.prompt import SceneSpec, parse_prompt
+from ..procedural.prompt import SceneSpec, check_prompts, parse_prompt
 from ..procedural.scene import Scene
 from .base import DiffusionPrior, PriorError, ViewContext
 
@@ -67,24 +67,21 @@ class TextProceduralPrior(DiffusionPrior):
         self._negative: SceneSpec | None = None
 
     @classmethod
+    def check_run_config(cls, run: RunConfig) -> None:
+        """The prompt and the negative prompt must be in the vocabulary (PriorError naming the word)."""
+        check_prompts(run.prompt, run.guidance.negative_prompt)
+
+    @classmethod
     def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path) -> TextProceduralPrior:
+        """The prior for a checked run config (``engine/config.py`` has refused views and selections it cannot use)."""
         guidance = run.guidance
-        try:
-            selection = ViewSelection(guidance.procedural_view_selection)
-        except ValueError:
-            choices = ", ".join(s.value for s in ViewSelection)
-            raise PriorError(
-                f"unknown procedural view selection {guidance.procedural_view_selection!r}; choose one of: {choices}",
-                kind="input",
-            ) from None
-        if guidance.procedural_views < 8:
-            raise PriorError("the procedural prior needs at least 8 views per prompt", kind="input")
         settings = ImageSetSettings(
             resolution=run.render.resolution,
             views=guidance.procedural_views,
             camera=run.camera,
             shading=run.shading,
         )
+        selection = ViewSelection(guidance.procedural_view_selection)
         return cls(settings, selection, guidance.procedural_view_width_deg, device, cache_dir)
 
     @property

@@ -1,7 +1,8 @@
 """The run folder's mesh files, replaced all together: every new file is written into a private
 ``.partial`` folder first and moved into place only when all of them are complete, so a failed or
 interrupted export or remesh leaves the previous mesh files as they were. A staging folder left by a
-process that was killed mid-export is removed by the next export of the same run."""
+process that was killed mid-export is removed by the next export of the same run: only the process that
+holds the run folder's lock (``engine/run_lock.py``) exports, so no other one can be writing it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_write import is_disk_full, write_error
 from ..errors import EngineError
 from .file_format import MeshData, write_npz
 from .interchange import write_glb, write_obj, write_texture
@@ -22,7 +24,6 @@ GLB_FILE = "mesh.glb"
 OBJ_FILE = "mesh.obj"
 MTL_FILE = "mesh.mtl"
 TEXTURE_FILE = "albedo.png"
-FORMATS = ("npz", "glb", "obj")
 STAGING_PREFIX, STAGING_SUFFIX = ".mesh-", ".partial"
 
 
@@ -42,11 +43,11 @@ def write_mesh_files(
     write are removed, so the folder never mixes two extractions."""
     run_dir = Path(run_dir)
     for leftover in run_dir.glob(f"{STAGING_PREFIX}*{STAGING_SUFFIX}"):
-        shutil.rmtree(leftover, ignore_errors=True)  # one engine writes a run at a time; this one was killed
+        shutil.rmtree(leftover, ignore_errors=True)  # left by an export that was killed (we hold the lock)
     try:
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, suffix=STAGING_SUFFIX, dir=run_dir))
     except OSError as exc:
-        raise EngineError(f"cannot write mesh files in {run_dir} ({exc.strerror})", "output") from exc
+        raise write_error(exc, run_dir) from exc
     try:
         names = [MESH_FILE]
         write_npz(staging / MESH_FILE, mesh)
@@ -61,8 +62,10 @@ def write_mesh_files(
             names += [OBJ_FILE, MTL_FILE]
         for name in names:
             os.replace(staging / name, run_dir / name)
-    except OSError as exc:
-        raise EngineError(f"cannot write mesh files in {run_dir} ({exc})", "output") from exc
+    except (OSError, EngineError) as exc:
+        if isinstance(exc, EngineError) and not is_disk_full(exc):
+            raise
+        raise write_error(exc, run_dir) from exc  # named by the run folder, not the staging folder
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     for stale in {GLB_FILE, OBJ_FILE, MTL_FILE, TEXTURE_FILE} - set(names):

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import MeshConfig, from_dict
+from ..config import MeshConfig, check, from_dict
+from ..config_schema import ConfigError
 from ..errors import EngineError
 from .bake import bake_texture, vertex_albedo
 from .cleanup import drop_small_components, smooth
@@ -24,12 +25,11 @@ from .decimate import decimate
 from .density_grid import GRID_FILE, DensityGrid, PointFunction, load_grid, sample_field, save_grid, surface_level
 from .extract import extract_surface
 from .file_format import MeshData, srgb_to_linear
-from .outputs import FORMATS, TEXTURE_FILE, write_mesh_files
+from .outputs import TEXTURE_FILE, write_mesh_files
 from .uv_atlas import unwrap
 
 Progress = Callable[[str, float], None]  # (stage "mesh" | "bake" | "export", fraction of that stage)
 SAMPLING_SHARE = 0.8  # of the "mesh" stage, when the field is sampled first
-BAKES = ("vertex", "uv")
 
 
 @dataclass
@@ -58,7 +58,7 @@ def export_run(
     """Sample density (N,3)->(N,) and albedo (N,3)->(N,3) over [-bound, bound]^3 into the run's
     density grid, then extract, clean, decimate, bake and write the mesh files from it. A field that
     defines its surface passes its ``surface_density``; it is kept in the grid, so remesh uses it too."""
-    validate_mesh_config(config)
+    check(config, "mesh.")  # settings that cannot work are refused before any time is spent
     report = progress or _silent
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -83,45 +83,23 @@ def remesh_run(
     run's config.json; its grid_resolution is unused (the stored grid's resolution is what there is)."""
     run_dir = Path(run_dir)
     config = load_mesh_config(run_dir) if config is None else config
-    validate_mesh_config(config)
+    check(config, "mesh.")  # settings that cannot work are refused before any time is spent
     level = config.threshold if threshold is None else threshold
     return _mesh_from_grid(run_dir, level, config, progress or _silent, 0.0)
 
 
 def load_mesh_config(run_dir: Path) -> MeshConfig:
-    """The "mesh" section of the run's config.json, or the defaults when the run has none."""
+    """The "mesh" section of the run's config.json, checked, or the defaults when the run has none."""
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         return MeshConfig()
     try:
-        section = json.loads(path.read_text()).get("mesh", {})
-        return from_dict(MeshConfig, section)
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise EngineError(
-            f"the mesh settings in {path} are unreadable ({exc}); fix or delete that file", "input"
-        ) from exc
-
-
-def validate_mesh_config(config: MeshConfig) -> None:
-    """Reject settings that cannot work, with the allowed range, before any time is spent."""
-    problems = []
-    if config.bake not in BAKES:
-        problems.append(f"bake must be one of {', '.join(BAKES)}, not {config.bake!r}")
-    unknown = [name for name in config.formats if name not in FORMATS]
-    if unknown:
-        problems.append(f"formats must be among {', '.join(FORMATS)}, not {', '.join(map(repr, unknown))}")
-    if not 16 <= config.grid_resolution <= 1024:
-        problems.append(f"grid_resolution must be 16 to 1024, not {config.grid_resolution}")
-    if not 64 <= config.texture_size <= 8192:
-        problems.append(f"texture_size must be 64 to 8192, not {config.texture_size}")
-    if not 0.0 <= config.min_component_fraction < 1.0:
-        problems.append(f"min_component_fraction must be in [0, 1), not {config.min_component_fraction}")
-    if config.smooth_iterations < 0:
-        problems.append(f"smooth_iterations must be 0 or more, not {config.smooth_iterations}")
-    if config.face_budget is not None and config.face_budget < 100:
-        problems.append(f"face_budget must be at least 100 (or none), not {config.face_budget}")
-    if problems:
-        raise EngineError("bad mesh settings: " + "; ".join(problems), "input")
+        data = json.loads(path.read_text())
+        section = data.get("mesh", {}) if isinstance(data, dict) else data
+        return from_dict(MeshConfig, section, "mesh.")
+    except (OSError, ValueError, ConfigError) as exc:
+        message = f"the mesh settings in {path} are unusable ({exc}); fix or delete that file"
+        raise EngineError(message, "input") from exc
 
 
 def surface_mesh(grid: DensityGrid, level: float, config: MeshConfig) -> tuple[np.ndarray, np.ndarray, int]:

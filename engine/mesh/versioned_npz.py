@@ -6,11 +6,12 @@ the add-on reads ``mesh.npz`` inside Blender.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic_write import replacing
+from ..atomic_write import write_bytes
 
 VERSION_KEY = "format_version"
 
@@ -25,11 +26,16 @@ class FormatVersionError(ValueError):
 
 
 def save(path: Path, version: int, arrays: dict[str, np.ndarray], compressed: bool = False) -> None:
-    """``arrays`` behind ``format_version``, written atomically: a crash leaves the previous file, never a partial."""
+    """``arrays`` behind ``format_version``, written atomically: a crash leaves the previous file, never a partial.
+
+    The archive is built in memory and written in one piece: a zip writer that fails half way (a full disk)
+    would leave its own half-closed file behind and complain about it on stderr at exit.
+    """
     contents = {VERSION_KEY: np.array(version, dtype=np.int32), **arrays}
     writer = np.savez_compressed if compressed else np.savez
-    with replacing(path) as partial, open(partial, "wb") as handle:
-        writer(handle, **contents)
+    archive = io.BytesIO()
+    writer(archive, **contents)
+    write_bytes(path, archive.getvalue())
 
 
 def load(path: Path, version: int) -> dict[str, np.ndarray]:

@@ -39,6 +39,13 @@ def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
+def check_prompts(prompt: str, negative_prompt: str) -> None:
+    """Both prompts of a run must be readable (the negative one only when given); PriorError names the word."""
+    parse_prompt(prompt)
+    if negative_prompt.strip():
+        parse_prompt(negative_prompt)
+
+
 def parse_prompt(prompt: str) -> SceneSpec:
     """The scene a prompt describes; raises PriorError(kind="prompt") for words or order it cannot read."""
     words = re.findall(r"[a-z]+", prompt.lower())

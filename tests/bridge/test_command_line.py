@@ -65,6 +65,12 @@ def test_defaults_are_left_to_the_engine(tmp_path: Path) -> None:
     assert args.steps is None and args.guidance_scale is None and args.preset == "balanced"
 
 
+def test_a_prompt_that_starts_with_a_dash_stays_a_prompt(tmp_path: Path) -> None:
+    request = GenerateRequest(prompt="-a red cube", out=tmp_path, negative_prompt="--blurry")
+    args = engine_parser("generate").parse_args(generate_command(Path("python"), request)[4:])
+    assert (args.prompt, args.negative_prompt) == ("-a red cube", "--blurry")
+
+
 def test_remesh_command_is_accepted_by_the_engine(tmp_path: Path) -> None:
     command = remesh_command(Path("python"), tmp_path / "run", 12.5)
     assert command[:4] == ["python", "-m", "engine", "remesh"]

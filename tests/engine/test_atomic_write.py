@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
 
 from engine.atomic_write import old_path, partial_path, replacing, write_text
+from engine.errors import EngineError
 
 
 def test_a_write_replaces_the_file_and_leaves_nothing_beside_it(tmp_path: Path) -> None:
@@ -20,11 +22,23 @@ def test_a_write_replaces_the_file_and_leaves_nothing_beside_it(tmp_path: Path) 
 def test_a_failing_writer_keeps_the_old_file_and_removes_its_partial(tmp_path: Path) -> None:
     target = tmp_path / "result.json"
     target.write_text("old")
-    with pytest.raises(OSError, match="No space left"), replacing(target) as partial:
+    with (
+        pytest.raises(EngineError, match=f"the disk is full: .* in {tmp_path}") as caught,
+        replacing(target) as partial,
+    ):
         partial.write_text("half")
-        raise OSError(28, "No space left on device")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert caught.value.kind == "output"
     assert target.read_text() == "old"
     assert not partial_path(target).exists()
+
+
+def test_a_writer_failing_for_another_reason_keeps_its_error(tmp_path: Path) -> None:
+    target = tmp_path / "result.json"
+    with pytest.raises(ValueError, match="not JSON"), replacing(target) as partial:
+        partial.write_text("half")
+        raise ValueError("not JSON")
+    assert not target.exists() and not partial_path(target).exists()
 
 
 def test_a_partial_left_by_a_killed_writer_is_replaced(tmp_path: Path) -> None:

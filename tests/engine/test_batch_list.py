@@ -51,7 +51,10 @@ def test_text_lines_and_json_lines_mix_and_comments_are_skipped(tmp_path: Path) 
         ('{"prompt": "   "}\n', "line 1: the prompt is empty"),
         ("x" * 400 + "\n", "keep it under"),
         ('{"prompt": "a red cube", "preset": "ultra"}\n', "preset must be one of fast, balanced, quality"),
-        ('{"prompt": "a red cube", "prior": "dall-e"}\n', "prior must be one of procedural, procedural-text, oracle, stable-diffusion"),
+        (
+            '{"prompt": "a red cube", "prior": "dall-e"}\n',
+            "prior must be one of procedural, procedural-text, oracle",
+        ),
         ('{"prompt": "a red cube", "steps": 0}\n', "steps must be 1 or more, not 0"),
         ('{"prompt": "a red cube", "seed": -1}\n', "seed must be 0 or more"),
     ],

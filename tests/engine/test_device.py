@@ -65,5 +65,20 @@ def test_unknown_device_name_lists_the_choices() -> None:
         ("cpu", False, torch.float32),
     ],
 )
-def test_half_precision_only_on_gpus(device: str, half: bool, expected: torch.dtype) -> None:
+def test_half_precision_only_on_gpus(
+    device: str, half: bool, expected: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda _: "NVIDIA GeForce RTX 3060")  # the machine's card
     assert denoiser_dtype(torch.device(device), half) is expected
+
+
+@pytest.mark.parametrize(
+    ("card", "expected"),
+    [("NVIDIA GeForce GTX 1660 Ti", torch.float32), ("NVIDIA GeForce GTX 1650", torch.float32),
+     ("NVIDIA GeForce GTX 1080", torch.float16), ("NVIDIA H200", torch.float16)],
+)  # fmt: skip
+def test_full_precision_where_half_precision_is_known_to_fail(
+    card: str, expected: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda _: card)  # the machine's card, not the code under test
+    assert denoiser_dtype(torch.device("cuda"), half=True) is expected

@@ -4,7 +4,6 @@ and the errors a user can meet."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +15,6 @@ pytestmark = pytest.mark.slow  # every test runs the real engine as a subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--preset", "fast", "--set", "mesh.grid_resolution=48", "--set", "turntable_frames=2"]
-
-
-@pytest.fixture(scope="session")
-def engine_env() -> dict[str, str]:
-    """The suite's environment, with its shared prior cache (tests/conftest.py)."""
-    return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def engine(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -163,7 +156,7 @@ def test_a_closed_parent_pipe_stops_the_engine(tmp_path: Path, engine_env: dict[
     [
         (["--prompt", "  "], "input", "prompt is empty"),
         (["--prompt", "x" * 400], "input", "characters long"),
-        (["--prompt", "a red cube", "--prior", "dall-e"], "input", "unknown prior"),
+        (["--prompt", "a red cube", "--prior", "dall-e"], "input", "guidance.prior must be one of procedural"),
         (["--prompt", "a red cube", "--set", "optim.nope=1"], "input", "unknown setting"),
     ],
 )

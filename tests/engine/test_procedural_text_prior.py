@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from engine.config import RunConfig
+from engine.config import RunConfig, check
+from engine.config_schema import ConfigError
 from engine.guidance.base import PriorError, ViewContext
 from engine.guidance.procedural_text import TextProceduralPrior
 from engine.procedural.denoiser import ClosedFormDenoiser
@@ -197,9 +198,10 @@ def test_unknown_words_and_bad_settings_fail_clearly(tmp_path):
     assert info.value.kind == "prompt"
     with pytest.raises(PriorError, match="'dragn'"):
         prior.set_prompt("a red cube", "a red dragn", ())  # the negative prompt is checked up front too
-    run = _small_run("nearest")
-    with pytest.raises(PriorError, match="suffix, kernel"):
-        TextProceduralPrior.from_run_config(run, torch.device("cpu"), tmp_path)
+    with pytest.raises(PriorError, match="'dragon'"):
+        TextProceduralPrior.check_run_config(RunConfig(prompt="a red dragon"))  # before a run writes anything
+    with pytest.raises(ConfigError, match="procedural_view_selection must be one of suffix, kernel"):
+        check(_small_run("nearest"))  # the settings' one check (engine/config.py) refuses it before the prior
 
 
 def test_renders_of_another_size_are_refused(prior):

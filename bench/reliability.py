@@ -1,0 +1,290 @@
+"""``python -m bench reliability``: start/cancel/kill/parent-death cycles and the bad-input matrix, on real
+engine processes, counting orphans, exit codes, lost steps, lost runs and damaged files.
+
+A cycle starts a small ``generate``, interrupts it one of four ways once it has reported a step, then
+resumes it to the end: a run that cannot be finished is lost. Lost steps are the steps reported before the
+interruption that the checkpoint does not hold (0 for every polite way; a kill loses what came after the
+last periodic checkpoint, by design). Stop-to-exit is the time from the interruption to the process's end.
+The matrix feeds each bad input to a new run (or a resume) and expects an ``error`` of an expected kind,
+exit 2, no traceback, and no run folder left behind (or the folder unchanged). Targets: 0 orphans, 0 lost
+runs, 0 internal errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from engine import checkpoint, protocol
+from engine.config import RunConfig, to_dict
+
+from .results_file import RELIABILITY, RESULTS_DIR, Envelope, Results, write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+WAYS = ("stop", "sigterm", "sigkill", "parent-death")
+POLITE = ("stop", "sigterm", "parent-death")
+EXIT_WAIT_S = 30.0  # a process still running this long after its interruption is counted as an orphan
+TINY = ("--set", "render.resolution=32", "--set", "mesh.grid_resolution=32", "--set", "turntable_frames=1")
+TINY += ("--set", "guidance.procedural_views=8", "--preview-every", "0", "--checkpoint-every", "10")
+
+
+@dataclass(frozen=True)
+class Cycle:
+    way: str
+    exit_code: int | None  # None: it did not exit (an orphan, killed by the benchmark)
+    stop_to_exit_s: float | None
+    reported_step: int  # the last step the run reported before the interruption
+    checkpoint_step: int | None  # the step its checkpoint holds after it
+    lost_steps: int
+    resumed: bool  # the resume reached `done` with a mesh
+    damaged: list[str]  # partial or moved-aside files left in the run folder
+
+
+@dataclass(frozen=True)
+class BadInput:
+    name: str
+    exit_code: int
+    kind: str | None
+    message: str | None
+    traceback: bool
+    damaged: bool  # a run folder left behind (a new run) or changed (a resume)
+
+
+def _engine(args: list[str], **popen: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,  # type: ignore[call-overload]
+    )
+
+
+def _generate_args(out: Path, steps: int, cache: Path) -> list[str]:
+    args = ["generate", "--prompt", "a red cube", "--prior", "procedural", "--preset", "fast", "--seed", "1"]
+    return [*args, "--steps", str(steps), "--out", str(out), "--cache-dir", str(cache), *TINY]
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if p.name.endswith((".partial", ".old")))
+
+
+def _interrupt(process: subprocess.Popen[str], way: str) -> None:
+    assert process.stdin and process.stdout
+    if way == "stop":
+        process.stdin.write(protocol.STOP_COMMAND + "\n")
+        process.stdin.flush()
+    elif way == "sigterm":
+        process.send_signal(signal.SIGTERM)
+    elif way == "sigkill":
+        process.kill()
+    else:  # the client died: both of its pipe ends close
+        process.stdin.close()
+        process.stdout.close()
+
+
+def run_cycle(way: str, out: Path, steps: int, cache: Path, at_step: int) -> Cycle:
+    process = _engine(_generate_args(out, steps, cache), stdin=subprocess.PIPE)
+    assert process.stdout
+    reported = 0
+    for line in process.stdout:
+        event = json.loads(line)
+        if event["event"] == protocol.PROGRESS:
+            reported = event["step"]
+            if reported >= at_step:
+                break
+    interrupted = time.perf_counter()
+    _interrupt(process, way)
+    try:
+        exit_code: int | None = process.wait(timeout=EXIT_WAIT_S)
+        stop_to_exit: float | None = time.perf_counter() - interrupted
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        exit_code, stop_to_exit = None, None
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None and not stream.closed:
+            stream.close()
+    saved = checkpoint.read_meta(out / "checkpoint")["step"] if checkpoint.exists(out / "checkpoint") else None
+    resume = _engine(["generate", "--resume", str(out), "--cache-dir", str(cache)], stdin=subprocess.DEVNULL)
+    stdout, _ = resume.communicate()
+    events = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    resumed = resume.returncode == 0 and bool(events) and events[-1]["event"] == protocol.DONE
+    return Cycle(
+        way=way,
+        exit_code=exit_code,
+        stop_to_exit_s=None if stop_to_exit is None else round(stop_to_exit, 3),
+        reported_step=reported,
+        checkpoint_step=saved,
+        lost_steps=max(0, reported - (saved or 0)),
+        resumed=resumed and (out / "mesh.npz").is_file(),
+        damaged=_leftovers(out),
+    )
+
+
+def _resume_folder(folder: Path, config: str | None = None, meta: str | None = None) -> list[str]:
+    """A stopped run's folder with the given config.json / checkpoint sidecar texts; the resume's arguments."""
+    (folder / "checkpoint").mkdir(parents=True)
+    good_meta = {"format_version": checkpoint.FORMAT_VERSION, "step": 10, "param_groups": [{}]}
+    (folder / "config.json").write_text(config or json.dumps(to_dict(RunConfig(prompt="a red cube"))))
+    (folder / "checkpoint" / checkpoint.META_FILE).write_text(meta or json.dumps(good_meta))
+    return ["generate", "--resume", str(folder)]
+
+
+def _meta_with_step(step: object) -> str:
+    return json.dumps({"format_version": checkpoint.FORMAT_VERSION, "step": step, "param_groups": []})
+
+
+def _new(*flags: str, prompt: str = "a red cube") -> Callable[[Path], list[str]]:
+    return lambda folder: ["generate", f"--prompt={prompt}", *flags, "--out", str(folder)]
+
+
+def _seed_zero() -> str:
+    return json.dumps({**to_dict(RunConfig(prompt="a red cube")), "seed": "zero"})
+
+
+MATRIX: dict[str, Callable[[Path], list[str]]] = {
+    "prompt: empty": _new(prompt=" "),
+    "prompt: unknown word": _new(prompt="a red dragon"),
+    "--set optim.lr=abc": _new("--set", 'optim.lr="abc"'),
+    "--set optim.lr=NaN": _new("--set", "optim.lr=NaN"),
+    '--set optim.steps="10"': _new("--set", 'optim.steps="10"'),
+    "--set render.resolution=0": _new("--set", "render.resolution=0"),
+    "--set render.resolution=100000": _new("--set", "render.resolution=100000"),
+    "--set render.samples_per_ray=0": _new("--set", "render.samples_per_ray=0"),
+    "--set mesh.bake=png": _new("--set", 'mesh.bake="png"'),
+    "--set mesh.texture_size=10": _new("--set", "mesh.texture_size=10"),
+    "--set unknown.path": _new("--set", "optim.nope=1"),
+    "--seed 2^64": _new("--seed", str(2**64)),
+    "--guidance-scale nan": _new("--guidance-scale", "nan"),
+    "--device tpu": _new("--device", "tpu"),
+    "--prior dall-e": _new("--prior", "dall-e"),
+    "meta.json [1,2]": lambda folder: _resume_folder(folder, meta="[1, 2]"),
+    "meta.json null": lambda folder: _resume_folder(folder, meta="null"),
+    "meta.json step 1000000": lambda folder: _resume_folder(folder, meta=_meta_with_step(1000000)),
+    "config.json []": lambda folder: _resume_folder(folder, config="[]"),
+    'config.json seed "zero"': lambda folder: _resume_folder(folder, config=_seed_zero()),
+    "--resume with --prompt": lambda folder: [*_resume_folder(folder), "--prompt", "a blue sphere"],
+    "--resume --steps fewer than done": lambda folder: [*_resume_folder(folder), "--steps", "5"],
+}
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return (
+        {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+        if folder.exists()
+        else {}
+    )
+
+
+def run_bad_input(name: str, scratch: Path) -> BadInput:
+    folder = scratch / name.replace("/", "_").replace(" ", "_")
+    args = MATRIX[name](folder)
+    before = _snapshot(folder)
+    process = _engine(args, stdin=subprocess.DEVNULL)
+    stdout, stderr = process.communicate()
+    process_events = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    error = process_events[-1] if process_events and process_events[-1]["event"] == protocol.ERROR else {}
+    after = {key: value for key, value in _snapshot(folder).items() if key != ".lock"}
+    return BadInput(
+        name=name,
+        exit_code=process.returncode,
+        kind=error.get("kind"),
+        message=error.get("message"),
+        traceback="Traceback" in stderr,
+        damaged=after != before,
+    )
+
+
+def summarize(cycles: list[Cycle], matrix: list[BadInput]) -> dict[str, object]:
+    per_way = {}
+    for way in WAYS:
+        rows = [c for c in cycles if c.way == way]
+        if not rows:
+            continue
+        times = [c.stop_to_exit_s for c in rows if c.stop_to_exit_s is not None]
+        per_way[way] = {
+            "cycles": len(rows),
+            "orphans": sum(c.exit_code is None for c in rows),
+            "exit_codes": sorted({c.exit_code for c in rows if c.exit_code is not None}),
+            "lost_steps": sum(c.lost_steps for c in rows),
+            "lost_runs": sum(not c.resumed for c in rows),
+            "damaged_files": sum(len(c.damaged) for c in rows),
+            "stop_to_exit_max_s": max(times) if times else None,
+        }
+    return {
+        "per_way": per_way,
+        "orphans": sum(c.exit_code is None for c in cycles),
+        "lost_runs": sum(not c.resumed for c in cycles),
+        "lost_steps_polite": sum(c.lost_steps for c in cycles if c.way in POLITE),
+        "internal_errors": sum(b.exit_code == 3 or b.kind == "internal" for b in matrix),
+        "matrix_tracebacks": sum(b.traceback for b in matrix),
+        "matrix_damaged": sum(b.damaged for b in matrix),
+    }
+
+
+def run_reliability(
+    cycles: int,
+    steps: int,
+    results_dir: Path,
+    ways: tuple[str, ...] = WAYS,
+    matrix: tuple[str, ...] = tuple(MATRIX),
+) -> Path:
+    """``cycles`` interruptions (``ways`` in turn) and the bad inputs named in ``matrix``; the results file."""
+    done: list[Cycle] = []
+    bad: list[BadInput] = []
+    path = results_dir / RELIABILITY.name
+
+    def write() -> None:
+        """The results so far (after every process, so an interrupted benchmark keeps what it measured)."""
+        payload = {
+            "steps": steps,
+            "summary": summarize(done, bad),
+            "cycles": [asdict(c) for c in done],
+            "matrix": [asdict(b) for b in bad],
+        }
+        write_results(path, Results(Envelope.now(RELIABILITY.kind), payload))
+
+    with tempfile.TemporaryDirectory(prefix="bench-reliability-") as scratch_name:
+        scratch = Path(scratch_name)
+        for name in matrix:
+            bad.append(run_bad_input(name, scratch / "matrix"))
+            write()
+            print(f"bad input {name}: exit {bad[-1].exit_code}, kind {bad[-1].kind}", flush=True)
+        for index in range(cycles):
+            way = ways[index % len(ways)]
+            cycle = run_cycle(way, scratch / f"cycle_{index:03d}", steps, scratch / "cache", 1 + index % (steps - 1))
+            done.append(cycle)
+            write()
+            print(
+                f"cycle {index + 1}/{cycles} {way}: exit {cycle.exit_code}, lost {cycle.lost_steps} steps, "
+                f"resumed {cycle.resumed}, stop-to-exit {cycle.stop_to_exit_s} s",
+                flush=True,
+            )
+    print(json.dumps(summarize(done, bad), indent=2))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench reliability", description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=52, help="interruptions, the four ways in turn")
+    parser.add_argument("--steps", type=int, default=24, help="steps of each cycle's run")
+    parser.add_argument("--no-matrix", action="store_true", help="skip the bad-input matrix")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    matrix = () if args.no_matrix else tuple(MATRIX)
+    print(f"wrote {run_reliability(args.cycles, args.steps, args.results, matrix=matrix)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
