@@ -15,6 +15,7 @@ pytestmark = pytest.mark.slow  # every test runs the real engine as a subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--preset", "fast", "--set", "mesh.grid_resolution=48", "--set", "turntable_frames=2"]
+SMALL += ["--set", "render.resolution=32", "--set", "render.samples_per_ray=32"]  # a light step: these test the process
 
 
 def engine(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
