@@ -9,10 +9,9 @@ machinery can do; the gap to it is the cost of distillation (bench/REPORT.md has
 
 from __future__ import annotations
 
-import math
-
 import torch
 
+from ..procedural.baked_scene import BakedScene
 from .base import ViewContext
 from .procedural_camera import CameraProceduralPrior
 
@@ -20,18 +19,10 @@ from .procedural_camera import CameraProceduralPrior
 class OraclePrior(CameraProceduralPrior):
     name = "oracle"
 
-    @torch.no_grad()
-    def predict_noise(
-        self, noisy: torch.Tensor, t: torch.Tensor, views: list[ViewContext], guidance_scale: float
+    def view_eps(
+        self, z: torch.Tensor, alpha: float, sigma: float, scene: BakedScene, view: ViewContext, guidance_scale: float
     ) -> torch.Tensor:
         """(z - alpha x_true) / sigma; one true image, so guidance has nothing to choose between."""
-        scene = self.check_views(noisy, views)
-        out = torch.empty_like(noisy)
-        alphabars = self.alphas_cumprod[t.to(self.device)].double().cpu().tolist()
-        for index, view in enumerate(views):
-            assert view.camera is not None
-            truth = self.images(scene, view, view.camera.light)[0]
-            alpha, sigma = math.sqrt(alphabars[index]), math.sqrt(1.0 - alphabars[index])
-            eps = (noisy[index].flatten().float() - alpha * truth) / sigma
-            out[index] = eps.view(noisy.shape[1:]).to(noisy.dtype)
-        return out
+        assert view.camera is not None
+        truth = self.images(scene, view, view.camera.light)[0]
+        return (z - alpha * truth) / sigma

@@ -123,21 +123,28 @@ class CameraProceduralPrior(DiffusionPrior):
     def predict_noise(
         self, noisy: torch.Tensor, t: torch.Tensor, views: list[ViewContext], guidance_scale: float
     ) -> torch.Tensor:
-        """eps_uncond + s * (eps_cond - eps_uncond), both sets rendered at each render's camera."""
+        """Each render's noise prediction from its own camera (``view_eps``)."""
         scene = self.check_views(noisy, views)
         out = torch.empty_like(noisy)
         alphabars = self._alphas_cumprod[t.to(self.device)].double().cpu().tolist()
         for index, view in enumerate(views):
-            z = noisy[index].flatten().float()
             alpha, sigma = math.sqrt(alphabars[index]), math.sqrt(1.0 - alphabars[index])
-            lights = self.lights(view.camera.position[0])
-            eps = _denoiser(self.images(scene, view, lights)).eps(z, alpha, sigma)
-            if guidance_scale != 1.0:
-                others = [self.images(scene, view, lights[:UNCONDITIONAL_LIGHTS]) for scene in self.unconditional()]
-                uncond = _denoiser(torch.cat(others)).eps(z, alpha, sigma)
-                eps = uncond + guidance_scale * (eps - uncond)
+            eps = self.view_eps(noisy[index].flatten().float(), alpha, sigma, scene, view, guidance_scale)
             out[index] = eps.view(noisy.shape[1:]).to(noisy.dtype)
         return out
+
+    def view_eps(
+        self, z: torch.Tensor, alpha: float, sigma: float, scene: BakedScene, view: ViewContext, guidance_scale: float
+    ) -> torch.Tensor:
+        """eps_uncond + s * (eps_cond - eps_uncond) for one noisy render (D,), both sets seen from its camera."""
+        assert view.camera is not None
+        lights = self.lights(view.camera.position[0])
+        eps = _denoiser(self.images(scene, view, lights)).eps(z, alpha, sigma)
+        if guidance_scale != 1.0:
+            others = [self.images(other, view, lights[:UNCONDITIONAL_LIGHTS]) for other in self.unconditional()]
+            uncond = _denoiser(torch.cat(others)).eps(z, alpha, sigma)
+            eps = uncond + guidance_scale * (eps - uncond)
+        return eps
 
 
 def _denoiser(images: torch.Tensor) -> ClosedFormDenoiser:
