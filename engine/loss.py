@@ -62,6 +62,15 @@ def orientation_penalty(samples: MarchedSamples) -> torch.Tensor:
     return (samples.weights.detach() * facing**2).sum() / samples.total_rays
 
 
+def eikonal_penalty(samples: MarchedSamples) -> torch.Tensor:
+    """mean (|grad s| - 1)^2 over the samples the render evaluated (near the surface, where it matters), read from
+    the render's own field evaluation; 0 for fields without a signed distance."""
+    norm = samples.visible_gradient_norm
+    if norm is None or norm.numel() == 0:
+        return torch.zeros(())
+    return (norm - 1.0).square().mean()
+
+
 def opacity_penalty(opacity: torch.Tensor) -> torch.Tensor:
     """mean sqrt(acc^2 + 0.01) over the pixels (paper A.2): pushes empty space to stay empty."""
     return torch.sqrt(opacity**2 + 0.01).mean()
@@ -85,7 +94,7 @@ TERMS: tuple[LossTerm, ...] = (
     LossTerm(
         "eikonal",
         lambda fraction, config: config.eikonal_weight,
-        lambda i: i.field.eikonal(i.rendering.samples.visible),
+        lambda i: eikonal_penalty(i.rendering.samples),
     ),
 )
 

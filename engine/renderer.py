@@ -29,7 +29,8 @@ class MarchedSamples:
     normals: torch.Tensor  # (R, S, 3) the field's normals
     directions: torch.Tensor  # (R, 3) unit ray directions
     total_rays: int  # every ray of the batch, the marched ones and those that missed the sphere
-    visible: torch.Tensor  # (K, 3) the samples that were evaluated with gradients (the rest could not show)
+    # (K,) |grad s| at the samples evaluated with gradients (the rest could not show); signed-distance fields only
+    visible_gradient_norm: torch.Tensor | None
 
 
 @dataclass
@@ -89,7 +90,7 @@ def render(
     points = origins.unsqueeze(1) + directions.unsqueeze(1) * t.unsqueeze(-1)
 
     delta = (length / samples).unsqueeze(-1)
-    sample, visible = _field_at_visible(field, points, delta, render_config)
+    sample, gradient_norm = _field_at_visible(field, points, delta, render_config)
     alpha = 1.0 - torch.exp(-sample.density * delta)
     transmittance = torch.cumprod(torch.cat([torch.ones_like(alpha[:, :1]), 1.0 - alpha + 1e-10], dim=1), dim=1)
     weights = alpha * transmittance[:, :-1]
@@ -122,15 +123,15 @@ def render(
 
     full_opacity = scatter(opacity)
     rgb = composite(scatter(accumulated), full_opacity, shading_config.background if background is None else background)
-    marched = MarchedSamples(weights, sample.normals, directions, rays, visible.detach())
+    marched = MarchedSamples(weights, sample.normals, directions, rays, gradient_norm)
     return Rendering(image(rgb), image(full_opacity), image(scatter(depth)), marched)
 
 
 def _field_at_visible(
     field: Field, points: torch.Tensor, delta: torch.Tensor, config: RenderConfig
-) -> tuple[FieldSample, torch.Tensor]:
+) -> tuple[FieldSample, torch.Tensor | None]:
     """The field at every sample (R, S), evaluated with gradients only where a sample can show in the image
-    (elsewhere density, albedo and normals are 0), and those samples' points (K, 3)."""
+    (elsewhere density, albedo and normals are 0), and the field's gradient norm at those samples (K,), if any."""
     with torch.no_grad():
         density = field.density(points)
         depth = density * delta
@@ -141,7 +142,7 @@ def _field_at_visible(
     for kept_values in (kept.density, kept.albedo, kept.normals):
         full = kept_values.new_zeros(*points.shape[:-1], *kept_values.shape[1:])
         values.append(full.index_put(visible, kept_values))
-    return FieldSample(*values), points[visible]
+    return FieldSample(*values), kept.gradient_norm
 
 
 @torch.no_grad()

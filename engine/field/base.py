@@ -25,6 +25,7 @@ class FieldSample:
     density: torch.Tensor  # (...,) tau >= 0
     albedo: torch.Tensor  # (..., 3) rho in [0, 1]
     normals: torch.Tensor  # (..., 3) unit, pointing out of the object
+    gradient_norm: torch.Tensor | None = None  # (...,) |grad s| of a signed-distance field (the eikonal term's input)
 
 
 class Field(nn.Module, ABC):
@@ -51,10 +52,6 @@ class Field(nn.Module, ABC):
 
     def smoothness(self) -> torch.Tensor:
         """A penalty on high-frequency density (crumpled surfaces); 0 for fields without one."""
-        return torch.zeros(())
-
-    def eikonal(self, points: torch.Tensor) -> torch.Tensor:
-        """How far a signed-distance field's gradient is from unit length at ``points``; 0 for other fields."""
         return torch.zeros(())
 
     @contextmanager

@@ -43,8 +43,3 @@ class GridField(GridLevels):
     @torch.no_grad()
     def density(self, points: torch.Tensor) -> torch.Tensor:
         return F.softplus(self.geometry_at(points, with_gradient=False)[..., 0] + blob(points, self.config)[0])
-
-    @torch.no_grad()
-    def density_and_albedo(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Without normals, for mesh export's millions of points."""
-        return self.density(points), torch.sigmoid(self.albedo_at(points))

@@ -42,14 +42,6 @@ class SDFGridField(GridLevels):
         radius = points.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         return (radius - self.init_radius).squeeze(-1), points / radius
 
-    def eikonal(self, points: torch.Tensor) -> torch.Tensor:
-        """Mean (|grad s| - 1)^2 at ``points`` (the render's visible samples: near the surface, where it matters)."""
-        if points.shape[0] == 0:
-            return self.geometry[0].sum() * 0.0
-        _, gradient = self._distance(points, with_gradient=True)
-        assert gradient is not None
-        return (gradient.norm(dim=-1) - 1.0).square().mean()
-
     def _distance(self, points: torch.Tensor, with_gradient: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         geometry = self.geometry_at(points, with_gradient)
         start, start_gradient = self._start(points)
@@ -59,14 +51,11 @@ class SDFGridField(GridLevels):
     def forward(self, points: torch.Tensor) -> FieldSample:
         distance, gradient = self._distance(points, with_gradient=True)
         assert gradient is not None
-        normals = gradient / gradient.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        norm = gradient.norm(dim=-1)
+        normals = gradient / norm.unsqueeze(-1).clamp_min(1e-6)
         albedo = torch.sigmoid(self.albedo_at(points))
-        return FieldSample(density=self.distance_to_density(distance), albedo=albedo, normals=normals)
+        return FieldSample(self.distance_to_density(distance), albedo, normals, gradient_norm=norm)
 
     @torch.no_grad()
     def density(self, points: torch.Tensor) -> torch.Tensor:
         return self.distance_to_density(self._distance(points, with_gradient=False)[0])
-
-    @torch.no_grad()
-    def density_and_albedo(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.density(points), torch.sigmoid(self.albedo_at(points))

@@ -118,7 +118,8 @@ def test_the_eikonal_term_is_zero_for_a_distance_and_one_for_a_doubled_distance(
 
     def eikonal_term() -> float:
         rendering = render(field, cameras, ShadingMode.COLORED, RenderConfig(samples_per_ray=32), ShadingConfig(), 8)
-        assert rendering.samples.visible.shape[0] > 0
+        assert rendering.samples.visible_gradient_norm is not None
+        assert rendering.samples.visible_gradient_norm.shape[0] > 0
         return (
             step_loss(LossInputs(rendering, _sds_step(rendering.rgb), field), FRACTION, REGULARIZERS)
             .terms["eikonal"]
