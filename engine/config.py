@@ -139,6 +139,9 @@ class GuidanceConfig:
     perp_neg_front_decay: float = setting(2.0, low=0.0, high=100.0)
     perp_neg_side_decay: float = setting(10.0, low=0.0, high=100.0)
     half_precision: bool = setting(True)  # on GPU only
+    # Learned priors in less GPU memory, same guidance (engine/guidance/learned_prior.py): the text encoder runs and
+    # is freed before the UNet moves to the device, attention is memory-efficient, the VAE encodes one image at a time.
+    low_memory: bool = setting(False)
     offline: bool = setting(True)  # local_files_only for real models
     # The procedural prior (camera-conditioned): lights its data are rendered under at each query's camera.
     procedural_lights: int = setting(16, low=1, high=256)

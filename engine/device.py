@@ -65,15 +65,18 @@ def denoiser_dtype(device: torch.device, half: bool) -> torch.dtype:
     return torch.float32
 
 
-def out_of_memory_error(device: torch.device, run_dir: Path) -> EngineError:
-    """The sentence for a run that ran out of memory on ``device``: what to change, and how to go on."""
-    on_cpu = (
-        ""
-        if device.type == "cpu"
-        else f", or go on from its last checkpoint on the CPU: generate --resume {run_dir} --device cpu"
-    )
+def out_of_memory_error(device: torch.device, run_dir: Path, low_memory_helps: bool = False) -> EngineError:
+    """The sentence for a run that ran out of memory on ``device``: what to change, and how to go on.
+
+    ``low_memory_helps``: the run's prior has a low-memory mode that is off (guidance.low_memory).
+    """
+    resume = f"generate --resume {run_dir}"
+    low_memory = ""
+    if low_memory_helps:
+        low_memory = f"go on from its last checkpoint in low-memory mode ({resume} --low-memory), "
+    on_cpu = "" if device.type == "cpu" else f", or go on from its last checkpoint on the CPU: {resume} --device cpu"
     return EngineError(
-        f"the run ran out of {device.type.upper()} memory; close what else uses it, or lower the render size "
-        f"(--set render.resolution=32){on_cpu}",
+        f"the run ran out of {device.type.upper()} memory; {low_memory}close what else uses it, or lower the render "
+        f"size (--set render.resolution=32){on_cpu}",
         "memory",
     )

@@ -32,10 +32,12 @@ from .guidance.base import DiffusionPrior
 from .guidance.sds import ScoreDistillation
 from .loss import LossBreakdown, LossInputs, step_loss
 from .optimizer import build_optimizer, descend, set_learning_rate
+from .peak_memory import PeakMemoryMeter
 from .prompts import run_suffixes, view_contexts
 from .registry import FIELDS, resolve
 from .renderer import render, render_image
 from .shading import ShadingMode, sample_mode
+from .step_timer import PRIOR, RENDER, UPDATE, StepTimer
 from .stop_signal import StopSignal
 
 PREVIEW_RESOLUTION = 128
@@ -87,6 +89,8 @@ class Trainer:
         self.step = 0
         self.saved_step: int | None = None  # the step of the checkpoint on disk
         self.preview_cameras = orbit_cameras(config.camera, [PREVIEW_AZIMUTH_DEG])
+        self.timer = StepTimer(device)  # render / prior / update seconds, in progress and done events
+        self.memory = PeakMemoryMeter(device)
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -113,6 +117,7 @@ class Trainer:
         mode = sample_mode(self.step, total, config.shading, self.generator)
         cameras = sample_cameras(config.camera, config.optim.batch_size, self.generator)
         background = self.background.draw(self.generator)
+        self.timer.start()
         with self.field.one_step():
             rendering = render(
                 self.field,
@@ -123,10 +128,13 @@ class Trainer:
                 generator=self.generator,
                 background=background.to(self.device),
             )
+            self.timer.lap(RENDER)
             views = view_contexts(cameras, mode, config.camera, config.guidance, background)
             score = self.sds(rendering.rgb, views, fraction, self.generator)
+            self.timer.lap(PRIOR)
             losses = step_loss(LossInputs(rendering, score, self.field), fraction, config.regularizers)
             descend(self.optimizer, losses.total)
+            self.timer.lap(UPDATE)
         self.step += 1
         return StepResult(losses=losses, mode=mode)
 
@@ -190,6 +198,8 @@ class Trainer:
                     it_per_s=round(rate, 3),
                     eta_s=round((total - self.step) / max(rate, 1e-9), 1),
                     mode=result.mode.value,
+                    phase_s=self.phase_seconds(),
+                    peak_memory_bytes=self.memory.sample().headline_bytes,
                 )
             if config.preview_every and self.step % config.preview_every == 0:
                 self.write_preview()
@@ -200,6 +210,10 @@ class Trainer:
         if self.saved_step != self.step:
             self.save_checkpoint()  # the trained field is on disk before the export begins
         return True
+
+    def phase_seconds(self) -> dict[str, float]:
+        """Seconds spent rendering, in the prior and in the update, over this process's steps."""
+        return {phase: round(seconds, 3) for phase, seconds in self.timer.totals().items()}
 
     def field_callables(self) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
         """numpy density and albedo functions of the trained field, for mesh export."""

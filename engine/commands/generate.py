@@ -15,7 +15,7 @@ import argparse
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ RESUME_FLAGS = {
     "guidance_scale": "guidance.guidance_scale",
     "preview_every": "preview_every",
     "checkpoint_every": "checkpoint_every",
+    "low_memory": "guidance.low_memory",  # the same result in less memory: the way on after running out
 }
 NEW_RUN_FLAGS = {
     "prompt": "--prompt",
@@ -71,13 +72,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--guidance-scale", type=float, default=None, help="classifier-free guidance scale")
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | mps")
+    parser.add_argument(
+        "--low-memory",
+        action="store_true",
+        default=None,
+        help="learned priors in less GPU memory: text encoder freed before the UNet moves to the GPU, "
+        "memory-efficient attention, VAE encoded one image at a time (guidance.low_memory)",
+    )
     parser.add_argument("--out", type=Path, help="run folder to create")
     parser.add_argument(
         "--resume",
         type=Path,
         default=None,
-        help="continue the run in this folder (--steps, --device, --guidance-scale, --preview-every and "
-        "--checkpoint-every may change; they are written back to its config.json)",
+        help="continue the run in this folder (--steps, --device, --guidance-scale, --low-memory, --preview-every "
+        "and --checkpoint-every may change; they are written back to its config.json)",
     )
     parser.add_argument("--preview-every", type=int, default=None)
     parser.add_argument("--checkpoint-every", type=int, default=None)
@@ -254,7 +262,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _generate(folder, args.cache_dir or default_cache_dir(), stop)
     except torch.OutOfMemoryError as exc:
-        raise out_of_memory_error(folder.device, folder.path) from exc
+        low_memory_helps = folder.prior_class.has_low_memory_mode and not folder.config.guidance.low_memory
+        raise out_of_memory_error(folder.device, folder.path, low_memory_helps) from exc
     finally:
         folder.lock.release()
 
@@ -321,5 +330,7 @@ def _generate(folder: RunFolder, cache_dir: Path, stop: StopSignal) -> int:
         vertices=result.vertices,
         faces=result.faces,
         threshold=result.threshold,
+        phase_s=trainer.phase_seconds(),
+        peak_memory=asdict(trainer.memory.sample()),
     )
     return 0

@@ -16,7 +16,7 @@ from diffusers import DDPMScheduler, UNet2DConditionModel
 from transformers import T5EncoderModel, T5Tokenizer
 
 from .base import PriorError
-from .learned_prior import LearnedPrior
+from .learned_prior import LearnedPrior, parked_device
 from .model_loading import ModelSource, frozen, load_part
 
 TEXT_TOKENS = 77  # IF pads and truncates prompts to 77 T5 tokens
@@ -45,12 +45,23 @@ class DeepFloydIFPrior(LearnedPrior):
     default_model: ClassVar[str] = "DeepFloyd/IF-I-XL-v1.0"
     parts: ClassVar[tuple[str, ...]] = ("unet", "text_encoder", "tokenizer", "scheduler")
 
-    def __init__(self, unet: Any, scheduler: Any, tokenizer: Any, text_encoder: Any, device: torch.device) -> None:
-        super().__init__(unet, scheduler, tokenizer, text_encoder, device)
+    def __init__(
+        self,
+        unet: Any,
+        scheduler: Any,
+        tokenizer: Any,
+        text_encoder: Any,
+        device: torch.device,
+        *,
+        low_memory: bool = False,
+    ) -> None:
+        super().__init__(unet, scheduler, tokenizer, text_encoder, device, low_memory=low_memory)
         self.image_size = int(unet.config.sample_size)
 
     @classmethod
-    def load(cls, source: ModelSource, device: torch.device, dtype: torch.dtype) -> DeepFloydIFPrior:
+    def load(
+        cls, source: ModelSource, device: torch.device, dtype: torch.dtype, *, low_memory: bool = False
+    ) -> DeepFloydIFPrior:
         unet = load_part(source, UNet2DConditionModel, "unet", dtype)
         if unet.config.in_channels != PIXEL_CHANNELS or unet.config.encoder_hid_dim is None:
             raise PriorError(
@@ -58,11 +69,12 @@ class DeepFloydIFPrior(LearnedPrior):
                 "with T5 text); use --prior stable-diffusion for latent models"
             )
         return cls(
-            unet=frozen(unet, device),
+            unet=frozen(unet, parked_device(device, low_memory)),  # low-memory: T5 first, then the UNet
             scheduler=load_part(source, DDPMScheduler, "scheduler"),
             tokenizer=_load_tokenizer(source),
             text_encoder=frozen(load_part(source, T5EncoderModel, "text_encoder", dtype), device),
             device=device,
+            low_memory=low_memory,
         )
 
     def _embed_texts(self, texts: list[str]) -> torch.Tensor:

@@ -4,6 +4,12 @@ Prompt embeddings are computed once per view suffix, then the text encoder can b
 guidance call runs the UNet once on the batch [conditional; unconditional] and applies
 classifier-free guidance. Subclasses say how text is embedded, how a render enters the model's
 space and which checkpoint parts they load.
+
+The low-memory mode (``guidance.low_memory``) gives the same guidance in less device memory: the networks
+used every step wait on the CPU until the text encoder has embedded the prompts and been freed, so the two
+never sit on the device together (IF's T5 alone is 9.5 GB in float16); attention is memory-efficient
+(``low_memory_attention``); Stable Diffusion's VAE encodes one image at a time and recomputes its activations
+in the backward pass instead of keeping them while the UNet runs.
 """
 
 from __future__ import annotations
@@ -26,16 +32,49 @@ RENDER_RESOLUTION = 64  # both priors are guided at the paper's 64x64 renders
 _PREDICTION_TYPES = ("epsilon", "v_prediction")
 
 
+def parked_device(device: torch.device, low_memory: bool) -> torch.device:
+    """Where the networks used every step are loaded: the CPU until the text encoder is freed (low-memory), else
+    ``device`` at once."""
+    return torch.device("cpu") if low_memory else device
+
+
+def low_memory_attention(unet: Any, device: torch.device) -> None:
+    """Attention that needs little memory on ``device``. On CUDA diffusers already runs torch's scaled dot-product
+    attention, whose memory-efficient and flash kernels never hold the (tokens x tokens) matrix, so it stays;
+    elsewhere (MPS, CPU: the math kernel) the heads are computed a slice at a time."""
+    if device.type != "cuda":
+        unet.set_attention_slice("auto")
+
+
+def free_device_cache(device: torch.device) -> None:
+    """Give the memory of freed tensors back to the device, so a network moved there next can use it."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()
+
+
 class LearnedPrior(DiffusionPrior):
     """A frozen diffusers UNet conditioned on text, used through classifier-free guidance.
 
     Tensors cross this interface in float32; the models themselves may run in float16.
     """
 
+    has_low_memory_mode = True
+
     default_model: ClassVar[str]  # hub id used when the run names no model
     parts: ClassVar[tuple[str, ...]]  # checkpoint subfolders the prior loads
 
-    def __init__(self, unet: Any, scheduler: Any, tokenizer: Any, text_encoder: Any, device: torch.device) -> None:
+    def __init__(
+        self,
+        unet: Any,
+        scheduler: Any,
+        tokenizer: Any,
+        text_encoder: Any,
+        device: torch.device,
+        *,
+        low_memory: bool = False,
+    ) -> None:
         prediction_type = scheduler.config.get("prediction_type", "epsilon")
         if prediction_type not in _PREDICTION_TYPES:
             raise PriorError(
@@ -44,6 +83,9 @@ class LearnedPrior(DiffusionPrior):
             )
         self.unet = unet
         self.device = device
+        self.low_memory = low_memory
+        if low_memory:
+            low_memory_attention(unet, device)
         self.dtype: torch.dtype = unet.dtype
         self.prediction_type: str = prediction_type
         self.num_train_timesteps = int(scheduler.config.num_train_timesteps)
@@ -86,14 +128,20 @@ class LearnedPrior(DiffusionPrior):
     def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path | None) -> LearnedPrior:
         """Load the model named by ``run.guidance`` onto ``device``. The guidance scale and negative prompt
         are per call (``predict_noise``, ``set_prompt``)."""
-        prior = cls.load(cls.model_source(run), device, denoiser_dtype(device, run.guidance.half_precision))
+        dtype = denoiser_dtype(device, run.guidance.half_precision)
+        prior = cls.load(cls.model_source(run), device, dtype, low_memory=run.guidance.low_memory)
         prior.perp_neg = run.guidance if run.guidance.perp_neg else None
         return prior
 
     @classmethod
     @abstractmethod
-    def load(cls, source: ModelSource, device: torch.device, dtype: torch.dtype) -> LearnedPrior:
-        """Build the prior from a checked checkpoint; models run in ``dtype``."""
+    def load(cls, source: ModelSource, device: torch.device, dtype: torch.dtype, *, low_memory: bool) -> LearnedPrior:
+        """Build the prior from a checked checkpoint; models run in ``dtype``. The text encoder goes to ``device``,
+        the step networks to ``parked_device(device, low_memory)``."""
+
+    def step_networks(self) -> tuple[torch.nn.Module, ...]:
+        """The networks every guidance call uses (the UNet, and the VAE of latent models)."""
+        return (self.unet,)
 
     @abstractmethod
     def _embed_texts(self, texts: list[str]) -> torch.Tensor:
@@ -122,10 +170,13 @@ class LearnedPrior(DiffusionPrior):
         self._unconditional = unconditional.to(self.device, self.dtype)
 
     def release_text_encoder(self) -> None:
+        """Free the text encoder, then bring the step networks to the device (where low-memory mode parked them
+        on the CPU)."""
         self._text_encoder = None
         self._tokenizer = None
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
+        free_device_cache(self.device)
+        for network in self.step_networks():
+            network.to(self.device)
 
     def _embedding(self, suffix: str) -> torch.Tensor:
         if suffix not in self._conditional:

@@ -1,7 +1,9 @@
 """Stable Diffusion 1.x/2.x as an SDS prior: a latent model behind a VAE, conditioned on CLIP text.
 
 The 64x64 render is upsampled to the model's image size (512 for the default
-stable-diffusion-2-1-base) and encoded by the VAE; gradients flow through the encoder.
+stable-diffusion-2-1-base) and encoded by the VAE; gradients flow through the encoder. In low-memory mode the
+encoder runs one image at a time under activation checkpointing: its activations at 512 px are recomputed in
+the backward pass instead of being held while the UNet runs.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+from torch.utils.checkpoint import checkpoint
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from .base import PriorError
-from .learned_prior import LearnedPrior
+from .learned_prior import LearnedPrior, parked_device
 from .model_loading import ModelSource, frozen, load_part
 
 
@@ -27,16 +30,26 @@ class StableDiffusionPrior(LearnedPrior):
     parts: ClassVar[tuple[str, ...]] = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 
     def __init__(
-        self, unet: Any, vae: Any, scheduler: Any, tokenizer: Any, text_encoder: Any, device: torch.device
+        self,
+        unet: Any,
+        vae: Any,
+        scheduler: Any,
+        tokenizer: Any,
+        text_encoder: Any,
+        device: torch.device,
+        *,
+        low_memory: bool = False,
     ) -> None:
-        super().__init__(unet, scheduler, tokenizer, text_encoder, device)
+        super().__init__(unet, scheduler, tokenizer, text_encoder, device, low_memory=low_memory)
         self.vae = vae
         vae_downscale = 2 ** (len(vae.config.block_out_channels) - 1)
         self.image_size = int(unet.config.sample_size) * vae_downscale
         self.latent_scale = float(vae.config.scaling_factor)
 
     @classmethod
-    def load(cls, source: ModelSource, device: torch.device, dtype: torch.dtype) -> StableDiffusionPrior:
+    def load(
+        cls, source: ModelSource, device: torch.device, dtype: torch.dtype, *, low_memory: bool = False
+    ) -> StableDiffusionPrior:
         unet = load_part(source, UNet2DConditionModel, "unet", dtype)
         vae = load_part(source, AutoencoderKL, "vae", dtype)
         if unet.config.addition_embed_type is not None or unet.config.in_channels != vae.config.latent_channels:
@@ -44,14 +57,19 @@ class StableDiffusionPrior(LearnedPrior):
                 f"{source.label} is not a Stable Diffusion 1.x/2.x model (its UNet needs other inputs, "
                 "as SDXL or inpainting models do); pass a text-to-image SD 1.x/2.x checkpoint"
             )
+        parked = parked_device(device, low_memory)
         return cls(
-            unet=frozen(unet, device),
-            vae=frozen(vae, device),
+            unet=frozen(unet, parked),
+            vae=frozen(vae, parked),
             scheduler=load_part(source, DDPMScheduler, "scheduler"),
             tokenizer=load_part(source, CLIPTokenizer, "tokenizer"),
             text_encoder=frozen(load_part(source, CLIPTextModel, "text_encoder", dtype), device),
             device=device,
+            low_memory=low_memory,
         )
+
+    def step_networks(self) -> tuple[torch.nn.Module, ...]:
+        return (self.unet, self.vae)
 
     def _embed_texts(self, texts: list[str]) -> torch.Tensor:
         tokens = self._tokenizer(
@@ -69,5 +87,11 @@ class StableDiffusionPrior(LearnedPrior):
     def encode(self, rgb: torch.Tensor) -> torch.Tensor:
         """Render in [0, 1] -> scaled VAE latents (posterior mean: deterministic, no RNG outside the run's)."""
         image = F.interpolate(rgb, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
-        posterior = self.vae.encode((image * 2 - 1).to(self.vae.dtype)).latent_dist
-        return posterior.mean.float() * self.latent_scale
+        pixels = (image * 2 - 1).to(self.vae.dtype)
+        if not self.low_memory:
+            return self._latents(pixels)
+        chunks = [checkpoint(self._latents, chunk, use_reentrant=False) for chunk in pixels.split(1)]
+        return torch.cat(chunks)
+
+    def _latents(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.vae.encode(pixels).latent_dist.mean.float() * self.latent_scale
