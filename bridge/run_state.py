@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..engine import protocol
+from .model_list import format_bytes
 from .worker import EventMessage, ExitMessage, LogMessage, WorkerMessage
 
 LOG_TAIL_LINES = 8
@@ -124,7 +125,8 @@ class RunState:
     def _apply_exit(self, returncode: int, forced: str | None) -> None:
         if self.result is not None:
             self.status = RunStatus.DONE
-            self.message = f"Done in {format_duration(float(self.result.get('elapsed_s') or 0.0))}"
+            elapsed = format_duration(float(self.result.get("elapsed_s") or 0.0))
+            self.message = f"Done in {elapsed}{peak_memory_text(self.result.get('peak_memory'))}"
         elif self.cancelled_at_step is not None:
             self.status = RunStatus.CANCELLED
             self.message = f"Cancelled at step {self.cancelled_at_step}; the checkpoint is kept in the run folder"
@@ -173,6 +175,17 @@ def format_duration(seconds: float) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def peak_memory_text(peak: Any) -> str:
+    """ " · peak 5.2 GB of CUDA memory" (" · peak 1.3 GB of RAM" on the CPU) from a ``done`` event's peak_memory;
+    "" for an engine that does not report it."""
+    if not isinstance(peak, dict):
+        return ""
+    device = str(peak.get("device") or "")
+    on_device = peak.get("reserved_bytes") or peak.get("allocated_bytes")
+    count, where = (on_device, f"{device.upper()} memory") if on_device else (peak.get("process_bytes"), "RAM")
+    return f" · peak {format_bytes(float(count))} of {where}" if isinstance(count, int | float) and count else ""
 
 
 def _optional_float(value: Any) -> float | None:

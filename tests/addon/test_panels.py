@@ -115,7 +115,8 @@ def test_the_history_panel_lists_a_finished_run_with_its_actions(addon: ModuleTy
     configure(fake_engine.write_launcher(tmp_path), steps=4, preview_every=2)
     assert bpy.ops.dreamfusion.generate() == {"FINISHED"}
     assert run_to_end().status == "done"
-    assert any(c.args.get("icon") == "CHECKMARK" for c in draw_main().of("label"))
+    (finished,) = [c for c in draw_main().of("label") if c.args.get("icon") == "CHECKMARK"]
+    assert finished.args["text"].endswith("· peak 250.0 MB of RAM"), "the fake engine's peak, as the run reported it"
 
     history = draw_panel("history", "DREAMFUSION_PT_history")
     (listing,) = history.of("template_list")

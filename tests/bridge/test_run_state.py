@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from dreamfusion.bridge.run_state import RunState, RunStatus, describe_exit, format_duration
 from dreamfusion.bridge.worker import EventMessage, ExitMessage, LogMessage
 from dreamfusion.engine import protocol
@@ -35,6 +36,26 @@ def test_progress_preview_and_done() -> None:
     state.apply(ExitMessage(0))
     assert state.status is RunStatus.DONE and state.result["mesh"] == "/runs/a/mesh.npz"
     assert state.message == "Done in 1 min 15 s" and state.error == ""
+
+
+@pytest.mark.parametrize(
+    ("peak", "shown"),
+    [
+        ({"device": "cuda", "allocated_bytes": 4_100_000_000, "reserved_bytes": 5_230_000_000,
+          "process_bytes": 3_000_000_000}, "Done in 12 s · peak 5.2 GB of CUDA memory"),
+        ({"device": "cpu", "allocated_bytes": None, "reserved_bytes": None, "process_bytes": 1_340_000_000},
+         "Done in 12 s · peak 1.3 GB of RAM"),
+        ({"device": "cpu", "allocated_bytes": None, "reserved_bytes": None, "process_bytes": None}, "Done in 12 s"),
+        (None, "Done in 12 s"),  # an engine older than the field
+    ],
+)  # fmt: skip
+def test_a_finished_run_shows_its_peak_memory(peak: dict | None, shown: str) -> None:
+    state = RunState()
+    state.apply(started())
+    extra = {} if peak is None else {"peak_memory": peak}
+    state.apply(event("done", run_dir="/runs/a", mesh="/runs/a/mesh.npz", glb="", elapsed_s=12.0, **extra))
+    state.apply(ExitMessage(0))
+    assert state.message == shown
 
 
 def test_an_engine_error_is_shown_in_its_own_words() -> None:

@@ -92,6 +92,19 @@ def test_every_line_is_a_protocol_event(first_run) -> None:  # type: ignore[no-u
     assert all(p["losses"]["sds"] > 0 and p["losses"]["opacity"] > 0 for p in progress)
 
 
+def test_each_run_reports_its_peak_memory_and_where_its_steps_went(first_run) -> None:  # type: ignore[no-untyped-def]
+    _, lines = first_run
+    progress = [line for line in lines if line["event"] == "progress"]
+    done = lines[-1]
+    peak = done["peak_memory"]
+    assert peak["device"] == "cpu" and peak["allocated_bytes"] is None
+    assert 100e6 < peak["process_bytes"] < 8e9, "the engine's RAM peak: torch alone is over 100 MB"
+    assert all(0 < p["peak_memory_bytes"] <= peak["process_bytes"] for p in progress), "a peak only grows"
+    assert set(done["phase_s"]) == {"render", "prior", "update"} and all(s > 0 for s in done["phase_s"].values())
+    totals = [sum(p["phase_s"].values()) for p in progress]
+    assert totals == sorted(totals) and sum(done["phase_s"].values()) == pytest.approx(totals[-1], abs=2e-3)
+
+
 def test_run_folder_holds_the_promised_files(first_run) -> None:  # type: ignore[no-untyped-def]
     out, lines = first_run
     done = lines[-1]
