@@ -55,6 +55,17 @@ SD21_BASE_SCHEDULER: dict[str, Any] = {
     "prediction_type": "epsilon",
 }
 SD21_TEXT_WIDTH = 1024  # OpenCLIP ViT-H text encoder
+# stabilityai/stable-diffusion-2-1-base: text_encoder/config.json (CLIPTextConfig; 340,387,840 parameters).
+SD21_TEXT_ENCODER: dict[str, Any] = {
+    "vocab_size": 49408,
+    "hidden_size": SD21_TEXT_WIDTH,
+    "intermediate_size": 4096,
+    "num_hidden_layers": 23,
+    "num_attention_heads": 16,
+    "max_position_embeddings": 77,
+    "hidden_act": "gelu",
+    "projection_dim": 512,
+}
 
 # DeepFloyd/IF-I-XL-v1.0's unet/config.json. Checked against public descriptions of that file: 3 layers per block,
 # widths (704, 1408, 2112, 2816), cross-attention width 2816, gelu, T5 width 4096; the model card's attention pooling
@@ -97,6 +108,17 @@ IF_SCHEDULER: dict[str, Any] = {
     "sample_max_value": 1.5,
 }
 IF_TEXT_WIDTH = 4096  # T5 v1.1 XXL
+# DeepFloyd/IF-I-XL-v1.0: text_encoder/config.json (T5 v1.1 XXL's encoder; 4,762,310,656 parameters).
+IF_T5_ENCODER: dict[str, Any] = {
+    "vocab_size": 32128,
+    "d_model": IF_TEXT_WIDTH,
+    "d_ff": 10240,
+    "d_kv": 64,
+    "num_layers": 24,
+    "num_heads": 64,
+    "relative_attention_num_buckets": 32,
+    "feed_forward_proj": "gated-gelu",
+}
 
 # Tiny: the same block types with small widths, so the whole path runs on a CPU in seconds.
 TINY_SD_UNET = {
@@ -118,6 +140,21 @@ TINY_IF_UNET = {
     "addition_embed_type_num_heads": 2,
 }
 TINY_TEXT_WIDTH = 32
+TINY_SD_TEXT_ENCODER = {
+    **SD21_TEXT_ENCODER,
+    "hidden_size": TINY_TEXT_WIDTH,
+    "intermediate_size": 37,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+}
+TINY_IF_T5_ENCODER = {
+    **IF_T5_ENCODER,
+    "d_model": TINY_TEXT_WIDTH,
+    "d_ff": 37,
+    "d_kv": 8,
+    "num_layers": 2,
+    "num_heads": 4,
+}
 
 
 @dataclass(frozen=True)
@@ -131,6 +168,7 @@ class Architecture:
     vae: dict[str, Any] | None  # latent priors only
     scheduler: dict[str, Any]
     text_width: int  # the text encoder's output width: the UNet's conditioning
+    text_encoder: dict[str, Any]  # its config (CLIPTextConfig or T5Config keywords)
 
 
 STABLE_DIFFUSION_2_1_BASE = Architecture(
@@ -141,14 +179,17 @@ STABLE_DIFFUSION_2_1_BASE = Architecture(
     SD21_BASE_VAE,
     SD21_BASE_SCHEDULER,
     SD21_TEXT_WIDTH,
+    SD21_TEXT_ENCODER,
 )
 DEEPFLOYD_IF_I_XL = Architecture(
-    DeepFloydIFPrior.name, "IF-I-XL-v1.0", "UNet 4.3 B", IF_I_XL_UNET, None, IF_SCHEDULER, IF_TEXT_WIDTH
+    DeepFloydIFPrior.name, "IF-I-XL-v1.0", "UNet 4.3 B", IF_I_XL_UNET, None, IF_SCHEDULER, IF_TEXT_WIDTH, IF_T5_ENCODER
 )
 FULL_SIZE: tuple[Architecture, ...] = (STABLE_DIFFUSION_2_1_BASE, DEEPFLOYD_IF_I_XL)
 
 
-def _tiny(architecture: Architecture, unet: dict[str, Any], vae: dict[str, Any] | None) -> Architecture:
+def _tiny(
+    architecture: Architecture, unet: dict[str, Any], vae: dict[str, Any] | None, text_encoder: dict[str, Any]
+) -> Architecture:
     return replace(
         architecture,
         name=f"{architecture.name} (tiny widths)",
@@ -156,12 +197,13 @@ def _tiny(architecture: Architecture, unet: dict[str, Any], vae: dict[str, Any] 
         unet=unet,
         vae=vae,
         text_width=TINY_TEXT_WIDTH,
+        text_encoder=text_encoder,
     )
 
 
 TINY: tuple[Architecture, ...] = (
-    _tiny(STABLE_DIFFUSION_2_1_BASE, TINY_SD_UNET, TINY_SD_VAE),
-    _tiny(DEEPFLOYD_IF_I_XL, TINY_IF_UNET, None),
+    _tiny(STABLE_DIFFUSION_2_1_BASE, TINY_SD_UNET, TINY_SD_VAE, TINY_SD_TEXT_ENCODER),
+    _tiny(DEEPFLOYD_IF_I_XL, TINY_IF_UNET, None, TINY_IF_T5_ENCODER),
 )
 
 
@@ -184,10 +226,11 @@ def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
         torch.set_default_dtype(previous)
 
 
-def _built(model_class: Any, config: dict[str, Any], device: torch.device, dtype: torch.dtype) -> Any:
-    """A model with random weights made directly on ``device`` in ``dtype`` (IF-I-XL is 17 GB in float32)."""
+def built(model_class: Any, config: Any, device: torch.device, dtype: torch.dtype) -> Any:
+    """A model with random weights made directly on ``device`` in ``dtype`` (IF-I-XL is 17 GB in float32); ``config``
+    is a diffusers model's keywords or a transformers config."""
     with torch.device(device), _default_dtype(dtype):
-        model = model_class(**config)
+        model = model_class(**config) if isinstance(config, dict) else model_class(config)  # diffusers | transformers
     return frozen(model, device)
 
 
@@ -197,10 +240,10 @@ def _count(module: torch.nn.Module) -> int:
 
 def build_prior(architecture: Architecture, device: torch.device, dtype: torch.dtype) -> BuiltPrior:
     """The engine's own prior class around networks of ``architecture`` with random weights (no text encoders)."""
-    unet = _built(UNet2DConditionModel, architecture.unet, device, dtype)
+    unet = built(UNet2DConditionModel, architecture.unet, device, dtype)
     scheduler = DDPMScheduler(**architecture.scheduler)
     if architecture.prior == StableDiffusionPrior.name and architecture.vae is not None:
-        vae = _built(AutoencoderKL, architecture.vae, device, dtype)
+        vae = built(AutoencoderKL, architecture.vae, device, dtype)
         prior: LearnedPrior = StableDiffusionPrior(unet, vae, scheduler, None, None, device)
         return BuiltPrior(architecture, prior, {"unet": _count(unet), "vae": _count(vae)})
     if architecture.prior == DeepFloydIFPrior.name:

@@ -34,10 +34,14 @@ class EngineRequest:
     overrides: tuple[tuple[str, Any], ...] = ()
     negative_prompt: str | None = None
     cache_dir: Path | None = None  # the procedural prior's image-set cache; None: the engine's default
+    prior: str = "procedural"
+    model: Path | None = None  # a learned prior's model folder
+    device: str | None = None  # None: the engine's "auto"
+    low_memory: bool = False
 
     def argv(self, out: Path) -> list[str]:
         """The engine's command line (a list: nothing here passes through a shell)."""
-        args = ["generate", "--prompt", self.prompt, "--prior", "procedural", "--preset", self.preset]
+        args = ["generate", "--prompt", self.prompt, "--prior", self.prior, "--preset", self.preset]
         args += ["--seed", str(self.seed), "--out", str(out)]
         if self.steps is not None:
             args += ["--steps", str(self.steps)]
@@ -45,6 +49,12 @@ class EngineRequest:
             args += ["--negative-prompt", self.negative_prompt]
         if self.cache_dir is not None:
             args += ["--cache-dir", str(self.cache_dir)]
+        if self.model is not None:
+            args += ["--model", str(self.model)]
+        if self.device is not None:
+            args += ["--device", self.device]
+        if self.low_memory:
+            args.append("--low-memory")
         for key, value in self.overrides:
             args += ["--set", f"{key}={json.dumps(value)}"]
         return args
@@ -69,6 +79,8 @@ class RunRecord:
     mesh: str | None
     faces: int | None
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, loss) of every progress event
+    phase_s: dict[str, float] | None = None  # the engine's render / prior / update seconds (done, else last progress)
+    peak_memory: dict[str, Any] | None = None  # the engine's own peaks (done's peak_memory)
 
     @property
     def ok(self) -> bool:
@@ -129,6 +141,8 @@ def run_engine(request: EngineRequest, run_dir: Path) -> RunRecord:
         mesh=done["mesh"] if done else None,
         faces=int(done["faces"]) if done and "faces" in done else None,
         losses=losses,
+        phase_s=(done or last.get(protocol.PROGRESS) or {}).get("phase_s"),
+        peak_memory=done.get("peak_memory") if done else None,
     )
 
 

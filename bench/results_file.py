@@ -33,6 +33,7 @@ class ResultsFile:
 QUALITY = ResultsFile("quality", "quality.json")
 SPEED = ResultsFile("speed", "speed.json")
 GPU = ResultsFile("gpu", "gpu_priors.json")
+DEVICE_CHECK = ResultsFile("device-check", "device_check.json")
 MESH = ResultsFile("mesh", "mesh_bench.json")
 IMPORT = ResultsFile("import", "import_bench.json")
 PRIOR = ResultsFile("prior", "procedural_prior.json")

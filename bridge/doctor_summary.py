@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..engine.payloads import DoctorReport
+from ..engine.payloads import DoctorReport, MemoryNeed
 from .model_list import format_bytes
 
 
 def doctor_summary(report: DoctorReport) -> list[str]:
-    """Versions, device, free memory, models present."""
+    """Versions, device, free memory, models present, what the learned priors' weights take on the device."""
     versions = [
         f"Python {report.python}",
         f"engine {report.engine}",
@@ -32,7 +32,18 @@ def doctor_summary(report: DoctorReport) -> list[str]:
         f"Models: {', '.join(complete) or 'none'}"
         + (f" ({len(present) - len(complete)} incomplete)" if len(present) > len(complete) else "")
     )
-    return lines
+    return lines + [memory_need_line(need) for need in report.memory_needs]
+
+
+def memory_need_line(need: MemoryNeed) -> str:
+    """ "deepfloyd-if: 18.1 GB of weights in float16 (9.5 GB at once in low-memory mode), more than the 8.0 GB free"."""
+    line = (
+        f"{need.prior}: {format_bytes(need.weights_bytes)} of weights in {need.dtype} "
+        f"({format_bytes(need.low_memory_weights_bytes)} at once in low-memory mode)"
+    )
+    if need.free_bytes is not None and need.weights_bytes > need.free_bytes:
+        line += f", more than the {format_bytes(need.free_bytes)} free" + ("" if need.fits else " even then")
+    return line
 
 
 def offers_device_fallback(report: DoctorReport) -> bool:

@@ -77,6 +77,23 @@ class MemoryReport:
 
 
 @dataclass
+class MemoryNeed:
+    """A learned prior's weights on the device checked (``engine/memory_needs.py``); activations come on top."""
+
+    prior: str
+    model: str  # the default checkpoint the counts are of
+    dtype: str  # the precision it would run in there: "float16" | "float32"
+    weights_bytes: int  # every network on the device at once
+    low_memory_weights_bytes: int  # the most on the device at once with guidance.low_memory
+    free_bytes: int | None  # the device's free memory (CUDA), None where torch does not say
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether the weights fit in the free memory (in low-memory mode, if only there); None: unknown."""
+        return None if self.free_bytes is None else self.low_memory_weights_bytes <= self.free_bytes
+
+
+@dataclass
 class DoctorReport:
     """The ``doctor`` payload: can this Python run the engine, on which device, with how much memory, which models.
 
@@ -101,6 +118,7 @@ class DoctorReport:
     cache_dir: str
     cuda: CudaReport | None = None
     mps: bool | None = None
+    memory_needs: list[MemoryNeed] = field(default_factory=list)  # absent from engines before it was added
 
     @property
     def model_list(self) -> ModelList:

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__, protocol
+from ..config import GuidanceConfig
 from ..errors import EngineError
+from ..memory_needs import memory_needs
 from ..model_discovery import discover
-from ..payloads import CudaReport, DoctorReport, GpuMemory, MemoryReport, result_fields
+from ..payloads import CudaReport, DoctorReport, GpuMemory, MemoryNeed, MemoryReport, result_fields
 
 HELP = "Check that this Python can run the engine: versions, device, free memory, models (JSON result event)."
 
@@ -115,21 +117,23 @@ def ram_bytes() -> MemoryReport:
 
 @dataclass(frozen=True)
 class DeviceCheck:
-    """The device ``device_requested`` gives (None when unusable), the one "auto" picks, and what torch sees;
-    all None but the request when torch cannot be imported. Named as the report's fields, which it fills."""
+    """The device ``device_requested`` gives (None when unusable), the one "auto" picks, what torch sees, and what
+    the learned priors' weights take there; all None but the request when torch cannot be imported. Named as the
+    report's fields, which it fills."""
 
     device_requested: str
     device: str | None = None
     device_auto: str | None = None
     cuda: CudaReport | None = None
     mps: bool | None = None
+    memory_needs: list[MemoryNeed] = field(default_factory=list)
 
 
 def check_devices(requested: str, problems: list[str]) -> DeviceCheck:
     """What torch offers here, with CUDA GPUs' free memory; an unusable ``requested`` becomes a sentence."""
     import torch
 
-    from ..device import choose_device
+    from ..device import choose_device, denoiser_dtype
 
     gpus = []
     if torch.cuda.is_available():
@@ -138,16 +142,23 @@ def check_devices(requested: str, problems: list[str]) -> DeviceCheck:
             gpus.append(GpuMemory(name=torch.cuda.get_device_name(index), total_bytes=int(total), free_bytes=int(free)))
     mps = getattr(torch.backends, "mps", None)
     try:
-        chosen: str | None = choose_device(requested).type
+        device: torch.device | None = choose_device(requested)
     except EngineError as exc:
         problems.append(str(exc).rstrip(".") + ".")
-        chosen = None
+        device = None
+    needs = []
+    if device is not None:
+        dtype = str(denoiser_dtype(device, GuidanceConfig().half_precision)).removeprefix("torch.")
+        free = int(torch.cuda.mem_get_info(device)[0]) if device.type == "cuda" else None
+        needs = memory_needs(dtype, free)
+    chosen = None if device is None else device.type
     return DeviceCheck(
         device_requested=requested,
         device=chosen,
         device_auto=choose_device("auto").type,
         cuda=CudaReport(available=bool(gpus), version=torch.version.cuda, devices=gpus),
         mps=bool(mps is not None and mps.is_available()),
+        memory_needs=needs,
     )
 
 
