@@ -20,6 +20,7 @@ from . import plots
 from .machine import Machine
 from .results_file import (
     BATCH,
+    DEVICE_CHECK,
     GPU,
     IMPORT,
     MESH,
@@ -316,6 +317,37 @@ def gpu_section(page: Page, results: Results) -> None:
     )
 
 
+def device_check_section(page: Page, results: Results) -> None:
+    check = results.payload
+    tiny = " (tiny networks: a check of the script, not of the device)" if check["tiny"] else ""
+    page.add(
+        f"{check['label']}{tiny}: `generate` through the CLI on {check['device']} ({check['dtype']}), torch "
+        f"{results.envelope.machine.torch}. {_provenance(results.envelope)}"
+    )
+    rows = []
+    for r in check["results"]:
+        share, ms = r["phase_share"] or {}, r["ms_per_step"] or {}
+        split = " / ".join(f"{ms.get(k, 0):.1f} ms ({share.get(k, 0):.0%})" for k in ("render", "prior", "update"))
+        peak = "-" if r["peak_memory_bytes"] is None else f"{r['peak_memory_bytes'] / 1e9:.2f}"
+        verdict = {None: "-", True: "met", False: "**missed**"}[r["meets_target"]]
+        rows.append(
+            [
+                r["case"],
+                r["architecture"],
+                "yes" if r["low_memory"] else "no",
+                str(r["steps"]),
+                _num(r["it_per_s"], 2),
+                split if ms else "-",
+                peak,
+                r["target"],
+                verdict if r["error"] is None else f"failed: {r['error']}",
+            ]
+        )
+    header = ["case", "networks", "low-memory", "steps", "it/s", "render / prior / update per step", "peak GB"]
+    page.add(*_table([*header, "target", "verdict"], rows))
+    page.add(*[f"- {note}" for note in check["notes"]])
+
+
 def mesh_section(page: Page, results: Results) -> None:
     mesh, machine = results.payload, results.envelope.machine
     page.add(
@@ -459,6 +491,13 @@ SECTIONS: tuple[Section, ...] = (
         "python -m bench gpu",
         gpu_section,
         not_run="Not run: no GPU was lent to a benchmark run yet (no `{file}`). On a CUDA machine: `{command}`.",
+    ),
+    Section(
+        "GPU: generate end to end (random weights, throughput only)",
+        DEVICE_CHECK,
+        "bench/device_check.sh",
+        device_check_section,
+        not_run="Not run: no device lent yet (no `{file}`). On a lent GPU machine: `{command}` (README, GPU).",
     ),
     Section("Mesh extraction and bake (CPU)", MESH, "python -m bench mesh", mesh_section),
     Section("Import into Blender", IMPORT, "python -m bench import", import_section),

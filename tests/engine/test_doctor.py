@@ -48,6 +48,10 @@ def test_doctor_on_cpu_reports_versions_device_memory_and_models() -> None:
     assert 0 < memory["available_bytes"] <= memory["total_bytes"]
     assert report["models"][0]["id"] == "procedural"  # always listed, even with no models anywhere
     assert report["cache_dir"] == "/nonexistent-hub-cache"
+    needs = {need["prior"]: need for need in report["memory_needs"]}
+    assert set(needs) == {"stable-diffusion", "deepfloyd-if"}
+    assert all(need["dtype"] == "float32" and need["free_bytes"] is None for need in needs.values()), "CPU: fp32"
+    assert needs["deepfloyd-if"]["low_memory_weights_bytes"] < needs["deepfloyd-if"]["weights_bytes"]
 
 
 @pytest.mark.slow  # the doctor imports torch in a real process: 10 s or more
