@@ -19,6 +19,8 @@ from engine.guidance.stable_diffusion import StableDiffusionPrior
 
 from .architectures import Architecture, built
 
+# The pipeline parts a prior never loads: no safety checker, feature extractor (or IF's watermarker).
+_NOT_LOADED = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
 TEXT_MAX_LENGTH = 77  # CLIP's context length; IF also pads T5 prompts to 77 tokens
 _CHARACTERS = string.ascii_lowercase + string.digits + ",.-'"
 
@@ -65,9 +67,7 @@ def save_random_checkpoint(architecture: Architecture, folder: Path, device: tor
             tokenizer=tokenizer,
             unet=unet,
             scheduler=scheduler,
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
+            **_NOT_LOADED,
         )
     else:
         tokenizer = t5_tokenizer()
@@ -79,10 +79,8 @@ def save_random_checkpoint(architecture: Architecture, folder: Path, device: tor
             text_encoder=_on_cpu(built(T5EncoderModel, config, device, dtype)),
             unet=unet,
             scheduler=scheduler,
-            safety_checker=None,
-            feature_extractor=None,
             watermarker=None,
-            requires_safety_checker=False,
+            **_NOT_LOADED,
         )
     pipeline.save_pretrained(folder, safe_serialization=True)
     return folder

@@ -45,18 +45,9 @@ class DeepFloydIFPrior(LearnedPrior):
     default_model: ClassVar[str] = "DeepFloyd/IF-I-XL-v1.0"
     parts: ClassVar[tuple[str, ...]] = ("unet", "text_encoder", "tokenizer", "scheduler")
 
-    def __init__(
-        self,
-        unet: Any,
-        scheduler: Any,
-        tokenizer: Any,
-        text_encoder: Any,
-        device: torch.device,
-        *,
-        low_memory: bool = False,
-    ) -> None:
-        super().__init__(unet, scheduler, tokenizer, text_encoder, device, low_memory=low_memory)
-        self.image_size = int(unet.config.sample_size)
+    @property
+    def image_size(self) -> int:
+        return int(self.unet.config.sample_size)
 
     @classmethod
     def load(

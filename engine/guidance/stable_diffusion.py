@@ -37,10 +37,10 @@ class StableDiffusionPrior(LearnedPrior):
         tokenizer: Any,
         text_encoder: Any,
         device: torch.device,
-        *,
-        low_memory: bool = False,
+        **options: bool,
     ) -> None:
-        super().__init__(unet, scheduler, tokenizer, text_encoder, device, low_memory=low_memory)
+        """``options``: LearnedPrior's keywords (low_memory)."""
+        super().__init__(unet, scheduler, tokenizer, text_encoder, device, **options)
         self.vae = vae
         vae_downscale = 2 ** (len(vae.config.block_out_channels) - 1)
         self.image_size = int(unet.config.sample_size) * vae_downscale
