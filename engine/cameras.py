@@ -33,6 +33,10 @@ class Cameras:
         """The single camera ``index``, still batched (B = 1)."""
         return Cameras(*(getattr(self, f.name)[index : index + 1] for f in fields(self)))
 
+    def to(self, device: torch.device) -> Cameras:
+        """The same cameras on ``device`` (they are drawn on the CPU, from the run's CPU generator)."""
+        return Cameras(*(getattr(self, f.name).to(device) for f in fields(self)))
+
     def rays(self, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Ray origins and unit directions, each (B, H, W, 3), through pixel centres (row 0 on top)."""
         pixels = (torch.arange(resolution, dtype=torch.float32, device=self.position.device) + 0.5) / resolution

@@ -67,7 +67,7 @@ def eikonal_penalty(samples: MarchedSamples) -> torch.Tensor:
     the render's own field evaluation; 0 for fields without a signed distance."""
     norm = samples.visible_gradient_norm
     if norm is None or norm.numel() == 0:
-        return torch.zeros(())
+        return samples.weights.new_zeros(())
     return (norm - 1.0).square().mean()
 
 
@@ -103,5 +103,6 @@ def step_loss(inputs: LossInputs, fraction: float, config: RegularizerConfig) ->
     """Every term of ``TERMS`` weighted at ``fraction`` of the run, and their sum (terms weighted 0 are 0)."""
     weights = {term.name: term.weight(fraction, config) for term in TERMS}
     computed = {term.name: weights[term.name] * term.value(inputs) for term in TERMS if weights[term.name] != 0.0}
-    terms = {name: computed.get(name, torch.zeros(())) for name in weights}
-    return LossBreakdown(terms=terms, total=reduce(add, computed.values()))
+    total = reduce(add, computed.values())
+    terms = {name: computed.get(name, total.new_zeros(())) for name in weights}
+    return LossBreakdown(terms=terms, total=total)

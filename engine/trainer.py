@@ -88,7 +88,7 @@ class Trainer:
         self.background = TrainingBackground.for_prior(config.shading, prior)
         self.step = 0
         self.saved_step: int | None = None  # the step of the checkpoint on disk
-        self.preview_cameras = orbit_cameras(config.camera, [PREVIEW_AZIMUTH_DEG])
+        self.preview_cameras = orbit_cameras(config.camera, [PREVIEW_AZIMUTH_DEG]).to(device)
         self.timer = StepTimer(device)  # render / prior / update seconds, in progress and done events
         self.memory = PeakMemoryMeter(device)
 
@@ -115,8 +115,9 @@ class Trainer:
         self.field.set_progress(fraction)
         set_learning_rate(self.optimizer, fraction, config.optim)
         mode = sample_mode(self.step, total, config.shading, self.generator)
-        cameras = sample_cameras(config.camera, config.optim.batch_size, self.generator)
-        background = self.background.draw(self.generator)
+        # Drawn on the CPU from the run's generator (a CPU run stays repeatable bit for bit), used on the device.
+        cameras = sample_cameras(config.camera, config.optim.batch_size, self.generator).to(self.device)
+        background = self.background.draw(self.generator).to(self.device)
         self.timer.start()
         with self.field.one_step():
             rendering = render(
@@ -126,7 +127,7 @@ class Trainer:
                 config.render,
                 config.shading,
                 generator=self.generator,
-                background=background.to(self.device),
+                background=background,
             )
             self.timer.lap(RENDER)
             views = view_contexts(cameras, mode, config.camera, config.guidance, background)
@@ -158,7 +159,7 @@ class Trainer:
         """
         count = self.config.turntable_frames
         (self.run_dir / "turntable").mkdir(parents=True, exist_ok=True)
-        cameras = orbit_cameras(self.config.camera, [i * 360.0 / count for i in range(count)])
+        cameras = orbit_cameras(self.config.camera, [i * 360.0 / count for i in range(count)]).to(self.device)
         for mode in (ShadingMode.COLORED, ShadingMode.TEXTURELESS):
             for index in range(count):
                 if self.stop.requested:

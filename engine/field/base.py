@@ -52,7 +52,7 @@ class Field(nn.Module, ABC):
 
     def smoothness(self) -> torch.Tensor:
         """A penalty on high-frequency density (crumpled surfaces); 0 for fields without one."""
-        return torch.zeros(())
+        return next(self.parameters()).new_zeros(())
 
     @contextmanager
     def one_step(self) -> Iterator[None]:

@@ -26,7 +26,7 @@ class GridField(GridLevels):
 
     def smoothness(self) -> torch.Tensor:
         """Mean squared difference of neighbouring density logits, summed over the active levels."""
-        total = torch.zeros(())
+        total = self.geometry[0].new_zeros(())
         for level in self.geometry[: self.active_levels]:
             for dim in (2, 3, 4):
                 total = total + level.diff(dim=dim).square().mean()
