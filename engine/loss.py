@@ -58,7 +58,7 @@ class LossBreakdown:
 def orientation_penalty(samples: MarchedSamples) -> torch.Tensor:
     """sum_i stopgrad(w_i) max(0, n_i . d)^2 per ray, averaged over every ray (the paper's orientation loss,
     from Ref-NeRF): normals facing away from the camera are penalized where the ray sees them."""
-    facing = (samples.normals * samples.directions.unsqueeze(1)).sum(dim=-1).clamp_min(0.0)
+    facing = (samples.normals * samples.directions).sum(dim=-1).clamp_min(0.0)
     return (samples.weights.detach() * facing**2).sum() / samples.total_rays
 
 

@@ -6,7 +6,9 @@ albedo, normals, with gradients) reads only the samples that can matter: those a
 ``min_optical_depth``). Behind an opaque surface, and in empty space, a sample's image gradient vanishes
 (the density derivative of softplus and of the Laplace CDF is as small as the density there), so skipping
 them changes the image by less than those thresholds and saves most of the step: a converged object is a
-thin shell a few samples deep.
+thin shell a few samples deep. Everything after the transmittance (albedo, normals, shading, compositing, the
+orientation loss) runs on those samples alone, as a flat list, and is summed onto its rays: the skipped
+samples have zero weight, so the result is the dense one's, for a fraction of the work.
 """
 
 from __future__ import annotations
@@ -17,19 +19,22 @@ import torch
 
 from .cameras import Cameras
 from .config import RenderConfig, ShadingConfig
-from .field.base import Field, FieldSample
+from .field.base import Field
 from .shading import ShadingMode, composite, shade
 
 
 @dataclass
 class MarchedSamples:
-    """The samples along the rays that met the field's bounding sphere (what the orientation loss reads)."""
+    """The K samples that can show in the image, of the rays that met the field's bounding sphere (what the
+    orientation and eikonal terms read); every other sample has zero weight."""
 
-    weights: torch.Tensor  # (R, S) w_i = alpha_i T_i
-    normals: torch.Tensor  # (R, S, 3) the field's normals
-    directions: torch.Tensor  # (R, 3) unit ray directions
+    weights: torch.Tensor  # (K,) w_i = alpha_i T_i
+    normals: torch.Tensor  # (K, 3) the field's normals
+    directions: torch.Tensor  # (K, 3) the unit direction of each sample's ray
+    ray: torch.Tensor  # (K,) each sample's ray, an index into the marched rays
+    marched_rays: int  # the rays that met the sphere
     total_rays: int  # every ray of the batch, the marched ones and those that missed the sphere
-    # (K,) |grad s| at the samples evaluated with gradients (the rest could not show); signed-distance fields only
+    # (K,) |grad s| at the samples; signed-distance fields only
     visible_gradient_norm: torch.Tensor | None
 
 
@@ -90,24 +95,33 @@ def render(
     points = origins.unsqueeze(1) + directions.unsqueeze(1) * t.unsqueeze(-1)
 
     delta = (length / samples).unsqueeze(-1)
-    sample, gradient_norm = _field_at_visible(field, points, delta, render_config)
-    alpha = 1.0 - torch.exp(-sample.density * delta)
+    visible = _visible_samples(field, points, delta, render_config)
+    ray, visible_points = visible[0], points[visible]
+    kept = field(visible_points)
+    density = kept.density.new_zeros(points.shape[:-1]).index_put(visible, kept.density)
+    alpha = 1.0 - torch.exp(-density * delta)
     transmittance = torch.cumprod(torch.cat([torch.ones_like(alpha[:, :1]), 1.0 - alpha + 1e-10], dim=1), dim=1)
     weights = alpha * transmittance[:, :-1]
+    sample_weights = weights[visible].unsqueeze(-1)
 
     opacity = weights.sum(dim=1, keepdim=True)
     depth = (weights * t).sum(dim=1, keepdim=True)
+
+    def per_ray(values: torch.Tensor) -> torch.Tensor:
+        """The weighted sum of per-sample values (K, C) along each marched ray: (R, C)."""
+        weighted = sample_weights * values
+        return weighted.new_zeros(len(origins), values.shape[-1]).index_add(0, ray, weighted)
+
     light = cameras.light[ray_camera]
     if mode is ShadingMode.AMBIENT:
-        accumulated = (weights.unsqueeze(-1) * sample.albedo).sum(dim=1)
+        accumulated = per_ray(kept.albedo)
     elif render_config.shading == "per-sample":
         # The paper's order: each sample lit at its own normal and position, then composited.
-        colors = shade(sample.albedo, sample.normals, points, light.unsqueeze(1), mode, shading_config)
-        accumulated = (weights.unsqueeze(-1) * colors).sum(dim=1)
+        colors = shade(kept.albedo, kept.normals, visible_points, light[ray], mode, shading_config)
+        accumulated = per_ray(colors)
     else:
         # Deferred: the ray lit once, at its mean normal and expected surface point.
-        albedo = (weights.unsqueeze(-1) * sample.albedo).sum(dim=1)
-        normal = (weights.unsqueeze(-1) * sample.normals).sum(dim=1)
+        albedo, normal = per_ray(kept.albedo), per_ray(kept.normals)
         normal = normal / normal.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         surface = origins + directions * (depth / opacity.clamp_min(1e-6))
         accumulated = shade(albedo, normal, surface, light, mode, shading_config, opacity=opacity)
@@ -123,26 +137,21 @@ def render(
 
     full_opacity = scatter(opacity)
     rgb = composite(scatter(accumulated), full_opacity, shading_config.background if background is None else background)
-    marched = MarchedSamples(weights, sample.normals, directions, rays, gradient_norm)
+    marched = MarchedSamples(
+        sample_weights.squeeze(-1), kept.normals, directions[ray], ray, len(origins), rays, kept.gradient_norm
+    )
     return Rendering(image(rgb), image(full_opacity), image(scatter(depth)), marched)
 
 
-def _field_at_visible(
+@torch.no_grad()
+def _visible_samples(
     field: Field, points: torch.Tensor, delta: torch.Tensor, config: RenderConfig
-) -> tuple[FieldSample, torch.Tensor | None]:
-    """The field at every sample (R, S), evaluated with gradients only where a sample can show in the image
-    (elsewhere density, albedo and normals are 0), and the field's gradient norm at those samples (K,), if any."""
-    with torch.no_grad():
-        density = field.density(points)
-        depth = density * delta
-        seen = torch.exp(-(torch.cumsum(depth, dim=1) - depth))  # transmittance in front of each sample
-        visible = ((seen > config.min_transmittance) & (depth > config.min_optical_depth)).nonzero(as_tuple=True)
-    kept = field(points[visible])
-    values = []
-    for kept_values in (kept.density, kept.albedo, kept.normals):
-        full = kept_values.new_zeros(*points.shape[:-1], *kept_values.shape[1:])
-        values.append(full.index_put(visible, kept_values))
-    return FieldSample(*values), kept.gradient_norm
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ray, sample) indices, in ray order, of the samples of ``points`` (R, S, 3) that can show in the image:
+    some density over their step, and a ray that still sees them."""
+    depth = field.density(points) * delta
+    seen = torch.exp(-(torch.cumsum(depth, dim=1) - depth))  # transmittance in front of each sample
+    return ((seen > config.min_transmittance) & (depth > config.min_optical_depth)).nonzero(as_tuple=True)
 
 
 @torch.no_grad()

@@ -33,13 +33,13 @@ class GridField(GridLevels):
         return total
 
     def forward(self, points: torch.Tensor) -> FieldSample:
-        geometry = self.geometry_at(points, with_gradient=True)
+        geometry, albedo = self.geometry_and_albedo_at(points)
         offset, offset_gradient = blob(points, self.config)
         gradient = geometry[..., 1:] + offset_gradient
         normals = -gradient / gradient.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         density = F.softplus(geometry[..., 0] + offset)
-        return FieldSample(density=density, albedo=torch.sigmoid(self.albedo_at(points)), normals=normals)
+        return FieldSample(density=density, albedo=torch.sigmoid(albedo), normals=normals)
 
     @torch.no_grad()
     def density(self, points: torch.Tensor) -> torch.Tensor:
-        return F.softplus(self.geometry_at(points, with_gradient=False)[..., 0] + blob(points, self.config)[0])
+        return F.softplus(self.geometry_at(points)[..., 0] + blob(points, self.config)[0])

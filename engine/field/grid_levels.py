@@ -4,7 +4,9 @@ Geometry (one channel) and albedo logits (three) are separate parameters, so eac
 Every level is read at the sample points themselves (trilinear ``grid_sample``) and the levels are summed
 there; nothing is upsampled to the finest resolution, so a step costs what its samples cost, whatever the
 resolution. Each geometry level carries its own gradient, by central differences at its resolution, read at
-the same points: normals come with no second backward pass. Coarse levels unlock first. The fields differ in
+the same points: normals come with no second backward pass. A level's geometry, gradient and albedo are one
+seven-channel volume, read with one ``grid_sample`` (the sampler's per-point work is shared by the channels).
+Coarse levels unlock first. The fields differ in
 what the geometry channel means (a density logit, or a signed distance) and in the shape they start from.
 """
 
@@ -47,14 +49,14 @@ class GridLevels(Field):
 
     @contextmanager
     def frozen(self) -> Iterator[None]:
-        """The gradient volumes built once, without gradients, for many queries (export samples 256^3 points)."""
-        with torch.no_grad(), self._holding(self.geometry_volumes()):
+        """The level volumes built once, without gradients, for many queries (export samples 256^3 points)."""
+        with torch.no_grad(), self._holding(self.volumes()):
             yield
 
     @contextmanager
     def one_step(self) -> Iterator[None]:
-        """The gradient volumes built once for a training step (culling pass, shaded pass, regularizers)."""
-        with self._holding(self.geometry_volumes()):
+        """The level volumes built once for a training step (culling pass, shaded pass, regularizers)."""
+        with self._holding(self.volumes()):
             yield
 
     @contextmanager
@@ -65,21 +67,25 @@ class GridLevels(Field):
         finally:
             self._held_volumes = held
 
-    def geometry_volumes(self) -> list[torch.Tensor]:
-        """Per active level (1, 4, r, r, r): geometry and its gradient (xyz); axes (z, y, x)."""
+    def volumes(self) -> list[torch.Tensor]:
+        """Per active level (1, 7, r, r, r): geometry, its gradient (xyz) and the albedo logits; axes (z, y, x)."""
         if self._held_volumes is not None:
             return self._held_volumes
         volumes = []
-        for level in self.geometry[: self.active_levels]:
+        active = self.active_levels
+        for level, albedo in zip(self.geometry[:active], self.albedo[:active], strict=True):
             spacing = 2.0 * self.bound / (level.shape[-1] - 1)
             gz, gy, gx = torch.gradient(level, spacing=spacing, dim=(2, 3, 4))
-            volumes.append(torch.cat([level, gx, gy, gz], dim=1))
+            volumes.append(torch.cat([level, gx, gy, gz, albedo], dim=1))
         return volumes
 
-    def geometry_at(self, points: torch.Tensor, with_gradient: bool) -> torch.Tensor:
-        """Summed geometry (..., 1), and its gradient (..., 4) with ``with_gradient``, at ``points`` (..., 3)."""
-        if with_gradient:
-            return _summed(self.geometry_volumes(), points, self.bound)
+    def geometry_and_albedo_at(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed geometry and its gradient (..., 4), and albedo logits (..., 3), at ``points`` (..., 3)."""
+        values = _summed(self.volumes(), points, self.bound)
+        return values[..., :4], values[..., 4:]
+
+    def geometry_at(self, points: torch.Tensor) -> torch.Tensor:
+        """Summed geometry (..., 1) at ``points`` (..., 3), without its gradient (density-only queries)."""
         return _summed(list(self.geometry[: self.active_levels]), points, self.bound)
 
     def albedo_at(self, points: torch.Tensor) -> torch.Tensor:

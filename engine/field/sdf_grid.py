@@ -42,20 +42,15 @@ class SDFGridField(GridLevels):
         radius = points.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         return (radius - self.init_radius).squeeze(-1), points / radius
 
-    def _distance(self, points: torch.Tensor, with_gradient: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        geometry = self.geometry_at(points, with_gradient)
-        start, start_gradient = self._start(points)
-        gradient = geometry[..., 1:] + start_gradient if with_gradient else None
-        return geometry[..., 0] + start, gradient
-
     def forward(self, points: torch.Tensor) -> FieldSample:
-        distance, gradient = self._distance(points, with_gradient=True)
-        assert gradient is not None
+        geometry, albedo = self.geometry_and_albedo_at(points)
+        start, start_gradient = self._start(points)
+        gradient = geometry[..., 1:] + start_gradient
         norm = gradient.norm(dim=-1)
         normals = gradient / norm.unsqueeze(-1).clamp_min(1e-6)
-        albedo = torch.sigmoid(self.albedo_at(points))
-        return FieldSample(self.distance_to_density(distance), albedo, normals, gradient_norm=norm)
+        density = self.distance_to_density(geometry[..., 0] + start)
+        return FieldSample(density, torch.sigmoid(albedo), normals, gradient_norm=norm)
 
     @torch.no_grad()
     def density(self, points: torch.Tensor) -> torch.Tensor:
-        return self.distance_to_density(self._distance(points, with_gradient=False)[0])
+        return self.distance_to_density(self.geometry_at(points)[..., 0] + self._start(points)[0])

@@ -32,6 +32,9 @@ from .base import DiffusionPrior, PriorError, ViewContext
 UNCONDITIONAL_SCENES = 8  # random vocabulary scenes (half of them pairs) behind classifier-free guidance
 UNCONDITIONAL_LIGHTS = 4  # lights per unconditional scene (of the query's)
 LIGHT_SEED = 0  # the lights' offsets from the camera are drawn once, from this seed
+# One trace per pixel centre, as the field's render samples it. Measured (fast preset, seed 0): IoU 0.929 for "a
+# yellow duck" and 0.913 for "a red cube" against 0.903 and 0.905 with 2x2 supersampling, and a quarter of the rays.
+PIXEL_SAMPLES = 1
 
 
 class CameraProceduralPrior(DiffusionPrior):
@@ -96,7 +99,9 @@ class CameraProceduralPrior(DiffusionPrior):
     def images(self, scene: BakedScene, view: ViewContext, lights: torch.Tensor) -> torch.Tensor:
         """(L, D) renders of ``scene`` as ``view`` saw it, in the model's space."""
         assert view.camera is not None and view.background is not None
-        rendered = scene.render(view.camera, self.resolution, view.mode, lights, self.shading, view.background)
+        rendered = scene.render(
+            view.camera, self.resolution, view.mode, lights, self.shading, view.background, PIXEL_SAMPLES
+        )
         return 2.0 * rendered.flatten(1) - 1.0
 
     def unconditional(self) -> list[BakedScene]:

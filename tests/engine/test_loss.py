@@ -67,10 +67,9 @@ def test_the_orientation_term_is_the_weighted_back_facing_normals() -> None:
     _, rendering, _, losses = _case()
     samples = rendering.samples
     total = 0.0
-    for ray in range(samples.weights.shape[0]):
-        for i in range(samples.weights.shape[1]):
-            facing = float(samples.normals[ray, i].detach() @ samples.directions[ray])
-            total += float(samples.weights[ray, i].detach()) * max(0.0, facing) ** 2
+    for i in range(samples.weights.shape[0]):
+        facing = float(samples.normals[i].detach() @ samples.directions[i])
+        total += float(samples.weights[i].detach()) * max(0.0, facing) ** 2
     assert samples.total_rays == 2 * 6 * 6
     weight = math.exp(math.log(1e-4) + 0.5 * (math.log(1e-2) - math.log(1e-4)))  # half-way in log space
     assert orientation_weight(FRACTION, REGULARIZERS) == pytest.approx(weight) == pytest.approx(1e-3)
@@ -79,8 +78,11 @@ def test_the_orientation_term_is_the_weighted_back_facing_normals() -> None:
 
 def test_the_opacity_term_is_the_mean_of_sqrt_acc_squared_plus_a_hundredth() -> None:
     _, rendering, _, losses = _case()
-    accumulated = rendering.samples.weights.detach().sum(dim=1).tolist()  # rays that met the sphere
-    missed = rendering.samples.total_rays - len(accumulated)  # empty: acc = 0
+    samples = rendering.samples
+    accumulated = [0.0] * samples.marched_rays  # the rays that met the sphere
+    for ray, weight in zip(samples.ray.tolist(), samples.weights.detach().tolist(), strict=True):
+        accumulated[ray] += weight
+    missed = samples.total_rays - samples.marched_rays  # empty: acc = 0
     mean = (sum(math.sqrt(a * a + 0.01) for a in accumulated) + missed * 0.1) / rendering.samples.total_rays
     assert losses.terms["opacity"].item() == pytest.approx(0.3 * mean, rel=1e-5)
 

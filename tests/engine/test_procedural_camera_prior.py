@@ -19,7 +19,7 @@ from engine.cameras import orbit_cameras, sample_cameras
 from engine.config import CameraConfig, ShadingConfig
 from engine.guidance.base import PriorError, ViewContext
 from engine.guidance.oracle import OraclePrior
-from engine.guidance.procedural_camera import UNCONDITIONAL_LIGHTS, CameraProceduralPrior
+from engine.guidance.procedural_camera import PIXEL_SAMPLES, UNCONDITIONAL_LIGHTS, CameraProceduralPrior
 from engine.procedural.baked_scene import BakedScene
 from engine.procedural.prompt import parse_prompt
 from engine.procedural.raymarch import render as analytic_render
@@ -46,10 +46,11 @@ def _renders(scene: BakedScene, view: ViewContext, lights: torch.Tensor) -> list
     """The scene as ``view`` saw it under each light, one render per light, in the model's [-1, 1]."""
     assert view.camera is not None and view.background is not None
     shading = ShadingConfig()
-    return [
-        2.0 * scene.render(view.camera, RESOLUTION, view.mode, light[None], shading, view.background)[0].flatten() - 1.0
-        for light in lights
+    camera, mode, background = view.camera, view.mode, view.background
+    renders = [
+        scene.render(camera, RESOLUTION, mode, light[None], shading, background, PIXEL_SAMPLES) for light in lights
     ]
+    return [2.0 * render[0].flatten() - 1.0 for render in renders]
 
 
 @functools.cache

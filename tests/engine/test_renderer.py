@@ -112,3 +112,60 @@ def test_per_sample_shading_of_a_sphere_is_the_papers_formula_at_its_surface() -
     expected = 0.5 * (shading.ambient + shading.diffuse * lambert)  # albedo logits 0: rho = 0.5
     assert inside.sum() > 100
     torch.testing.assert_close(image[inside], expected[inside].unsqueeze(-1).expand(-1, 3), atol=0.01, rtol=0)
+
+
+def _dense_reference(field: SDFGridField, camera, mode: ShadingMode, config: RenderConfig) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """Every sample of every ray evaluated, shaded and composited densely (the paper's formulas, no culling)."""
+    size, shading = 16, ShadingConfig()
+    origins, directions = (rays.reshape(-1, 3) for rays in camera.rays(size))
+    near, far = ray_sphere(origins, directions, field.bound)
+    length = (far - near).clamp_min(0.0)
+    steps = (torch.arange(config.samples_per_ray) + 0.5) / config.samples_per_ray
+    t = near[:, None] + length[:, None] * steps
+    points = origins[:, None] + directions[:, None] * t[..., None]
+    sample = field(points)
+    alpha = 1.0 - torch.exp(-sample.density * (length / config.samples_per_ray)[:, None])
+    transmittance = torch.cumprod(torch.cat([torch.ones_like(alpha[:, :1]), 1.0 - alpha[:, :-1]], dim=1), dim=1)
+    weights = (alpha * transmittance).unsqueeze(-1)
+    if mode is ShadingMode.AMBIENT:
+        colors = sample.albedo
+    else:
+        to_light = camera.light[0] - points
+        lambert = (sample.normals * to_light / to_light.norm(dim=-1, keepdim=True)).sum(-1).clamp_min(0)
+        intensity = (shading.ambient + shading.diffuse * lambert).unsqueeze(-1)
+        colors = intensity.expand(-1, -1, 3) if mode is ShadingMode.TEXTURELESS else sample.albedo * intensity
+    opacity = weights.sum(dim=1)
+    rgb = (weights * colors).sum(dim=1) + (1.0 - opacity) * torch.tensor(shading.background)
+    return rgb.reshape(size, size, 3).permute(2, 0, 1)
+
+
+def test_the_culled_render_is_the_dense_render_with_its_gradients() -> None:
+    """Skipping the samples that cannot show, and shading only the rest, changes neither the image nor the
+    gradient that reaches the field (beyond the culling thresholds)."""
+    torch.manual_seed(0)
+    field = SDFGridField(FieldConfig(grid_resolutions=(8, 16)))
+    field.set_progress(1.0)
+    with torch.no_grad():
+        for level in field.geometry:
+            level.normal_(0.0, 0.05)
+        for level in field.albedo:
+            level.normal_(0.0, 1.0)
+    camera = orbit_cameras(CameraConfig(), [25.0], elevation_deg=15.0)
+    camera = dataclasses.replace(camera, light=torch.tensor([[2.0, -1.0, 1.5]]))
+    config = RenderConfig(samples_per_ray=96, jitter=False, shading="per-sample")
+    for mode in (ShadingMode.AMBIENT, ShadingMode.COLORED, ShadingMode.TEXTURELESS):
+        culled_image = render(field, camera, mode, config, ShadingConfig(), 16).rgb[0]
+        culled, culled_grad = _image_and_gradient(field, culled_image)
+        dense, dense_grad = _image_and_gradient(field, _dense_reference(field, camera, mode, config))
+        torch.testing.assert_close(culled, dense, atol=2e-3, rtol=0)
+        cosine = torch.nn.functional.cosine_similarity(culled_grad, dense_grad, dim=0)
+        assert cosine > 0.999, (mode, cosine)
+        assert (culled_grad - dense_grad).norm() < 0.02 * dense_grad.norm()
+
+
+def _image_and_gradient(field: SDFGridField, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The image, and the gradient of a fixed random weighting of its pixels with respect to every parameter."""
+    field.zero_grad()
+    (image * torch.rand(image.shape, generator=torch.Generator().manual_seed(1))).sum().backward()
+    grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in field.parameters()]  # albedo: None untextured
+    return image.detach(), torch.cat([g.flatten() for g in grads])
