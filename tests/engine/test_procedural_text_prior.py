@@ -254,7 +254,8 @@ def test_a_stop_during_a_build_leaves_whole_sets_only_and_the_next_build_finishe
         if fraction > 0.5:
             raise Stop
 
-    run = _small_run(guidance_scale=2.0)  # 16 scenes share the unconditional set's views: 16 chunks
+    run = _small_run(guidance_scale=2.0)
+    run.guidance.procedural_views = 16  # one view of each of the 16 unconditional scenes: 16 chunks
     stopped = TextProceduralPrior.from_run_config(run, torch.device("cpu"), tmp_path)
     with pytest.raises(Stop):
         stopped.set_prompt(PROMPT, "", (), stop_in_the_unconditional_set)
