@@ -1,8 +1,11 @@
 """``python -m bench reliability``: start/cancel/kill/parent-death cycles and the bad-input matrix, on real
 engine processes, counting orphans, exit codes, lost steps, lost runs and damaged files.
 
-A cycle starts a small ``generate``, interrupts it one of four ways once it has reported a step, then
-resumes it to the end: a run that cannot be finished is lost. Lost steps are the steps reported before the
+A cycle starts a small ``generate``, interrupts it one of four ways in one of three phases, then resumes it
+to the end: a run that cannot be finished is lost. The phases: the prior's preparation (the text-only prior
+rendering its image sets into a cold cache of the cycle's own, interrupted once it has reported part of
+that work; the cache must then hold whole files only), optimization (once a step is reported) and meshing
+(a finer mesh grid, interrupted once sampling it has begun). Lost steps are the steps reported before the
 interruption that the checkpoint does not hold (0 for every polite way; a kill loses what came after the
 last periodic checkpoint, by design). Stop-to-exit is the time from the interruption to the process's end.
 The matrix feeds each bad input to a new run (or a resume) and expects an ``error`` of an expected kind,
@@ -22,6 +25,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError, safe_open
 
 from engine import checkpoint, protocol
 from engine.config import RunConfig, to_dict
@@ -34,18 +40,26 @@ POLITE = ("stop", "sigterm", "parent-death")
 EXIT_WAIT_S = 30.0  # a process still running this long after its interruption is counted as an orphan
 TINY = ("--set", "render.resolution=32", "--set", "mesh.grid_resolution=32", "--set", "turntable_frames=1")
 TINY += ("--set", "guidance.procedural_views=8", "--preview-every", "0", "--checkpoint-every", "10")
+PHASES = ("optimize", "prior", "mesh")
+# Settings that make a phase last long enough to be interrupted in (seconds here), after TINY's.
+PHASE_SETTINGS = {
+    "optimize": ("--prior", "procedural"),
+    "prior": ("--prior", "procedural-text", "--set", "guidance.procedural_views=240"),
+    "mesh": ("--prior", "procedural", "--set", "mesh.grid_resolution=128"),
+}
 
 
 @dataclass(frozen=True)
 class Cycle:
     way: str
+    phase: str  # "prior" | "optimize" | "mesh": where the interruption landed
     exit_code: int | None  # None: it did not exit (an orphan, killed by the benchmark)
     stop_to_exit_s: float | None
     reported_step: int  # the last step the run reported before the interruption
     checkpoint_step: int | None  # the step its checkpoint holds after it
     lost_steps: int
     resumed: bool  # the resume reached `done` with a mesh
-    damaged: list[str]  # partial or moved-aside files left in the run folder
+    damaged: list[str]  # partial or moved-aside files left in the run folder or the cache, unreadable cache files
 
 
 @dataclass(frozen=True)
@@ -69,13 +83,33 @@ def _engine(args: list[str], **popen: object) -> subprocess.Popen[str]:
     )
 
 
-def _generate_args(out: Path, steps: int, cache: Path) -> list[str]:
-    args = ["generate", "--prompt", "a red cube", "--prior", "procedural", "--preset", "fast", "--seed", "1"]
-    return [*args, "--steps", str(steps), "--out", str(out), "--cache-dir", str(cache), *TINY]
+def _generate_args(out: Path, steps: int, cache: Path, phase: str) -> list[str]:
+    args = ["generate", "--prompt", "a red cube", "--preset", "fast", "--seed", "1", "--steps", str(steps)]
+    return [*args, "--out", str(out), "--cache-dir", str(cache), *TINY, *PHASE_SETTINGS[phase]]
 
 
 def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if p.name.endswith((".partial", ".old")))
+
+
+def _unreadable(cache: Path) -> list[str]:
+    """Cached prior files that do not open (a write that was cut short would be one)."""
+    unreadable = []
+    for path in sorted(cache.rglob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="numpy") as cached:
+                list(cached.keys())
+        except (SafetensorError, OSError):
+            unreadable.append(path.name)
+    return unreadable
+
+
+def _landed(event: dict[str, Any], phase: str, at_step: int) -> bool:
+    """Whether the run has got far enough into ``phase`` to be interrupted there (the phases that are not
+    optimization are stages of the same name)."""
+    if phase == "optimize":
+        return event["event"] == protocol.PROGRESS and event["step"] >= at_step
+    return event["event"] == protocol.STAGE and event["name"] == phase and 0 < (event.get("fraction") or 0) < 1
 
 
 def _interrupt(process: subprocess.Popen[str], way: str) -> None:
@@ -92,16 +126,18 @@ def _interrupt(process: subprocess.Popen[str], way: str) -> None:
         process.stdout.close()
 
 
-def run_cycle(way: str, out: Path, steps: int, cache: Path, at_step: int) -> Cycle:
-    process = _engine(_generate_args(out, steps, cache), stdin=subprocess.PIPE)
+def run_cycle(way: str, out: Path, steps: int, cache: Path, at_step: int, phase: str = "optimize") -> Cycle:
+    process = _engine(_generate_args(out, steps, cache, phase), stdin=subprocess.PIPE)
     assert process.stdout
     reported = 0
     for line in process.stdout:
         event = json.loads(line)
         if event["event"] == protocol.PROGRESS:
             reported = event["step"]
-            if reported >= at_step:
-                break
+        if _landed(event, phase, at_step):
+            break
+    else:
+        raise RuntimeError(f"the {phase} cycle's run ended before it could be interrupted ({way})")
     interrupted = time.perf_counter()
     _interrupt(process, way)
     try:
@@ -121,13 +157,14 @@ def run_cycle(way: str, out: Path, steps: int, cache: Path, at_step: int) -> Cyc
     resumed = resume.returncode == 0 and bool(events) and events[-1]["event"] == protocol.DONE
     return Cycle(
         way=way,
+        phase=phase,
         exit_code=exit_code,
         stop_to_exit_s=None if stop_to_exit is None else round(stop_to_exit, 3),
         reported_step=reported,
         checkpoint_step=saved,
         lost_steps=max(0, reported - (saved or 0)),
         resumed=resumed and (out / "mesh.npz").is_file(),
-        damaged=_leftovers(out),
+        damaged=_leftovers(out) + _leftovers(cache) + _unreadable(cache),
     )
 
 
@@ -205,24 +242,30 @@ def run_bad_input(name: str, scratch: Path) -> BadInput:
     )
 
 
+def _counts(rows: list[Cycle]) -> dict[str, object]:
+    times = [c.stop_to_exit_s for c in rows if c.stop_to_exit_s is not None]
+    return {
+        "cycles": len(rows),
+        "orphans": sum(c.exit_code is None for c in rows),
+        "exit_codes": sorted({c.exit_code for c in rows if c.exit_code is not None}),
+        "lost_steps": sum(c.lost_steps for c in rows),
+        "lost_runs": sum(not c.resumed for c in rows),
+        "damaged_files": sum(len(c.damaged) for c in rows),
+        "stop_to_exit_max_s": max(times) if times else None,
+    }
+
+
 def summarize(cycles: list[Cycle], matrix: list[BadInput]) -> dict[str, object]:
-    per_way = {}
-    for way in WAYS:
-        rows = [c for c in cycles if c.way == way]
-        if not rows:
-            continue
-        times = [c.stop_to_exit_s for c in rows if c.stop_to_exit_s is not None]
-        per_way[way] = {
-            "cycles": len(rows),
-            "orphans": sum(c.exit_code is None for c in rows),
-            "exit_codes": sorted({c.exit_code for c in rows if c.exit_code is not None}),
-            "lost_steps": sum(c.lost_steps for c in rows),
-            "lost_runs": sum(not c.resumed for c in rows),
-            "damaged_files": sum(len(c.damaged) for c in rows),
-            "stop_to_exit_max_s": max(times) if times else None,
-        }
+    per_way = {way: _counts([c for c in cycles if c.way == way]) for way in WAYS if any(c.way == way for c in cycles)}
+    per_phase = {
+        f"{phase}, {way}": _counts(rows)
+        for phase in PHASES
+        for way in WAYS
+        if (rows := [c for c in cycles if c.phase == phase and c.way == way])
+    }
     return {
         "per_way": per_way,
+        "per_phase": per_phase,
         "orphans": sum(c.exit_code is None for c in cycles),
         "lost_runs": sum(not c.resumed for c in cycles),
         "lost_steps_polite": sum(c.lost_steps for c in cycles if c.way in POLITE),
@@ -238,8 +281,10 @@ def run_reliability(
     results_dir: Path,
     ways: tuple[str, ...] = WAYS,
     matrix: tuple[str, ...] = tuple(MATRIX),
+    phases: tuple[str, ...] = PHASES,
 ) -> Path:
-    """``cycles`` interruptions (``ways`` in turn) and the bad inputs named in ``matrix``; the results file."""
+    """``cycles`` interruptions (``ways`` in turn, each way in every one of ``phases`` in turn) and the bad
+    inputs named in ``matrix``; the results file."""
     done: list[Cycle] = []
     bad: list[BadInput] = []
     path = results_dir / RELIABILITY.name
@@ -261,12 +306,13 @@ def run_reliability(
             write()
             print(f"bad input {name}: exit {bad[-1].exit_code}, kind {bad[-1].kind}", flush=True)
         for index in range(cycles):
-            way = ways[index % len(ways)]
-            cycle = run_cycle(way, scratch / f"cycle_{index:03d}", steps, scratch / "cache", 1 + index % (steps - 1))
+            way, phase = ways[index % len(ways)], phases[index // len(ways) % len(phases)]
+            cache = scratch / (f"cache_{index:03d}" if phase == "prior" else "cache")  # a cold cache to build
+            cycle = run_cycle(way, scratch / f"cycle_{index:03d}", steps, cache, 1 + index % (steps - 1), phase)
             done.append(cycle)
             write()
             print(
-                f"cycle {index + 1}/{cycles} {way}: exit {cycle.exit_code}, lost {cycle.lost_steps} steps, "
+                f"cycle {index + 1}/{cycles} {phase}, {way}: exit {cycle.exit_code}, lost {cycle.lost_steps} steps, "
                 f"resumed {cycle.resumed}, stop-to-exit {cycle.stop_to_exit_s} s",
                 flush=True,
             )
@@ -276,7 +322,9 @@ def run_reliability(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench reliability", description=__doc__.splitlines()[0])
-    parser.add_argument("--cycles", type=int, default=52, help="interruptions, the four ways in turn")
+    parser.add_argument(
+        "--cycles", type=int, default=60, help="interruptions, the four ways in turn, each in the three phases in turn"
+    )
     parser.add_argument("--steps", type=int, default=24, help="steps of each cycle's run")
     parser.add_argument("--no-matrix", action="store_true", help="skip the bad-input matrix")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)

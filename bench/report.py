@@ -444,12 +444,13 @@ def reliability_section(page: Page, results: Results) -> None:
     cycles, matrix_size = len(data["cycles"]), len(data["matrix"])
     page.add(
         f"From `bench/reliability.py` on {_machine(results.envelope.machine)}: {cycles} cycles of a "
-        f"{data['steps']}-step run interrupted one of four ways, then resumed to its mesh; {matrix_size} bad "
+        f"{data['steps']}-step run interrupted one of four ways while its prior prepared (the text-only prior, "
+        f"a cold cache), while it optimized or while it meshed, then resumed to its mesh; {matrix_size} bad "
         f"inputs. Target: 0 orphans, 0 lost runs, 0 internal errors. Measured: {measured}."
     )
     rows = [
         [
-            way,
+            *key.split(", "),
             str(w["cycles"]),
             str(w["orphans"]),
             ", ".join(map(str, w["exit_codes"])),
@@ -458,9 +459,10 @@ def reliability_section(page: Page, results: Results) -> None:
             str(w["damaged_files"]),
             _num(w["stop_to_exit_max_s"], 2),
         ]
-        for way, w in summary["per_way"].items()
+        for key, w in summary["per_phase"].items()
     ]
     header = [
+        "phase",
         "way",
         "cycles",
         "orphans",
@@ -471,7 +473,11 @@ def reliability_section(page: Page, results: Results) -> None:
         "stop-to-exit max (s)",
     ]
     page.add(*_table(header, rows))
-    page.add("A kill loses the steps after the last periodic checkpoint (every 10 steps here); a polite stop none.")
+    page.add(
+        "A kill loses the steps after the last periodic checkpoint (every 10 steps here); a polite stop none. "
+        "Damaged files count partial or moved-aside files in the run folder or the prior's cache, and cached "
+        "files that do not open."
+    )
     matrix = [
         [b["name"].replace("|", "/"), str(b["exit_code"]), b["kind"] or "-", "yes" if b["traceback"] else "no",
          "yes" if b["damaged"] else "no"]

@@ -33,7 +33,7 @@ from .guidance.sds import ScoreDistillation
 from .loss import LossBreakdown, LossInputs, step_loss
 from .optimizer import build_optimizer, descend, set_learning_rate
 from .peak_memory import PeakMemoryMeter
-from .prompts import run_suffixes, view_contexts
+from .prompts import view_contexts
 from .registry import FIELDS, resolve
 from .renderer import render, render_image
 from .shading import ShadingMode, sample_mode
@@ -61,7 +61,8 @@ class StepResult:
 
 
 class Trainer:
-    """Owns the field, its optimizer and the run's RNG; reports through ``emit``."""
+    """Owns the field, its optimizer and the run's RNG; reports through ``emit``. The prior arrives with its
+    prompts set (``commands/generate.py`` prepares it, reporting progress and honoring a stop)."""
 
     def __init__(
         self,
@@ -81,8 +82,6 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.field: Field = resolve(FIELDS, config.field.name, "field")(config.field).to(device)
         self.prior = prior
-        prior.set_prompt(config.prompt, config.guidance.negative_prompt, run_suffixes(config.guidance))
-        prior.release_text_encoder()
         self.sds = ScoreDistillation(prior, config.guidance)
         self.optimizer = build_optimizer(self.field, config.optim)
         self.background = TrainingBackground.for_prior(config.shading, prior)

@@ -3,8 +3,9 @@
 Everything a run can know is checked before anything is written: every setting (``engine/config.py``), the
 device, the field and the prior (its vocabulary, or its model files). The run folder's lock
 (``engine/run_lock.py``) is taken before the first write and held to the end, so one process works on a
-folder. A stop (``stop`` on stdin, SIGINT/SIGTERM, a closed stdin or stdout) is honoured between steps,
-between turntable frames and between the chunks and stages of meshing; the trained field is checkpointed
+folder. A stop (``stop`` on stdin, SIGINT/SIGTERM, a closed stdin or stdout) is honoured between the units of
+the prior's preparation (engine/stage_progress.py), between steps, between turntable frames and between the
+chunks and stages of meshing; the trained field is checkpointed
 before the turntable, so a run stopped or killed after optimization is finished by ``--resume`` (which
 then only exports), or by ``remesh`` once its density grid is written.
 """
@@ -29,9 +30,11 @@ from ..device import choose_device, out_of_memory_error
 from ..errors import EngineError
 from ..guidance.base import DiffusionPrior
 from ..mesh.pipeline import export_run
+from ..prompts import run_suffixes
 from ..protocol import MAX_PROMPT_CHARS
 from ..registry import FIELDS, PRIORS, resolve
 from ..run_lock import RunLock
+from ..stage_progress import Progress, StageProgress, Stopped
 from ..stop_signal import StopSignal
 from ..trainer import Trainer
 
@@ -170,7 +173,11 @@ class RunFolder:
     device: torch.device
     prior_class: type[DiffusionPrior]
     resumed: bool
-    has_checkpoint: bool
+    saved_step: int | None  # the step its checkpoint holds (None: no checkpoint yet)
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return self.saved_step is not None
 
 
 def write_config(run_dir: Path, config: RunConfig) -> None:
@@ -200,7 +207,7 @@ def new_run(args: argparse.Namespace) -> RunFolder:
     device, prior_class = check_runnable(config)
     path, lock = claim_new_folder(args.out)
     write_config(path, config)
-    return RunFolder(path, config, lock, device, prior_class, resumed=False, has_checkpoint=False)
+    return RunFolder(path, config, lock, device, prior_class, resumed=False, saved_step=None)
 
 
 def load_run_config(run_dir: Path) -> RunConfig:
@@ -234,12 +241,13 @@ def resume_run(args: argparse.Namespace) -> RunFolder:
         config = load_run_config(path)
         changes = _flags(args, RESUME_FLAGS)
         override(config, changes)
-        has_checkpoint = checkpoint.exists(path / "checkpoint")
-        if has_checkpoint:
-            done = checkpoint.read_meta(path / "checkpoint")["step"]
-            if args.steps is not None and done > args.steps:
+        saved_step = None
+        if checkpoint.exists(path / "checkpoint"):
+            saved_step = checkpoint.read_meta(path / "checkpoint")["step"]
+            if args.steps is not None and saved_step > args.steps:
                 raise EngineError(
-                    f"--steps {args.steps} is fewer than the {done} steps this run has done; give {done} or more",
+                    f"--steps {args.steps} is fewer than the {saved_step} steps this run has done; "
+                    f"give {saved_step} or more",
                     "input",
                 )
             checkpoint.read_meta(path / "checkpoint", config.optim.steps)  # a step past the end is corruption
@@ -249,11 +257,18 @@ def resume_run(args: argparse.Namespace) -> RunFolder:
     except BaseException:
         lock.release()
         raise
-    return RunFolder(path, config, lock, device, prior_class, resumed=True, has_checkpoint=has_checkpoint)
+    return RunFolder(path, config, lock, device, prior_class, resumed=True, saved_step=saved_step)
 
 
-class _ExportStopped(Exception):
-    """Raised from the export's progress callback when a stop was requested."""
+def prepare_prior(folder: RunFolder, cache_dir: Path, progress: Progress) -> DiffusionPrior:
+    """The run's prior, loaded and conditioned on its prompts; each prior reports its own work to ``progress``
+    (loading weights, or rendering and baking its data), which raises ``Stopped`` between units of it."""
+    config = folder.config
+    prior = folder.prior_class.from_run_config(config, folder.device, cache_dir, progress)
+    prior.set_prompt(config.prompt, config.guidance.negative_prompt, run_suffixes(config.guidance), progress)
+    prior.release_text_encoder()
+    progress(1.0)
+    return prior
 
 
 def run(args: argparse.Namespace) -> int:
@@ -283,30 +298,23 @@ def _generate(folder: RunFolder, cache_dir: Path, stop: StopSignal) -> int:
         device=str(folder.device),
         resumed=folder.resumed,
     )
-    emit(protocol.STAGE, name="prior", message=f"preparing the {config.guidance.prior} prior")
-    prior = folder.prior_class.from_run_config(config, folder.device, cache_dir)
+    messages = {"prior": f"preparing the {config.guidance.prior} prior"}
+    progress = StageProgress(emit, stop, messages, uninterruptible=("export",))  # mesh files are replaced together
+
+    def cancelled(step: int) -> int:
+        emit(protocol.CANCELLED, step=step, checkpoint=str(run_dir / "checkpoint"))
+        return 0
+
+    try:
+        prior = prepare_prior(folder, cache_dir, progress.of("prior"))
+    except Stopped:
+        return cancelled(folder.saved_step or 0)
     trainer = Trainer(config, prior, run_dir, emit, folder.device, stop)
     if folder.has_checkpoint:
         trainer.resume()
-
-    def cancelled() -> int:
-        emit(protocol.CANCELLED, step=trainer.step, checkpoint=str(trainer.checkpoint_dir))
-        return 0
-
     if not trainer.optimize() or not trainer.write_turntable():
-        return cancelled()
+        return cancelled(trainer.step)
     density_fn, albedo_fn = trainer.field_callables()
-    reported: dict[str, float] = {}
-
-    def progress(stage: str, fraction: float) -> None:
-        """Stage events at each stage's start, every 10% and its end; a stop is honoured before the files."""
-        if stop.requested and stage != "export":
-            raise _ExportStopped
-        if stage in reported and fraction < 1.0 and fraction - reported[stage] < 0.1:
-            return
-        reported[stage] = fraction
-        emit(protocol.STAGE, name=stage, message=f"{stage} {fraction:.0%}", fraction=round(fraction, 3))
-
     try:
         with trainer.field.frozen():
             result = export_run(
@@ -318,8 +326,8 @@ def _generate(folder: RunFolder, cache_dir: Path, stop: StopSignal) -> int:
                 progress,
                 trainer.field.surface_density,
             )
-    except _ExportStopped:
-        return cancelled()
+    except Stopped:
+        return cancelled(trainer.step)
     emit(
         protocol.DONE,
         run_dir=str(run_dir),

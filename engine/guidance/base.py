@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import torch
 
 from ..cameras import Cameras
-from ..config import RunConfig
+from ..config import GuidanceConfig, RunConfig
 from ..errors import EngineError
 from ..shading import ShadingMode
+from ..stage_progress import Progress, no_progress
 
 
 class PriorError(EngineError):
@@ -42,6 +43,10 @@ class DiffusionPrior(ABC):
 
     Works in the model's own space (pixels for IF and the procedural prior, VAE latents
     for Stable Diffusion): ``encode`` maps a render in [0, 1] there, differentiably.
+    A run builds one with ``from_run_config(run, device, cache_dir, progress)`` and then calls ``set_prompt``
+    with the same ``progress``: whichever of the two does the long work (loading weights, rendering or baking
+    the prompt's data) reports its fraction to it between units of work, and ``progress`` raises
+    ``engine.stage_progress.Stopped`` there when the run is stopped.
     """
 
     name: str
@@ -60,8 +65,15 @@ class DiffusionPrior(ABC):
     def alphas_cumprod(self) -> torch.Tensor:
         """alphabar_t for t = 0 .. num_train_timesteps - 1 (float32, on the prior's device)."""
 
+    @classmethod
+    def guidance_scale_of(cls, guidance: GuidanceConfig) -> float:
+        """The classifier-free guidance scale a run uses: its own, else this prior's default."""
+        return guidance.guidance_scale if guidance.guidance_scale is not None else cls.default_guidance_scale
+
     @abstractmethod
-    def set_prompt(self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...]) -> None:
+    def set_prompt(
+        self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...], progress: Progress = no_progress
+    ) -> None:
         """Prepare conditioning for the prompt with each view suffix (computed once, then reused)."""
 
     @abstractmethod

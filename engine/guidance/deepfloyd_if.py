@@ -17,16 +17,17 @@ from transformers import T5EncoderModel, T5Tokenizer
 
 from .base import PriorError
 from .learned_prior import LearnedPrior, parked_device
-from .model_loading import ModelSource, frozen, load_part
+from .model_loading import PartLoader, frozen
 
 TEXT_TOKENS = 77  # IF pads and truncates prompts to 77 T5 tokens
 PIXEL_CHANNELS = 3
 
 
-def _load_tokenizer(source: ModelSource) -> Any:
+def _load_tokenizer(load: PartLoader) -> Any:
     """The T5 tokenizer; a checkpoint that ships only spiece.model needs sentencepiece to read it."""
+    source = load.source
     try:
-        return load_part(source, T5Tokenizer, "tokenizer")
+        return load(T5Tokenizer, "tokenizer")
     except PriorError as exc:
         has_fast_file = source.is_folder and (Path(source.location) / "tokenizer" / "tokenizer.json").is_file()
         if not has_fast_file and importlib.util.find_spec("sentencepiece") is None:
@@ -51,19 +52,19 @@ class DeepFloydIFPrior(LearnedPrior):
 
     @classmethod
     def load(
-        cls, source: ModelSource, device: torch.device, dtype: torch.dtype, *, low_memory: bool = False
+        cls, load: PartLoader, device: torch.device, dtype: torch.dtype, *, low_memory: bool = False
     ) -> DeepFloydIFPrior:
-        unet = load_part(source, UNet2DConditionModel, "unet", dtype)
+        unet = load(UNet2DConditionModel, "unet", dtype)
         if unet.config.in_channels != PIXEL_CHANNELS or unet.config.encoder_hid_dim is None:
             raise PriorError(
-                f"{source.label} does not look like DeepFloyd IF stage I (its UNet does not take RGB pixels "
+                f"{load.source.label} does not look like DeepFloyd IF stage I (its UNet does not take RGB pixels "
                 "with T5 text); use --prior stable-diffusion for latent models"
             )
         return cls(
             unet=frozen(unet, parked_device(device, low_memory)),  # low-memory: T5 first, then the UNet
-            scheduler=load_part(source, DDPMScheduler, "scheduler"),
-            tokenizer=_load_tokenizer(source),
-            text_encoder=frozen(load_part(source, T5EncoderModel, "text_encoder", dtype), device),
+            scheduler=load(DDPMScheduler, "scheduler"),
+            tokenizer=_load_tokenizer(load),
+            text_encoder=frozen(load(T5EncoderModel, "text_encoder", dtype), device),
             device=device,
             low_memory=low_memory,
         )

@@ -24,8 +24,9 @@ from ..config import GuidanceConfig, RunConfig
 from ..device import denoiser_dtype
 from ..model_discovery import hub_cache_dir
 from ..prompts import view_prompt
+from ..stage_progress import Progress, no_progress
 from .base import DiffusionPrior, PriorError, ViewContext
-from .model_loading import ModelSource, resolve_model
+from .model_loading import ModelSource, PartLoader, resolve_model
 from .perp_neg import perp_neg_guided, perp_neg_view
 
 RENDER_RESOLUTION = 64  # both priors are guided at the paper's 64x64 renders
@@ -125,19 +126,22 @@ class LearnedPrior(DiffusionPrior):
         cls.model_source(run)
 
     @classmethod
-    def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path | None) -> LearnedPrior:
-        """Load the model named by ``run.guidance`` onto ``device``. The guidance scale and negative prompt
-        are per call (``predict_noise``, ``set_prompt``)."""
+    def from_run_config(
+        cls, run: RunConfig, device: torch.device, cache_dir: Path | None, progress: Progress = no_progress
+    ) -> LearnedPrior:
+        """Load the model named by ``run.guidance`` onto ``device``, part by part (reported to ``progress``).
+        The guidance scale and negative prompt are per call (``predict_noise``, ``set_prompt``)."""
+        load = PartLoader(cls.model_source(run), cls.parts, progress)
         dtype = denoiser_dtype(device, run.guidance.half_precision)
-        prior = cls.load(cls.model_source(run), device, dtype, low_memory=run.guidance.low_memory)
+        prior = cls.load(load, device, dtype, low_memory=run.guidance.low_memory)
         prior.perp_neg = run.guidance if run.guidance.perp_neg else None
         return prior
 
     @classmethod
     @abstractmethod
-    def load(cls, source: ModelSource, device: torch.device, dtype: torch.dtype, *, low_memory: bool) -> LearnedPrior:
-        """Build the prior from a checked checkpoint; models run in ``dtype``. The text encoder goes to ``device``,
-        the step networks to ``parked_device(device, low_memory)``."""
+    def load(cls, load: PartLoader, device: torch.device, dtype: torch.dtype, *, low_memory: bool) -> LearnedPrior:
+        """Build the prior from the parts of a checked checkpoint (each of ``parts`` once); models run in
+        ``dtype``. The text encoder goes to ``device``, the step networks to ``parked_device(device, low_memory)``."""
 
     def step_networks(self) -> tuple[torch.nn.Module, ...]:
         """The networks every guidance call uses (the UNet, and the VAE of latent models)."""
@@ -155,8 +159,11 @@ class LearnedPrior(DiffusionPrior):
     def input_resolution(self) -> int:
         return RENDER_RESOLUTION
 
-    def set_prompt(self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...]) -> None:
-        """Embed "prompt, {suffix} view" for each suffix (the bare prompt for "") and the negative prompt."""
+    def set_prompt(
+        self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...], progress: Progress = no_progress
+    ) -> None:
+        """Embed "prompt, {suffix} view" for each suffix (the bare prompt for "") and the negative prompt: one
+        call of the text encoder (loading it was the work ``from_run_config`` reported)."""
         if self._text_encoder is None:
             raise RuntimeError("set_prompt after release_text_encoder: build the prior again for a new prompt")
         texts = [view_prompt(prompt, suffix) if suffix else prompt for suffix in suffixes]

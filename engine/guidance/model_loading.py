@@ -17,6 +17,7 @@ from huggingface_hub import snapshot_download
 from huggingface_hub.errors import EntryNotFoundError, HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
+from ..stage_progress import Progress
 from .base import PriorError
 
 # The config file each part of a diffusers layout must have; the weighted parts also need .safetensors weights.
@@ -146,6 +147,25 @@ def load_part(source: ModelSource, loader: Any, part: str, dtype: torch.dtype | 
         raise PriorError(
             f"could not load the {part} of {source.label} ({reason}); download the model again or pass another one"
         ) from exc
+
+
+class PartLoader:
+    """Loads a checkpoint's parts one after another, reporting each part done to ``progress``: the stop of a
+    run that is loading a model lands between two parts (``engine/stage_progress.py``)."""
+
+    def __init__(self, source: ModelSource, parts: tuple[str, ...], progress: Progress) -> None:
+        self.source = source
+        self.parts = parts
+        self.progress = progress
+        self.loaded = 0
+        progress(0.0)
+
+    def __call__(self, loader: Any, part: str, dtype: torch.dtype | None = None) -> Any:
+        """``load_part`` of one of ``parts``."""
+        value = load_part(self.source, loader, part, dtype)
+        self.loaded += 1
+        self.progress(self.loaded / len(self.parts))
+        return value
 
 
 def frozen(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:

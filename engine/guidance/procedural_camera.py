@@ -27,6 +27,7 @@ from ..procedural.denoiser import ClosedFormDenoiser, linear_schedule_alphas_cum
 from ..procedural.image_set import unconditional_scenes
 from ..procedural.prompt import check_prompts, parse_prompt
 from ..procedural.scene import Scene
+from ..stage_progress import Progress, no_progress, span
 from .base import DiffusionPrior, PriorError, ViewContext
 
 UNCONDITIONAL_SCENES = 8  # random vocabulary scenes (half of them pairs) behind classifier-free guidance
@@ -47,9 +48,18 @@ class CameraProceduralPrior(DiffusionPrior):
     renders_any_background = True
 
     def __init__(
-        self, resolution: int, lights: int, camera: CameraConfig, shading: ShadingConfig, device: torch.device
+        self,
+        resolution: int,
+        lights: int,
+        camera: CameraConfig,
+        shading: ShadingConfig,
+        device: torch.device,
+        unconditional_now: bool = False,
     ) -> None:
         self.resolution = resolution
+        self.unconditional_now = (
+            unconditional_now  # bake the unconditional scenes with the prompt's (a run that guides)
+        )
         self.shading = shading
         self.device = device
         self._alphas_cumprod = linear_schedule_alphas_cumprod(self.num_train_timesteps, device)
@@ -67,9 +77,15 @@ class CameraProceduralPrior(DiffusionPrior):
         check_prompts(run.prompt, run.guidance.negative_prompt)
 
     @classmethod
-    def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path) -> CameraProceduralPrior:
-        """``cache_dir`` is unused: a scene is baked when the run starts, in seconds."""
-        return cls(run.render.resolution, run.guidance.procedural_lights, run.camera, run.shading, device)
+    def from_run_config(
+        cls, run: RunConfig, device: torch.device, cache_dir: Path, progress: Progress = no_progress
+    ) -> CameraProceduralPrior:
+        """``cache_dir`` is unused: scenes are baked by ``set_prompt``, in seconds (reported to its progress)."""
+        guidance = run.guidance
+        unconditional_now = cls.guidance_scale_of(guidance) != 1.0
+        return cls(
+            run.render.resolution, guidance.procedural_lights, run.camera, run.shading, device, unconditional_now
+        )
 
     @property
     def alphas_cumprod(self) -> torch.Tensor:
@@ -79,13 +95,23 @@ class CameraProceduralPrior(DiffusionPrior):
     def input_resolution(self) -> int:
         return self.resolution
 
-    def set_prompt(self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...]) -> None:
-        """Bake the prompt's scene; both prompts are checked now. The unconditional scenes are baked when first
-        needed (guidance at scale 1 never needs them). View suffixes are not needed: the camera says more."""
+    def set_prompt(
+        self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...], progress: Progress = no_progress
+    ) -> None:
+        """Bake the prompt's scene; both prompts are checked now. The unconditional scenes are baked now too when
+        ``unconditional_now``, else when first needed (guidance at scale 1 never needs them). View suffixes are
+        not needed: the camera says more."""
         check_prompts(prompt, negative_prompt)
-        self._scene = BakedScene.bake(Scene(parse_prompt(prompt))).to(self.device)
         self._negative = negative_prompt.strip()
         self._unconditional = None
+        scenes = [Scene(parse_prompt(prompt)), *(self._unconditional_scenes() if self.unconditional_now else [])]
+        baked = [
+            BakedScene.bake(scene, progress=span(progress, index / len(scenes), (index + 1) / len(scenes)))
+            for index, scene in enumerate(scenes)
+        ]
+        self._scene = baked[0].to(self.device)
+        if self.unconditional_now:
+            self._unconditional = [scene.to(self.device) for scene in baked[1:]]
 
     def encode(self, rgb: torch.Tensor) -> torch.Tensor:
         return 2.0 * rgb - 1.0
@@ -104,14 +130,16 @@ class CameraProceduralPrior(DiffusionPrior):
         )
         return 2.0 * rendered.flatten(1) - 1.0
 
+    def _unconditional_scenes(self) -> list[Scene]:
+        """The negative prompt's scene, else random vocabulary scenes."""
+        if self._negative:
+            return [Scene(parse_prompt(self._negative))]
+        return unconditional_scenes(UNCONDITIONAL_SCENES, seed=1)
+
     def unconditional(self) -> list[BakedScene]:
-        """The negative prompt's scene, else random vocabulary scenes (baked on first use)."""
+        """The unconditional scenes, baked (on first use, unless ``set_prompt`` baked them)."""
         if self._unconditional is None:
-            if self._negative:
-                scenes = [Scene(parse_prompt(self._negative))]
-            else:
-                scenes = unconditional_scenes(UNCONDITIONAL_SCENES, seed=1)
-            self._unconditional = [BakedScene.bake(scene).to(self.device) for scene in scenes]
+            self._unconditional = [BakedScene.bake(scene).to(self.device) for scene in self._unconditional_scenes()]
         return self._unconditional
 
     def check_views(self, noisy: torch.Tensor, views: list[ViewContext]) -> BakedScene:

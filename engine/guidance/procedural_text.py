@@ -19,6 +19,7 @@ from ..procedural.denoiser import ClosedFormDenoiser, ViewSelection, ViewWeighti
 from ..procedural.image_set import MODES, ImageSet, ImageSetSettings, load_or_build, unconditional_scenes
 from ..procedural.prompt import SceneSpec, check_prompts, parse_prompt
 from ..procedural.scene import Scene
+from ..stage_progress import Progress, no_progress, span
 from .base import DiffusionPrior, PriorError, ViewContext
 
 _UNCONDITIONAL_SCENES = 16  # random vocabulary scenes behind the unconditional set (half of them pairs)
@@ -55,8 +56,10 @@ class TextProceduralPrior(DiffusionPrior):
         view_width_deg: float,
         device: torch.device,
         cache_dir: Path,
+        unconditional_now: bool = False,
     ) -> None:
         self.settings = settings
+        self.unconditional_now = unconditional_now  # build the unconditional set with the prompt's (a run that guides)
         self.selection = selection
         self.view_width_deg = view_width_deg
         self.device = device
@@ -72,8 +75,11 @@ class TextProceduralPrior(DiffusionPrior):
         check_prompts(run.prompt, run.guidance.negative_prompt)
 
     @classmethod
-    def from_run_config(cls, run: RunConfig, device: torch.device, cache_dir: Path) -> TextProceduralPrior:
-        """The prior for a checked run config (``engine/config.py`` has refused views and selections it cannot use)."""
+    def from_run_config(
+        cls, run: RunConfig, device: torch.device, cache_dir: Path, progress: Progress = no_progress
+    ) -> TextProceduralPrior:
+        """The prior for a checked run config (``engine/config.py`` has refused views and selections it cannot use).
+        Nothing is rendered yet (``set_prompt`` renders); a run that guides builds both sets there."""
         guidance = run.guidance
         settings = ImageSetSettings(
             resolution=run.render.resolution,
@@ -82,7 +88,8 @@ class TextProceduralPrior(DiffusionPrior):
             shading=run.shading,
         )
         selection = ViewSelection(guidance.procedural_view_selection)
-        return cls(settings, selection, guidance.procedural_view_width_deg, device, cache_dir)
+        unconditional_now = cls.guidance_scale_of(guidance) != 1.0
+        return cls(settings, selection, guidance.procedural_view_width_deg, device, cache_dir, unconditional_now)
 
     @property
     def alphas_cumprod(self) -> torch.Tensor:
@@ -102,35 +109,42 @@ class TextProceduralPrior(DiffusionPrior):
         """Renders of random vocabulary scenes, or of the negative prompt (built on first use)."""
         return self._unconditional_device_set().image_set
 
-    def set_prompt(self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...]) -> None:
+    def set_prompt(
+        self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...], progress: Progress = no_progress
+    ) -> None:
         """Build (or load) the prompt's image set; both prompts are checked now.
 
-        The unconditional set (the negative prompt's, else random vocabulary scenes) is built
-        when first needed: guidance at scale 1 never needs it. ``suffixes`` are not needed:
-        each render's view arrives with its ViewContext.
+        The unconditional set (the negative prompt's, else random vocabulary scenes) is built now too when
+        ``unconditional_now`` (as many views as the prompt's: half of the work), else when first needed:
+        guidance at scale 1 never needs it. ``suffixes`` are not needed: each render's view arrives with its
+        ViewContext.
         """
         spec = parse_prompt(prompt)
         self._negative = parse_prompt(negative_prompt) if negative_prompt.strip() else None
-        self._conditional = self._load(spec.text, [Scene(spec)])
+        share = 0.5 if self.unconditional_now else 1.0
+        self._conditional = self._load(spec.text, [Scene(spec)], span(progress, 0.0, share))
         self._unconditional = None
+        if self.unconditional_now:
+            self._unconditional_device_set(span(progress, share, 1.0))
 
     def _conditional_device_set(self) -> _DeviceSet:
         if self._conditional is None:
             raise RuntimeError("set_prompt must be called first")
         return self._conditional
 
-    def _unconditional_device_set(self) -> _DeviceSet:
+    def _unconditional_device_set(self, progress: Progress = no_progress) -> _DeviceSet:
         self._conditional_device_set()
         if self._unconditional is None:
             if self._negative is not None:
-                self._unconditional = self._load(self._negative.text, [Scene(self._negative)])
+                self._unconditional = self._load(self._negative.text, [Scene(self._negative)], progress)
             else:
                 name = f"unconditional-{_UNCONDITIONAL_SCENES}"
-                self._unconditional = self._load(name, unconditional_scenes(_UNCONDITIONAL_SCENES, seed=1))
+                scenes = unconditional_scenes(_UNCONDITIONAL_SCENES, seed=1)
+                self._unconditional = self._load(name, scenes, progress)
         return self._unconditional
 
-    def _load(self, name: str, scenes: list[Scene]) -> _DeviceSet:
-        image_set = load_or_build(name, scenes, self.settings, self.cache_dir)
+    def _load(self, name: str, scenes: list[Scene], progress: Progress) -> _DeviceSet:
+        image_set = load_or_build(name, scenes, self.settings, self.cache_dir, progress)
         weighting = ViewWeighting(
             self.selection, image_set.azimuth, image_set.elevation, self.settings.camera, self.view_width_deg
         )

@@ -28,9 +28,7 @@ class ScoreDistillation:
     def __init__(self, prior: DiffusionPrior, config: GuidanceConfig) -> None:
         self.prior = prior
         self.config = config
-        self.guidance_scale = (
-            config.guidance_scale if config.guidance_scale is not None else prior.default_guidance_scale
-        )
+        self.guidance_scale = prior.guidance_scale_of(config)
 
     def t_range(self, fraction: float) -> tuple[int, int]:
         """Integer [t_min, t_max] at this point of the run; t_max anneals linearly when configured."""

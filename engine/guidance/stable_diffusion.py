@@ -18,7 +18,7 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 from .base import PriorError
 from .learned_prior import LearnedPrior, parked_device
-from .model_loading import ModelSource, frozen, load_part
+from .model_loading import PartLoader, frozen
 
 
 class StableDiffusionPrior(LearnedPrior):
@@ -48,22 +48,22 @@ class StableDiffusionPrior(LearnedPrior):
 
     @classmethod
     def load(
-        cls, source: ModelSource, device: torch.device, dtype: torch.dtype, *, low_memory: bool = False
+        cls, load: PartLoader, device: torch.device, dtype: torch.dtype, *, low_memory: bool = False
     ) -> StableDiffusionPrior:
-        unet = load_part(source, UNet2DConditionModel, "unet", dtype)
-        vae = load_part(source, AutoencoderKL, "vae", dtype)
+        unet = load(UNet2DConditionModel, "unet", dtype)
+        vae = load(AutoencoderKL, "vae", dtype)
         if unet.config.addition_embed_type is not None or unet.config.in_channels != vae.config.latent_channels:
             raise PriorError(
-                f"{source.label} is not a Stable Diffusion 1.x/2.x model (its UNet needs other inputs, "
+                f"{load.source.label} is not a Stable Diffusion 1.x/2.x model (its UNet needs other inputs, "
                 "as SDXL or inpainting models do); pass a text-to-image SD 1.x/2.x checkpoint"
             )
         parked = parked_device(device, low_memory)
         return cls(
             unet=frozen(unet, parked),
             vae=frozen(vae, parked),
-            scheduler=load_part(source, DDPMScheduler, "scheduler"),
-            tokenizer=load_part(source, CLIPTokenizer, "tokenizer"),
-            text_encoder=frozen(load_part(source, CLIPTextModel, "text_encoder", dtype), device),
+            scheduler=load(DDPMScheduler, "scheduler"),
+            tokenizer=load(CLIPTokenizer, "tokenizer"),
+            text_encoder=frozen(load(CLIPTextModel, "text_encoder", dtype), device),
             device=device,
             low_memory=low_memory,
         )

@@ -18,11 +18,13 @@ import torch.nn.functional as F
 from ..cameras import Cameras
 from ..config import ShadingConfig
 from ..shading import ShadingMode, composite, shade
+from ..stage_progress import Progress, no_progress
 from .raymarch import normals as analytic_normals
 from .scene import Scene
 
 BAKE_RESOLUTION = 128
 _CHUNK = 1 << 18
+SHARE_DISTANCE = 0.4  # of a bake's time, the distances at every grid point (measured: 0.2 s of 0.5 s)
 _NEAR_SURFACE_VOXELS = 4  # albedo and normals are baked only this close to the surface (all a hit can read)
 _EPSILON = 1e-3  # a ray has arrived when the distance falls below this
 _LOOSE_EPSILON = 5e-3  # rays still marching at the step limit count as hits within this (grazing rays)
@@ -39,18 +41,27 @@ class BakedScene:
     half: float
 
     @classmethod
-    def bake(cls, scene: Scene, resolution: int = BAKE_RESOLUTION) -> BakedScene:
+    def bake(cls, scene: Scene, resolution: int = BAKE_RESOLUTION, progress: Progress = no_progress) -> BakedScene:
+        """Each chunk of grid points evaluated reports the fraction done (where a stop lands): the distances
+        first (SHARE_DISTANCE of the work), then albedo and normals near the surface."""
         half = scene.radius * 1.02 + 4.0 / resolution
         axis = torch.linspace(-half, half, resolution)
         z, y, x = torch.meshgrid(axis, axis, axis, indexing="ij")  # grid_sample's (D, H, W) is (z, y, x)
         points = torch.stack([x, y, z], dim=-1).reshape(-1, 3)
         with torch.no_grad():
-            distance = torch.cat([scene.distance(chunk) for chunk in points.split(_CHUNK)])
+            chunks = points.split(_CHUNK)
+            distances = []
+            for index, chunk in enumerate(chunks):
+                distances.append(scene.distance(chunk))
+                progress(SHARE_DISTANCE * (index + 1) / len(chunks))
+            distance = torch.cat(distances)
             near = (distance.abs() < _NEAR_SURFACE_VOXELS * 2.0 * half / (resolution - 1)).nonzero().squeeze(1)
             albedo, normal = torch.zeros(len(points), 3), torch.zeros(len(points), 3)
-            for chunk in near.split(_CHUNK):
+            near_chunks = near.split(_CHUNK)
+            for index, chunk in enumerate(near_chunks):
                 albedo[chunk] = scene.albedo(points[chunk])
                 normal[chunk] = analytic_normals(scene, points[chunk])
+                progress(SHARE_DISTANCE + (1.0 - SHARE_DISTANCE) * (index + 1) / len(near_chunks))
         channels = torch.cat([distance[:, None], albedo, normal], dim=1).T
         return cls(channels.reshape(1, 7, resolution, resolution, resolution).contiguous(), half)
 

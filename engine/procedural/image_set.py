@@ -22,6 +22,7 @@ from ..atomic_write import replacing
 from ..cameras import Cameras, sample_cameras
 from ..config import CameraConfig, ShadingConfig
 from ..shading import ShadingMode
+from ..stage_progress import Progress, no_progress
 from .prompt import ObjectSpec, SceneSpec
 from .raymarch import render
 from .scene import Scene
@@ -57,17 +58,27 @@ class ImageSet:
         return self.images[MODES.index(mode)]
 
 
-def build_image_set(scenes: list[Scene], settings: ImageSetSettings) -> ImageSet:
-    """Render ``settings.views`` cameras, split evenly over ``scenes`` in order."""
+def build_image_set(scenes: list[Scene], settings: ImageSetSettings, progress: Progress = no_progress) -> ImageSet:
+    """Render ``settings.views`` cameras, split evenly over ``scenes`` in order; each chunk of views rendered
+    reports the fraction of views done (where a stop lands: ``engine/stage_progress.py``)."""
     generator = torch.Generator().manual_seed(settings.seed)
     cameras = sample_cameras(settings.camera, settings.views, generator)
     bounds = [round(i * settings.views / len(scenes)) for i in range(len(scenes) + 1)]
     chunks = []
+    progress(0.0)
     for scene, start, stop in zip(scenes, bounds[:-1], bounds[1:], strict=True):
         for first in range(start, stop, _CHUNK):
-            part = _select(cameras, slice(first, min(first + _CHUNK, stop)))
-            rendered = render(scene, part, settings.resolution, MODES, settings.shading, settings.supersample)
+            last = min(first + _CHUNK, stop)
+            rendered = render(
+                scene,
+                _select(cameras, slice(first, last)),
+                settings.resolution,
+                MODES,
+                settings.shading,
+                settings.supersample,
+            )
             chunks.append(torch.stack([rendered[mode] for mode in MODES]))
+            progress(last / settings.views)
     images = torch.cat(chunks, dim=1)
     return ImageSet(_quantise(images), cameras.azimuth.clone(), cameras.elevation.clone())
 
@@ -83,13 +94,16 @@ def unconditional_scenes(count: int, seed: int) -> list[Scene]:
     return [Scene(spec) for spec in specs]
 
 
-def load_or_build(name: str, scenes: list[Scene], settings: ImageSetSettings, cache_dir: Path) -> ImageSet:
-    """The cached set for ``name`` (a canonical prompt) under these settings, building it on a miss."""
+def load_or_build(
+    name: str, scenes: list[Scene], settings: ImageSetSettings, cache_dir: Path, progress: Progress = no_progress
+) -> ImageSet:
+    """The cached set for ``name`` (a canonical prompt) under these settings, building it on a miss. A build
+    that is stopped (``progress`` raises) writes nothing: the cache holds whole sets only."""
     path = Path(cache_dir) / f"procedural-{cache_key(name, settings)}.safetensors"
     cached = _read(path, settings)
     if cached is not None:
         return cached
-    image_set = build_image_set(scenes, settings)
+    image_set = build_image_set(scenes, settings, progress)
     _write(path, image_set, name)
     return image_set
 

@@ -99,3 +99,13 @@ def test_cancel_that_needed_a_kill_is_still_a_cancel() -> None:
 def test_durations_and_exits_in_words() -> None:
     assert [format_duration(s) for s in (4.4, 65, 3725)] == ["4 s", "1 min 05 s", "1 h 02 min"]
     assert (describe_exit(3), describe_exit(-15)) == ("exit code 3", "ended by SIGTERM")
+
+
+def test_the_priors_preparation_shows_its_fraction_until_optimization_begins() -> None:
+    state = RunState()
+    state.apply(started())
+    state.apply(event("stage", name="prior", message="preparing the procedural-text prior 40%", fraction=0.4))
+    assert state.progress == 0.4 and state.progress_label() == "Preparing the procedural-text prior 40%"
+    state.apply(event("stage", name="optimize", message="optimizing 100 steps"))
+    state.apply(event("progress", step=10, total=100, loss=0.5, it_per_s=4.0, eta_s=22.5))
+    assert state.progress == 0.1 and state.progress_label().startswith("Step 10/100")

@@ -28,6 +28,7 @@ from engine import checkpoint, optimizer
 from engine.cameras import sample_cameras
 from engine.commands.generate import default_cache_dir
 from engine.config import RunConfig, override
+from engine.prompts import run_suffixes
 from engine.registry import FIELDS, PRIORS, resolve
 from engine.renderer import render
 from engine.shading import ShadingMode
@@ -108,6 +109,8 @@ def _steps_checkpoint_resume(config: RunConfig, device: torch.device, run_dir: P
     """Two steps, a checkpoint, a step, a resume from the checkpoint, the same step again (it must end where the
     first one did), a preview and the export's field queries; the checkpoint of the last step."""
     prior = resolve(PRIORS, config.guidance.prior, "prior").from_run_config(config, device, default_cache_dir())
+    prior.set_prompt(config.prompt, config.guidance.negative_prompt, run_suffixes(config.guidance))
+    prior.release_text_encoder()
     trainer = Trainer(config, prior, run_dir, lambda *event, **fields: None, device)
     trainer.train_step()
     trainer.train_step()

@@ -51,8 +51,10 @@ def test_closed_form_denoiser_equals_brute_force(t_fraction):
     assert torch.allclose((noisy - alpha * x0) / sigma, eps)
 
 
-def _small_run(selection: str = "suffix") -> RunConfig:
+def _small_run(selection: str = "suffix", guidance_scale: float = 1.0) -> RunConfig:
+    """At guidance scale 1 (not the prior's default) a prior builds its unconditional set only when used."""
     run = RunConfig(prompt=PROMPT)
+    run.guidance.guidance_scale = guidance_scale
     run.render.resolution = 16
     run.guidance.procedural_views = 24
     run.guidance.procedural_view_selection = selection
@@ -232,3 +234,39 @@ def test_sds_on_a_single_image_reaches_an_image_of_the_prompted_scene(prior):
     to_prompted = (prompted - x).square().mean(-1).min()
     assert to_prompted < 0.01  # close to one of the prompt's renders (mean squared error in [-1, 1])
     assert to_prompted < (others - x).square().mean(-1).min() / 5
+
+
+def test_a_run_that_guides_builds_both_sets_in_set_prompt_reporting_its_progress(tmp_path):
+    prior = TextProceduralPrior.from_run_config(_small_run(guidance_scale=2.0), torch.device("cpu"), tmp_path)
+    reported: list[float] = []
+    prior.set_prompt(PROMPT, "", (), reported.append)
+    assert len(list((tmp_path / "procedural").glob("*.safetensors"))) == 2  # the prompt's and the unconditional
+    assert reported[0] == 0.0 and reported[-1] == 1.0 and reported == sorted(reported)
+    assert 0.5 in reported  # the prompt's set is half of the work
+
+
+@pytest.mark.slow
+def test_a_stop_during_a_build_leaves_whole_sets_only_and_the_next_build_finishes_them(tmp_path):
+    class Stop(Exception):
+        pass
+
+    def stop_in_the_unconditional_set(fraction: float) -> None:
+        if fraction > 0.5:
+            raise Stop
+
+    run = _small_run(guidance_scale=2.0)
+    run.guidance.procedural_views = 16  # one view of each of the 16 unconditional scenes: 16 chunks
+    stopped = TextProceduralPrior.from_run_config(run, torch.device("cpu"), tmp_path)
+    with pytest.raises(Stop):
+        stopped.set_prompt(PROMPT, "", (), stop_in_the_unconditional_set)
+    cache = tmp_path / "procedural"
+    (prompt_set,) = cache.iterdir()  # the prompt's set, complete; no partial of the other
+    written = prompt_set.stat().st_mtime_ns
+
+    finished = TextProceduralPrior.from_run_config(run, torch.device("cpu"), tmp_path)
+    finished.set_prompt(PROMPT, "", ())
+    assert prompt_set.stat().st_mtime_ns == written  # reused
+    fresh = TextProceduralPrior.from_run_config(run, torch.device("cpu"), tmp_path / "fresh")
+    fresh.set_prompt(PROMPT, "", ())
+    assert torch.equal(finished.unconditional_set.images, fresh.unconditional_set.images)
+    assert sorted(p.suffix for p in cache.iterdir()) == [".safetensors", ".safetensors"]

@@ -26,7 +26,7 @@ class LinearPrior(DiffusionPrior):
     def alphas_cumprod(self) -> torch.Tensor:
         return self._alphas
 
-    def set_prompt(self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...]) -> None:
+    def set_prompt(self, prompt: str, negative_prompt: str, suffixes: tuple[str, ...], progress: object = None) -> None:
         pass
 
     def encode(self, rgb: torch.Tensor) -> torch.Tensor:

@@ -14,9 +14,10 @@ from safetensors.torch import load_file, save_file
 
 from engine.errors import EngineError
 from engine.guidance.base import PriorError
-from engine.guidance.model_loading import resolve_model
+from engine.guidance.model_loading import PartLoader, resolve_model
 from engine.guidance.stable_diffusion import StableDiffusionPrior
 from engine.registry import PRIORS, resolve
+from engine.stage_progress import Stopped, no_progress
 from tests.fixtures.prior_checks import copy_into_hub_cache, run_config_for, sds_steps, views
 from tests.fixtures.tiny_models import build_tiny_stable_diffusion
 
@@ -208,7 +209,7 @@ def test_half_precision_reads_the_fp16_variant_when_both_are_there(
     marked = {name: torch.full_like(tensor, 0.5, dtype=torch.float16) for name, tensor in full.items()}
     save_file(marked, folder / "unet" / "diffusion_pytorch_model.fp16.safetensors")
     source = resolve_model(str(folder), StableDiffusionPrior.parts, offline=True, cache_dir=None, prior="test")
-    prior = StableDiffusionPrior.load(source, CPU, dtype)
+    prior = StableDiffusionPrior.load(PartLoader(source, StableDiffusionPrior.parts, no_progress), CPU, dtype)
     expected = marked if expect_variant else full
     for name, param in prior.unet.named_parameters():
         assert param.dtype == dtype
@@ -278,3 +279,24 @@ def test_name_that_is_neither_folder_nor_hub_id() -> None:
 
 def test_other_model_families_are_refused(tiny_deepfloyd_if: Path) -> None:
     assert "vae/config.json" in str(user_error(str(tiny_deepfloyd_if)))
+
+
+def test_loading_reports_each_part_and_a_stop_lands_between_parts(tiny_stable_diffusion: Path) -> None:
+    """The learned priors' preparation is loading their parts: each part loaded is reported (the stage's bar),
+    and a stop requested while one loads ends the loading before the next."""
+    run = run_config_for(str(tiny_stable_diffusion))
+    seen: list[float] = []
+    StableDiffusionPrior.from_run_config(run, CPU, None, seen.append)
+    parts = len(StableDiffusionPrior.parts)
+    assert seen == [index / parts for index in range(parts + 1)]
+
+    loaded: list[float] = []
+
+    def stop_after_the_unet(fraction: float) -> None:
+        loaded.append(fraction)
+        if fraction > 0:
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        StableDiffusionPrior.from_run_config(run, CPU, None, stop_after_the_unet)
+    assert loaded == [0.0, 1 / parts]
