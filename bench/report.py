@@ -154,6 +154,89 @@ def _front_text(result: dict[str, Any]) -> str:
     return "; ".join(verdicts)
 
 
+# Issue 16's bars for the quality suite: mean IoU per category, and the rest measured on every prompt.
+CATEGORY_IOU_TARGETS = {"shape": 0.85, "composition": 0.80, "fronted": 0.70}
+MEAN_NORMAL_CONSISTENCY_TARGET = 0.90
+FACE_BUDGET = 60_000
+DECIMATION_CHAMFER_SLACK = 0.10  # the exported mesh's Chamfer at most this much above the undecimated one's
+ORACLE_GAP_TARGET = 0.05
+COLOR_VARIANTS = ("a white cube", "a gray cube", "a black cube")  # one shape on the default background
+COLOR_SPREAD_TARGET = 0.05
+
+
+def _verdict(measured: float, target: float, at_least: bool) -> str:
+    shown = round(measured, 3)  # judged as printed: 0.93 - 0.88 is 0.05, not 0.05000000000000004
+    met = shown >= target if at_least else shown <= target
+    return "met" if met else f"**missed** by {abs(measured - target):.3f}"
+
+
+def quality_targets(baseline: list[dict[str, Any]], oracle: dict[str, float | None]) -> list[list[str]]:
+    """Rows of target, measured, verdict for the suite's bars that these runs can judge."""
+    scored = [r for r in baseline if r["iou"] is not None]
+    rows = []
+    for category, target in CATEGORY_IOU_TARGETS.items():
+        values = [r["iou"] for r in scored if r["category"] == category]
+        if values:
+            mean = sum(values) / len(values)
+            rows.append(
+                [f"mean IoU, {category} ({len(values)}) >= {target}", f"{mean:.3f}", _verdict(mean, target, True)]
+            )
+    consistency = [r["normal_consistency"] for r in scored if r.get("normal_consistency") is not None]
+    if consistency:
+        mean = sum(consistency) / len(consistency)
+        rows.append(
+            [
+                f"mean normal consistency >= {MEAN_NORMAL_CONSISTENCY_TARGET}",
+                f"{mean:.3f}",
+                _verdict(mean, MEAN_NORMAL_CONSISTENCY_TARGET, True),
+            ]
+        )
+    fronted = [r for r in scored if r["fronts"]]
+    if fronted:
+        ok = sum(1 for r in fronted if r["front_ok"])
+        rows.append(
+            [
+                "prompts with a fronted object: one front, at -Y",
+                f"{ok} of {len(fronted)}",
+                "met" if ok == len(fronted) else "**missed**",
+            ]
+        )
+    faces = [r["run"]["faces"] for r in scored if r["run"].get("faces") is not None]
+    if faces:
+        rows.append([f"most faces <= {FACE_BUDGET}", str(max(faces)), _verdict(max(faces), FACE_BUDGET, False)])
+    growth = [r["chamfer"] / r["undecimated_chamfer"] - 1.0 for r in scored if r.get("undecimated_chamfer")]
+    if growth:
+        worst = max(growth)
+        rows.append(
+            [
+                f"decimated Chamfer at most {DECIMATION_CHAMFER_SLACK:.0%} above undecimated",
+                f"{worst:+.1%}",
+                "met" if worst <= DECIMATION_CHAMFER_SLACK else "**missed**",
+            ]
+        )
+    variants = [r["iou"] for r in scored if r["prompt"] in COLOR_VARIANTS]
+    if len(variants) == len(COLOR_VARIANTS):
+        spread = max(variants) - min(variants)
+        rows.append(
+            [
+                f"white, gray and black cube within {COLOR_SPREAD_TARGET} IoU",
+                f"spread {spread:.3f}",
+                _verdict(spread, COLOR_SPREAD_TARGET, False),
+            ]
+        )
+    gaps = {r["prompt"]: oracle[r["prompt"]] - r["iou"] for r in scored if oracle.get(r["prompt"]) is not None}
+    if gaps:
+        worst_prompt = max(gaps, key=lambda prompt: gaps[prompt])
+        rows.append(
+            [
+                f"IoU within {ORACLE_GAP_TARGET} of the oracle ({len(gaps)} with an oracle run)",
+                f"largest gap {gaps[worst_prompt]:.3f} ({worst_prompt})",
+                _verdict(gaps[worst_prompt], ORACLE_GAP_TARGET, False),
+            ]
+        )
+    return rows
+
+
 def quality_section(page: Page, results: Results) -> None:
     quality, settings = results.payload, results.payload["settings"]
     page.add(_provenance(results.envelope))
@@ -208,6 +291,10 @@ def quality_section(page: Page, results: Results) -> None:
         summary = [[c, str(len(v)), _num(_mean(v))] for c, v in by_category.items()]
         page.add("Mean IoU per category:")
         page.add(*_table(["category", "prompts", "mean IoU"], summary))
+    targets = quality_targets(baseline, oracle)
+    if targets:
+        page.add("Targets (issue 16), judged on these runs:")
+        page.add(*_table(["target", "measured", "verdict"], targets))
     page.image(plots.iou_per_prompt(quality, page.plots_dir / "iou_per_prompt.png"), "IoU per prompt")
     page.image(plots.loss_curves(quality, page.plots_dir / "loss_curves.png"), "loss curves")
     strips = [r for r in baseline if r["strip"]]

@@ -9,11 +9,12 @@ import math
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench.quality import front_verdict
-from bench.report import REPORT_PATH, SECTIONS, ablation_matrix, ablation_rows, build_report
+from bench.report import REPORT_PATH, SECTIONS, ablation_matrix, ablation_rows, build_report, quality_targets
 from bench.results_file import RESULTS_DIR, SCHEMA_VERSION, Envelope, Results, write_results
 
 FILES = {s.source.name: s.source.kind for s in SECTIONS}
@@ -118,3 +119,33 @@ def test_ablation_rows_pair_each_run_with_its_prompts_baseline() -> None:
     header, matrix = ablation_matrix(quality)
     assert header == ["prompt", "baseline", "no-view-prompts"]
     assert matrix == [["a yellow duck", "0.600 (ok)", "0.450 (janus)"], ["a brown chair", "0.500 (ok)", "0.400 (ok)"]]
+
+
+def _scored(prompt: str, category: str, iou: float, **fields: Any) -> dict[str, Any]:
+    run = {"faces": fields.pop("faces", 1000)}
+    row = {"prompt": prompt, "category": category, "iou": iou, "fronts": [], "front_ok": None, "run": run}
+    return row | {"normal_consistency": 0.9, "chamfer": 0.0105, "undecimated_chamfer": 0.01} | fields
+
+
+def testquality_targets_are_judged_with_the_margin_of_a_miss() -> None:
+    baseline = [
+        _scored("a red cube", "shape", 0.90),
+        _scored("a blue sphere", "shape", 0.78, faces=61000),
+        _scored("a pink mug", "fronted", 0.40, fronts=[{"verdict": "ok"}], front_ok=True),
+        _scored("a yellow duck", "fronted", 0.90, fronts=[{"verdict": "janus"}], front_ok=False),
+        _scored("a white cube", "custom", 0.90),
+        _scored("a gray cube", "custom", 0.88),
+        _scored("a black cube", "custom", 0.93),
+    ]
+    rows = {row[0]: row[1:] for row in quality_targets(baseline, {"a pink mug": 0.47, "a red cube": 0.92})}
+    assert rows["mean IoU, shape (2) >= 0.85"] == ["0.840", "**missed** by 0.010"]
+    assert rows["mean IoU, fronted (2) >= 0.7"] == ["0.650", "**missed** by 0.050"]
+    assert "mean IoU, composition" not in " ".join(rows)  # no composition was run
+    assert rows["prompts with a fronted object: one front, at -Y"] == ["1 of 2", "**missed**"]
+    assert rows["most faces <= 60000"] == ["61000", "**missed** by 1000.000"]
+    assert rows["decimated Chamfer at most 10% above undecimated"] == ["+5.0%", "met"]
+    assert rows["white, gray and black cube within 0.05 IoU"] == ["spread 0.050", "met"]
+    assert rows["IoU within 0.05 of the oracle (2 with an oracle run)"] == [
+        "largest gap 0.070 (a pink mug)",
+        "**missed** by 0.020",
+    ]
