@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--ablations", action="store_true", help="also the paper's ablations")
     quality.add_argument("--ablation-names", nargs="+", default=None, help="a subset of the ablations")
     quality.add_argument("--ablation-prompts", nargs="+", default=None, help="default: the fronted prompts")
+    quality.add_argument(
+        "--no-baselines", action="store_true", help="only the ablations (a shard whose baselines another one runs)"
+    )
     _add_run_options(quality)
 
     speed = sub.add_parser("speed", help="it/s, prompt-to-mesh time and peak memory per preset")
@@ -98,7 +101,8 @@ def run_quality(args: argparse.Namespace) -> int:
     ablations = ablations_named(getattr(args, "ablation_names", None)) if args.ablations else ()
     ablation_prompts = getattr(args, "ablation_prompts", None) or list(ABLATION_PROMPTS)
     entries = entries_for(getattr(args, "prompts", ["all"]))
-    path = QualityBench(settings, args.results, args.work).run(entries, ablations, ablation_prompts)
+    bench = QualityBench(settings, args.results, args.work)
+    path = bench.run(entries, ablations, ablation_prompts, baselines=not getattr(args, "no_baselines", False))
     print(f"wrote {path}")
     return 0
 

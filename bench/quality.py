@@ -122,15 +122,22 @@ class QualityBench:
         self._truth_frames: dict[str, Any] = {}  # ground-truth turntables by turntable_strip.truth_key
 
     def run(
-        self, entries: tuple[SuiteEntry, ...], ablations: tuple[Ablation, ...], ablation_prompts: list[str]
+        self,
+        entries: tuple[SuiteEntry, ...],
+        ablations: tuple[Ablation, ...],
+        ablation_prompts: list[str],
+        baselines: bool = True,
     ) -> Path:
+        """Every entry's baseline, then each ablation of each ablation prompt (with the prompt's baseline if it has
+        none yet). Without ``baselines`` only the ablations run: a shard of a run whose baselines another shard
+        measures (the same settings give the same baseline on a CPU)."""
         check_prompts([e.prompt for e in entries] + list(ablation_prompts))
         self.ablations = ablations
-        for entry in entries:
+        for entry in entries if baselines else ():
             self._measure(entry.prompt, entry.category, BASELINE, ())
         categories = {e.prompt: e.category for e in entries}
         for prompt in ablation_prompts if ablations else []:
-            if not any(r.prompt == prompt and r.variant == BASELINE for r in self.results):
+            if baselines and not any(r.prompt == prompt and r.variant == BASELINE for r in self.results):
                 self._measure(prompt, categories.get(prompt, "fronted"), BASELINE, ())
             for ablation in ablations:
                 self._measure(prompt, categories.get(prompt, "fronted"), ablation.name, ablation.overrides)

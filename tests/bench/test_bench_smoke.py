@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from bench.engine_run import EngineRequest, run_engine
-from bench.quality import front_verdict
+from bench.quality import QualityBench, QualitySettings, front_verdict
 from bench.results_file import SCHEMA_VERSION
 from bench.smoke import SMOKE_STEPS
-from bench.suite import ABLATION_PROMPTS, SUITE, check_prompts
+from bench.suite import ABLATION_PROMPTS, SUITE, ablations_named, check_prompts, entries_for
 from engine.procedural.prompt import parse_prompt
 from engine.procedural.vocabulary import as_json
 from engine.trainer import PREVIEW_RESOLUTION
@@ -101,3 +101,17 @@ def test_a_failed_engine_run_is_recorded_with_the_engines_message(tmp_path: Path
     assert record.exit_code == 2 and not record.ok
     assert record.error is not None and "plaid" in record.error
     assert record.peak_rss_mib > 10
+
+
+@pytest.mark.parametrize("baselines", [True, False])
+def test_a_shard_without_baselines_runs_only_the_ablations(
+    baselines: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measured: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        QualityBench, "_measure", lambda self, prompt, category, variant, extra: measured.append((prompt, variant))
+    )
+    bench = QualityBench(QualitySettings(preset="fast"), tmp_path / "results", tmp_path / "work")
+    bench.run(entries_for(["a red cube"]), ablations_named(["oracle"]), ["a pink mug"], baselines=baselines)
+    expected = [("a red cube", "baseline"), ("a pink mug", "baseline")] if baselines else []
+    assert measured == [*expected, ("a pink mug", "oracle")]
