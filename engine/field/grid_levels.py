@@ -48,12 +48,6 @@ class GridLevels(Field):
         self.active_levels = n if ramp <= 0 else min(n, 1 + int(fraction / ramp * (n - 1) + 1e-9))
 
     @contextmanager
-    def frozen(self) -> Iterator[None]:
-        """The level volumes built once, without gradients, for many queries (export samples 256^3 points)."""
-        with torch.no_grad(), self._holding(self.volumes()):
-            yield
-
-    @contextmanager
     def one_step(self) -> Iterator[None]:
         """The level volumes built once for a training step (culling pass, shaded pass, regularizers)."""
         with self._holding(self.volumes()):
