@@ -1,6 +1,7 @@
 """``python -m bench COMMAND``: run benchmarks, write JSON under bench/results/, regenerate bench/REPORT.md.
 
-python -m bench quality [--prompts all|smoke|P ...] [--preset fast] [--ablations] [--seed 0]
+python -m bench quality [--prompts all|smoke|P ...] [--preset fast] [--ablations] [--seed 0] [--jobs 2]
+python -m bench ablations [--seeds 0 1 2] [--names no-view-prompts no-textureless] [--jobs 2]
 python -m bench speed [--presets fast balanced quality]
 python -m bench report
 python -m bench mesh | import | gpu | prior | batch | reliability [their own arguments]
@@ -20,13 +21,15 @@ from engine.errors import EngineError
 
 from .report import REPORT_PATH
 from .results_file import RESULTS_DIR
+from .suite import PAPER_ABLATIONS, TEXT_PRIOR
 
 WORK_DIR = RESULTS_DIR / "runs.tmp"  # engine run folders (meshes, grids, frames); ignored by git
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_run_options(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     parser.add_argument("--steps", type=int, default=None, help="optimization steps (default: the preset's)")
-    parser.add_argument("--seed", type=int, default=0)
+    if seed:
+        parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="engine config field for every run (JSON)"
     )
@@ -51,7 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument(
         "--no-baselines", action="store_true", help="only the ablations (a shard whose baselines another one runs)"
     )
+    quality.add_argument("--jobs", type=int, default=1, help="engine runs side by side (one torch thread each)")
     _add_run_options(quality)
+
+    ablations = sub.add_parser("ablations", help="the paper's ablations over several seeds, into ablations.json")
+    ablations.add_argument("--prompts", nargs="+", default=None, help="default: the fronted prompts")
+    ablations.add_argument("--names", nargs="+", default=list(PAPER_ABLATIONS), help="which ablations")
+    ablations.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ablations.add_argument("--prior", default=TEXT_PRIOR, help="the prior every run uses (the paper's: text only)")
+    ablations.add_argument("--preset", choices=sorted(PRESETS), default="fast")
+    ablations.add_argument("--jobs", type=int, default=1, help="engine runs side by side (one torch thread each)")
+    _add_run_options(ablations, seed=False)
 
     speed = sub.add_parser("speed", help="it/s, prompt-to-mesh time and peak memory per preset")
     speed.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=["fast", "balanced", "quality"])
@@ -102,7 +115,29 @@ def run_quality(args: argparse.Namespace) -> int:
     ablation_prompts = getattr(args, "ablation_prompts", None) or list(ABLATION_PROMPTS)
     entries = entries_for(getattr(args, "prompts", ["all"]))
     bench = QualityBench(settings, args.results, args.work)
-    path = bench.run(entries, ablations, ablation_prompts, baselines=not getattr(args, "no_baselines", False))
+    baselines = not getattr(args, "no_baselines", False)
+    path = bench.run(entries, ablations, ablation_prompts, baselines=baselines, jobs=getattr(args, "jobs", 1))
+    print(f"wrote {path}")
+    return 0
+
+
+def run_ablations(args: argparse.Namespace) -> int:
+    """The paper's ablation study: each ablation and the full method on the same prompts and seeds, one prior."""
+    from .quality import QualityBench, QualitySettings
+    from .results_file import ABLATIONS
+    from .suite import ABLATION_PROMPTS, ablations_named
+
+    settings = QualitySettings(
+        preset=args.preset,
+        steps=args.steps,
+        seed=args.seeds[0],
+        overrides=(("guidance.prior", args.prior), *_overrides(args)),
+        negative_prompt=args.negative_prompt,
+        cache_dir=args.cache_dir,
+    )
+    bench = QualityBench(settings, args.results, args.work, results_file=ABLATIONS)
+    prompts = args.prompts or list(ABLATION_PROMPTS)
+    path = bench.run((), ablations_named(args.names), prompts, seeds=tuple(args.seeds), jobs=args.jobs)
     print(f"wrote {path}")
     return 0
 
@@ -138,7 +173,15 @@ def run_all(args: argparse.Namespace) -> int:
 
     args.ablations, args.presets = True, list(PRESETS)
     failed = []
-    for name, step in (("quality", lambda: run_quality(args)), ("speed", lambda: run_speed_command(args))):
+    study = argparse.Namespace(
+        **{**vars(args), "names": list(PAPER_ABLATIONS), "seeds": [0, 1, 2], "prior": TEXT_PRIOR, "prompts": None}
+    )
+    steps = (
+        ("quality", lambda: run_quality(args)),
+        ("ablations", lambda: run_ablations(study)),
+        ("speed", lambda: run_speed_command(args)),
+    )
+    for name, step in steps:
         if step() != 0:
             failed.append(name)
     for name in ("mesh", "import", "prior", "batch", "reliability"):
@@ -182,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_smoke_command(args.out)
         if args.command == "quality":
             return run_quality(args)
+        if args.command == "ablations":
+            return run_ablations(args)
         if args.command == "speed":
             return run_speed_command(args)
         if args.command == "report":

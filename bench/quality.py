@@ -4,7 +4,9 @@ albedo error, front check, time.
 Each prompt runs ``python -m engine generate`` in its own process (bench/engine_run.py), then its
 mesh is compared with the prompt's ground-truth scene (engine/metrics.py) and a turntable strip of
 result beside truth is written. Ablations rerun the fronted prompts with one thing of the paper's
-method taken away. Results are rewritten after every run, so an interrupted suite keeps what it measured.
+method taken away, over one seed or several. ``jobs`` runs that many engines side by side (each on one
+torch thread), so a 2-core machine measures the suite in half the time without merging shards by hand.
+Results are rewritten after every run, so an interrupted suite keeps what it measured.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .engine_run import EngineRequest, RunRecord, run_engine, warm_prior_cache
-from .results_file import QUALITY, Envelope, Results, write_results
+from .results_file import QUALITY, Envelope, Results, ResultsFile, write_results
 from .suite import Ablation, SuiteEntry, check_prompts
 
 BASELINE = "baseline"
@@ -40,16 +44,27 @@ class QualitySettings:
     iou_resolution: int = 96
     surface_samples: int = 20_000
 
-    def request(self, prompt: str, extra: tuple[tuple[str, Any], ...] = ()) -> EngineRequest:
+    def request(self, prompt: str, extra: tuple[tuple[str, Any], ...] = (), seed: int | None = None) -> EngineRequest:
         return EngineRequest(
             prompt=prompt,
             preset=self.preset,
             steps=self.steps,
-            seed=self.seed,
+            seed=self.seed if seed is None else seed,
             overrides=self.overrides + extra,
             negative_prompt=self.negative_prompt,
             cache_dir=self.cache_dir,
         )
+
+
+@dataclass(frozen=True)
+class QualityTask:
+    """One run of a suite: a prompt, a variant of the method (its config overrides) and a seed."""
+
+    prompt: str
+    category: str
+    variant: str  # "baseline" or an ablation's name
+    overrides: tuple[tuple[str, Any], ...]
+    seed: int
 
 
 @dataclass
@@ -77,6 +92,7 @@ class QualityResult:
     category: str
     variant: str  # "baseline" or an ablation's name
     run: RunRecord
+    seed: int = 0
     iou: float | None = None
     chamfer: float | None = None
     normal_consistency: float | None = None
@@ -110,16 +126,50 @@ def slug(text: str) -> str:
 
 
 class QualityBench:
-    """Runs entries (and ablations) and keeps ``quality.json`` in ``results_dir`` up to date."""
+    """Runs entries (and ablations) and keeps the results file in ``results_dir`` up to date.
 
-    def __init__(self, settings: QualitySettings, results_dir: Path, work_dir: Path) -> None:
+    ``results_file`` names what the runs measure (the suite, or an ablation study); strips go under
+    ``strips/`` for the suite and ``strips/<kind>/`` otherwise, so two studies never overwrite each other's.
+    """
+
+    def __init__(
+        self, settings: QualitySettings, results_dir: Path, work_dir: Path, results_file: ResultsFile = QUALITY
+    ) -> None:
         self.settings = settings
         self.results_dir = results_dir
         self.work_dir = work_dir
+        self.results_file = results_file
+        self.strips_dir = results_dir / "strips" / ("" if results_file == QUALITY else results_file.kind)
         self.results: list[QualityResult] = []
         self.ablations: tuple[Ablation, ...] = ()
+        self.seeds: tuple[int, ...] = (settings.seed,)
         self._truths: dict[str, Any] = {}  # ground-truth meshes by canonical prompt
         self._truth_frames: dict[str, Any] = {}  # ground-truth turntables by turntable_strip.truth_key
+        self._truth_lock = threading.Lock()  # one thread computes a truth, the others wait for it
+        self._cache_lock = threading.Lock()  # one image-set build at a time (two runs may want the same one)
+
+    def tasks(
+        self,
+        entries: tuple[SuiteEntry, ...],
+        ablations: tuple[Ablation, ...],
+        ablation_prompts: list[str],
+        baselines: bool = True,
+        seeds: tuple[int, ...] | None = None,
+    ) -> list[QualityTask]:
+        """Per seed: every entry's baseline, then each ablation of each ablation prompt (with the prompt's baseline
+        if it has none yet). Without ``baselines`` only the ablations run: a shard of a run whose baselines another
+        shard measures (the same settings give the same baseline on a CPU)."""
+        categories = {e.prompt: e.category for e in entries}
+        tasks: list[QualityTask] = []
+        for seed in seeds or (self.settings.seed,):
+            planned = [(e.prompt, e.category, BASELINE, ()) for e in entries] if baselines else []
+            for prompt in ablation_prompts if ablations else []:
+                category = categories.get(prompt, "fronted")
+                if baselines and not any(p == prompt and v == BASELINE for p, _, v, _ in planned):
+                    planned.append((prompt, category, BASELINE, ()))
+                planned += [(prompt, category, a.name, a.overrides) for a in ablations]
+            tasks += [QualityTask(*run, seed=seed) for run in planned]
+        return tasks
 
     def run(
         self,
@@ -127,41 +177,51 @@ class QualityBench:
         ablations: tuple[Ablation, ...],
         ablation_prompts: list[str],
         baselines: bool = True,
+        seeds: tuple[int, ...] | None = None,
+        jobs: int = 1,
     ) -> Path:
-        """Every entry's baseline, then each ablation of each ablation prompt (with the prompt's baseline if it has
-        none yet). Without ``baselines`` only the ablations run: a shard of a run whose baselines another shard
-        measures (the same settings give the same baseline on a CPU)."""
+        """Measure ``tasks(...)``, ``jobs`` at a time; the results file lists them in task order."""
         check_prompts([e.prompt for e in entries] + list(ablation_prompts))
+        if jobs < 1:
+            raise ValueError(f"jobs must be at least 1, not {jobs}")
         self.ablations = ablations
-        for entry in entries if baselines else ():
-            self._measure(entry.prompt, entry.category, BASELINE, ())
-        categories = {e.prompt: e.category for e in entries}
-        for prompt in ablation_prompts if ablations else []:
-            if baselines and not any(r.prompt == prompt and r.variant == BASELINE for r in self.results):
-                self._measure(prompt, categories.get(prompt, "fronted"), BASELINE, ())
-            for ablation in ablations:
-                self._measure(prompt, categories.get(prompt, "fronted"), ablation.name, ablation.overrides)
+        self.seeds = tuple(seeds or (self.settings.seed,))
+        tasks = self.tasks(entries, ablations, ablation_prompts, baselines, self.seeds)
+        measured: list[tuple[int, QualityResult]] = []
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(self._measure, task): index for index, task in enumerate(tasks)}
+            for future in as_completed(futures):  # collected on this thread only
+                result = future.result()
+                measured = sorted([*measured, (futures[future], result)], key=lambda pair: pair[0])
+                self.results = [r for _, r in measured]
+                self._print(result)
+                self._write(complete=False)
         return self._write(complete=True)
 
-    def _measure(self, prompt: str, category: str, variant: str, extra: tuple[tuple[str, Any], ...]) -> None:
+    def _name(self, task: QualityTask) -> str:
+        """A run's folder and strip name: the seed is named when the study has several."""
+        name = f"{slug(task.prompt)}--{task.variant}"
+        return name if self.seeds == (self.settings.seed,) else f"{name}--seed-{task.seed}"
+
+    def _measure(self, task: QualityTask) -> QualityResult:
+        """One run, scored; called on a worker thread (the engine is its own process)."""
         from engine.procedural.scene import Scene
 
-        request = self.settings.request(prompt, extra)
-        warm_prior_cache(request)
-        run_dir = self.work_dir / f"{slug(prompt)}--{variant}"
+        request = self.settings.request(task.prompt, task.overrides, task.seed)
+        with self._cache_lock:
+            warm_prior_cache(request)
+        run_dir = self.work_dir / self._name(task)
         if run_dir.exists():
             shutil.rmtree(run_dir)  # a scratch folder of an earlier benchmark run
         record = run_engine(request, run_dir)
-        result = QualityResult(prompt, category, variant, record)
+        result = QualityResult(task.prompt, task.category, task.variant, record, seed=task.seed)
         if record.ok and record.mesh is not None:
-            scene = Scene.from_prompt(prompt)
+            scene = Scene.from_prompt(task.prompt)
             self._score(result, scene, Path(record.mesh))
-            self._strip(result, scene, run_dir)
+            self._strip(result, scene, run_dir, self._name(task))
         else:
             result.error = record.error
-        self.results.append(result)
-        self._print(result)
-        self._write(complete=False)
+        return result
 
     def _score(self, result: QualityResult, scene: Any, mesh_path: Path) -> None:
         from engine.metrics import chamfer_distance, compare, load_mesh, sample_surface
@@ -169,8 +229,9 @@ class QualityBench:
 
         started = time.perf_counter()
         key = scene.spec.text
-        if key not in self._truths:
-            self._truths[key] = scene_mesh(scene, self.settings.truth_resolution)
+        with self._truth_lock:
+            if key not in self._truths:
+                self._truths[key] = scene_mesh(scene, self.settings.truth_resolution)
         comparison = compare(
             load_mesh(mesh_path),
             scene,
@@ -195,16 +256,18 @@ class QualityBench:
             result.janus = any(f.verdict == "janus" for f in result.fronts)
         result.metrics_s = round(time.perf_counter() - started, 3)
 
-    def _strip(self, result: QualityResult, scene: Any, run_dir: Path) -> None:
+    def _strip(self, result: QualityResult, scene: Any, run_dir: Path, name: str) -> None:
         from .turntable_strip import compose_strip, run_config, truth_frames, truth_key, write_truth_turntable
 
         config = run_config(run_dir)
         key = truth_key(scene, config)
-        if key not in self._truth_frames:
-            self._truth_frames[key] = truth_frames(scene, config)
+        with self._truth_lock:
+            if key not in self._truth_frames:
+                self._truth_frames[key] = truth_frames(scene, config)
         write_truth_turntable(run_dir, self._truth_frames[key])
-        title = f"{result.prompt} [{result.variant}]  IoU {result.iou:.3f}"
-        out = self.results_dir / "strips" / f"{slug(result.prompt)}--{result.variant}.png"
+        seed = f", seed {result.seed}" if len(self.seeds) > 1 else ""
+        title = f"{result.prompt} [{result.variant}{seed}]  IoU {result.iou:.3f}"
+        out = self.strips_dir / f"{name}.png"
         result.strip = compose_strip(run_dir, out, title).relative_to(self.results_dir).as_posix()
 
     def _write(self, complete: bool) -> Path:
@@ -214,19 +277,22 @@ class QualityBench:
                 **asdict(self.settings),
                 "cache_dir": str(self.settings.cache_dir) if self.settings.cache_dir else None,
             },
+            "seeds": list(self.seeds),
             "ablations": [asdict(a) for a in self.ablations],
             "results": [asdict(r) for r in self.results],
         }
-        return write_results(self.results_dir / QUALITY.name, Results(Envelope.now(QUALITY.kind), payload))
+        envelope = Envelope.now(self.results_file.kind)
+        return write_results(self.results_dir / self.results_file.name, Results(envelope, payload))
 
     @staticmethod
     def _print(r: QualityResult) -> None:
+        run = f"{r.prompt:42} {r.variant:16} seed {r.seed:<3}"
         if r.error is not None:
-            print(f"{r.prompt:42} {r.variant:16} FAILED: {r.error}", flush=True)
+            print(f"{run} FAILED: {r.error}", flush=True)
             return
         front = {None: "-", True: "ok", False: "WRONG"}[r.front_ok]
         print(
-            f"{r.prompt:42} {r.variant:16} IoU {r.iou:.3f}  chamfer {r.chamfer:.4f}"
+            f"{run} IoU {r.iou:.3f}  chamfer {r.chamfer:.4f}"
             f" (undecimated {r.undecimated_chamfer:.4f})  "
             f"NC {r.normal_consistency:.3f}  albedo {r.albedo_error:.3f}  "
             f"front {front:5}  {r.run.it_per_s or 0:.2f} it/s  {r.run.wall_s:.0f} s  {r.run.peak_rss_mib:.0f} MiB",

@@ -19,6 +19,7 @@ from engine.atomic_write import write_text
 from . import plots
 from .machine import Machine
 from .results_file import (
+    ABLATIONS,
     BATCH,
     DEVICE_CHECK,
     GPU,
@@ -346,6 +347,109 @@ def ablation_section(page: Page, results: Results) -> None:
     page.image(plots.ablation_iou(rows, page.plots_dir / "ablation_iou.png"), "ablation IoU change")
 
 
+def _spread(values: list[float], signed: bool = False) -> str:
+    """Mean and [min, max] over seeds: with three seeds the range says more than a standard deviation."""
+    if not values:
+        return "-"
+    shown = "+.3f" if signed else ".3f"
+    mean = format(sum(values) / len(values), shown)
+    return f"{mean} [{min(values):{shown}}, {max(values):{shown}}]" if len(values) > 1 else mean
+
+
+def seed_study_rows(study: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per variant (the full method first): its IoU per seed (mean over prompts), its IoU change against the full
+    method's run of the same prompt and seed, and how many of its runs kept one front at -Y or grew a Janus."""
+    runs = [r for r in study["results"] if r["error"] is None and r["iou"] is not None]
+    full = {(r["prompt"], r["seed"]): r for r in runs if r["variant"] == "baseline"}
+    descriptions = {"baseline": "the full method", **{a["name"]: a["description"] for a in study["ablations"]}}
+    rows = []
+    for variant, description in descriptions.items():
+        mine = [r for r in runs if r["variant"] == variant]
+        per_seed = {
+            seed: [r["iou"] for r in mine if r["seed"] == seed]
+            for seed in study["seeds"]
+            if any(r["seed"] == seed for r in mine)
+        }
+        deltas = {
+            seed: [
+                r["iou"] - full[(r["prompt"], seed)]["iou"]
+                for r in mine
+                if r["seed"] == seed and (r["prompt"], seed) in full
+            ]
+            for seed in per_seed
+        }
+        fronted = [r for r in mine if r["front_ok"] is not None]
+        rows.append(
+            {
+                "variant": variant,
+                "description": description,
+                "runs": len(mine),
+                "failed": sum(1 for r in study["results"] if r["variant"] == variant and r["error"] is not None),
+                "iou_per_seed": {seed: sum(v) / len(v) for seed, v in per_seed.items()},
+                "delta_per_seed": {seed: sum(v) / len(v) for seed, v in deltas.items() if v},
+                "fronted": len(fronted),
+                "front_ok": sum(1 for r in fronted if r["front_ok"]),
+                "janus": sum(1 for r in fronted if r["janus"]),
+            }
+        )
+    return rows
+
+
+def seed_study_matrix(study: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per prompt, each variant's IoU over seeds and its front verdicts: which prompt moved, and how reliably."""
+    variants = ["baseline", *(a["name"] for a in study["ablations"])]
+    prompts = dict.fromkeys(r["prompt"] for r in study["results"])
+    rows = []
+    for prompt in prompts:
+        cells = [prompt]
+        for variant in variants:
+            mine = [r for r in study["results"] if r["prompt"] == prompt and r["variant"] == variant]
+            scored = [r for r in mine if r["error"] is None and r["iou"] is not None]
+            verdicts = [f["verdict"] for r in scored for f in r["fronts"]]
+            counted = ", ".join(f"{verdict} {verdicts.count(verdict)}" for verdict in dict.fromkeys(verdicts))
+            failed = len(mine) - len(scored)
+            cells.append(
+                _spread([r["iou"] for r in scored])
+                + (f" ({counted})" if counted else "")
+                + (f", {failed} failed" if failed else "")
+            )
+        rows.append(cells)
+    return ["prompt", *variants], rows
+
+
+def seed_study_section(page: Page, results: Results) -> None:
+    study = results.payload
+    settings = study["settings"]
+    overrides = ", ".join(f"`{k}={v}`" for k, v in settings["overrides"]) or "none"
+    page.add(_provenance(results.envelope))
+    page.add(
+        f"Preset `{settings['preset']}`, seeds {', '.join(str(s) for s in study['seeds'])}, overrides {overrides}. "
+        "Each ablation reruns the prompts with one part of the method taken away, at every seed; its IoU change is "
+        "against the full method's run of the same prompt and seed. Values are the mean over seeds with [min, max]. "
+        "Front ok: one front, facing -Y; Janus: fronts facing several (not all) ways; counts are over all runs."
+    )
+    rows = seed_study_rows(study)
+    table = [
+        [
+            r["variant"],
+            r["description"],
+            f"{r['runs']}" + (f" ({r['failed']} failed)" if r["failed"] else ""),
+            _spread(list(r["iou_per_seed"].values())),
+            "-" if r["variant"] == "baseline" else _spread(list(r["delta_per_seed"].values()), signed=True),
+            f"{r['front_ok']} of {r['fronted']}",
+            f"{r['janus']} of {r['fronted']}",
+        ]
+        for r in rows
+    ]
+    header = ["variant", "what", "runs", "mean IoU over seeds", "ΔIoU vs full", "front ok", "Janus"]
+    page.add(*_table(header, table))
+    header, matrix = seed_study_matrix(study)
+    page.add("Per prompt, IoU over seeds (front verdicts counted over seeds):")
+    page.add(*_table(header, matrix))
+    kind = results.envelope.kind
+    page.add(f"Every run has its strip in `results/strips/{kind}/` (`<prompt>--<variant>--seed-<seed>.png`).")
+
+
 def speed_section(page: Page, results: Results) -> None:
     speed = results.payload
     page.add(_provenance(results.envelope))
@@ -576,7 +680,13 @@ def reliability_section(page: Page, results: Results) -> None:
 QUALITY_COMMAND = "python -m bench quality --ablations"
 SECTIONS: tuple[Section, ...] = (
     Section("Quality: procedural prior against ground truth", QUALITY, QUALITY_COMMAND, quality_section),
-    Section("Ablations", QUALITY, QUALITY_COMMAND, ablation_section),
+    Section("Oracle and ablations at the suite's settings", QUALITY, QUALITY_COMMAND, ablation_section),
+    Section(
+        "The paper's ablations over seeds",
+        ABLATIONS,
+        "python -m bench ablations --jobs 2",
+        seed_study_section,
+    ),
     Section("Speed and memory (CPU)", SPEED, "python -m bench speed", speed_section),
     Section(
         "GPU: learned priors (random weights, throughput only)",

@@ -31,6 +31,7 @@ class ResultsFile:
 
 
 QUALITY = ResultsFile("quality", "quality.json")
+ABLATIONS = ResultsFile("ablations", "ablations.json")  # the paper's ablations over several seeds
 SPEED = ResultsFile("speed", "speed.json")
 GPU = ResultsFile("gpu", "gpu_priors.json")
 DEVICE_CHECK = ResultsFile("device-check", "device_check.json")

@@ -1,19 +1,22 @@
 """``python -m bench --smoke``: every part of the benchmark once, on settings small enough for the test suite.
 
-The numbers mean nothing (3 steps at 32 px); the point is that the quality run, metrics, strips, speed
-run, JSON and report all work. The unconditional image set is the negative prompt's single scene
-instead of 48 random scenes, and the image sets are cached in the smoke's own folder, so it needs no
-earlier state and leaves none behind outside ``out``.
+The numbers mean nothing (3 steps at 32 px); the point is that the quality run, the ablation study
+(two seeds, two engines side by side), metrics, strips, speed run, JSON and report all work. The
+unconditional image set is the negative prompt's single scene instead of 48 random scenes, and the
+image sets are cached in the smoke's own folder, so it needs no earlier state and leaves none behind
+outside ``out``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from .quality import QualityBench, QualitySettings
 from .report import build_report
+from .results_file import ABLATIONS
 from .speed import run_speed
-from .suite import SMOKE_SUITE
+from .suite import SMOKE_SUITE, TEXT_PRIOR, ablations_named
 
 SMOKE_OVERRIDES = (
     ("render.resolution", 32),
@@ -25,6 +28,7 @@ SMOKE_OVERRIDES = (
 )
 SMOKE_NEGATIVE_PROMPT = "a gray sphere"
 SMOKE_STEPS = 3
+SMOKE_SEEDS = (0, 1)
 
 
 def run_smoke(out: Path) -> Path:
@@ -40,6 +44,10 @@ def run_smoke(out: Path) -> Path:
         surface_samples=2000,
     )
     QualityBench(settings, results, work).run(SMOKE_SUITE, (), [])
+    study = dataclasses.replace(settings, overrides=(("guidance.prior", TEXT_PRIOR), *SMOKE_OVERRIDES))
+    QualityBench(study, results, work / "ablations", results_file=ABLATIONS).run(
+        (), ablations_named(["no-view-prompts"]), [SMOKE_SUITE[0].prompt], seeds=SMOKE_SEEDS, jobs=2
+    )
     run_speed(
         ["fast"],
         results,

@@ -67,6 +67,10 @@ ABLATIONS: tuple[Ablation, ...] = (
     Ablation("guidance-30", "guidance scale 30", (("guidance.guidance_scale", 30.0),)),
     Ablation("guidance-100", "guidance scale 100 (the paper's)", (("guidance.guidance_scale", 100.0),)),
 )
+# The paper's ablation study (Fig. 6 and the Janus discussion): what view-dependent prompts and textureless shading
+# buy, on the prior that knows only the text, as the paper's does.
+PAPER_ABLATIONS: tuple[str, ...] = ("no-view-prompts", "no-textureless")
+TEXT_PRIOR = "procedural-text"
 # The photometric bound: the same machinery trained on the exact truth render (engine/guidance/oracle.py).
 ORACLE = Ablation(
     "oracle", "the exact truth render as the prior (the photometric bound)", (("guidance.prior", "oracle"),)

@@ -15,7 +15,7 @@ from PIL import Image
 from bench.engine_run import EngineRequest, run_engine
 from bench.quality import QualityBench, QualitySettings, front_verdict
 from bench.results_file import SCHEMA_VERSION
-from bench.smoke import SMOKE_STEPS
+from bench.smoke import SMOKE_SEEDS, SMOKE_STEPS
 from bench.suite import ABLATION_PROMPTS, SUITE, ablations_named, check_prompts, entries_for
 from engine.procedural.prompt import parse_prompt
 from engine.procedural.vocabulary import as_json
@@ -56,6 +56,24 @@ def test_smoke_quality_json_holds_measured_metrics(smoke: Path) -> None:
     assert run["wall_s"] >= run["startup_s"] + run["prior_s"] + run["optimize_s"] + run["finish_s"] - 0.01
     strip = Image.open(smoke / "results" / result["strip"])
     assert strip.height > 4 * PREVIEW_RESOLUTION and strip.width > 2 * PREVIEW_RESOLUTION  # 4 rows, 2 frames
+
+
+@pytest.mark.slow
+def test_smoke_ablation_study_runs_every_variant_at_every_seed(smoke: Path) -> None:
+    data = json.loads((smoke / "results" / "ablations.json").read_text())
+    assert data["kind"] == "ablations" and data["complete"] and data["seeds"] == list(SMOKE_SEEDS)
+    runs = [(r["seed"], r["variant"]) for r in data["results"]]
+    assert runs == [(seed, v) for seed in SMOKE_SEEDS for v in ("baseline", "no-view-prompts")]  # in task order
+    assert all(r["error"] is None and 0.0 <= r["iou"] <= 1.0 for r in data["results"])
+    configs = [json.loads((Path(r["run"]["run_dir"]) / "config.json").read_text()) for r in data["results"]]
+    assert [c["seed"] for c in configs] == [seed for seed in SMOKE_SEEDS for _ in range(2)]
+    assert {c["guidance"]["prior"] for c in configs} == {"procedural-text"}
+    assert [c["guidance"]["view_dependent_prompts"] for c in configs] == [True, False] * len(SMOKE_SEEDS)
+    assert all((smoke / "results" / r["strip"]).is_file() for r in data["results"])
+    assert all(r["strip"].startswith("strips/ablations/") for r in data["results"])
+    report = (smoke / "REPORT.md").read_text()
+    section = report.split("## The paper's ablations over seeds", 1)[1].split("\n## ", 1)[0]
+    assert "| baseline | the full method | 2 |" in section and "| no-view-prompts |" in section
 
 
 @pytest.mark.slow
@@ -104,14 +122,19 @@ def test_a_failed_engine_run_is_recorded_with_the_engines_message(tmp_path: Path
 
 
 @pytest.mark.parametrize("baselines", [True, False])
-def test_a_shard_without_baselines_runs_only_the_ablations(
-    baselines: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    measured: list[tuple[str, str]] = []
-    monkeypatch.setattr(
-        QualityBench, "_measure", lambda self, prompt, category, variant, extra: measured.append((prompt, variant))
-    )
+def test_a_shard_without_baselines_runs_only_the_ablations(baselines: bool, tmp_path: Path) -> None:
     bench = QualityBench(QualitySettings(preset="fast"), tmp_path / "results", tmp_path / "work")
-    bench.run(entries_for(["a red cube"]), ablations_named(["oracle"]), ["a pink mug"], baselines=baselines)
+    tasks = bench.tasks(entries_for(["a red cube"]), ablations_named(["oracle"]), ["a pink mug"], baselines=baselines)
     expected = [("a red cube", "baseline"), ("a pink mug", "baseline")] if baselines else []
-    assert measured == [*expected, ("a pink mug", "oracle")]
+    assert [(t.prompt, t.variant) for t in tasks] == [*expected, ("a pink mug", "oracle")]
+    assert {t.seed for t in tasks} == {0}
+
+
+def test_every_seed_runs_every_task(tmp_path: Path) -> None:
+    bench = QualityBench(QualitySettings(preset="fast"), tmp_path / "results", tmp_path / "work")
+    ablations = ablations_named(["no-view-prompts", "no-textureless"])
+    tasks = bench.tasks((), ablations, ["a yellow duck", "a brown chair"], seeds=(0, 1, 2))
+    per_seed = [(t.prompt, t.variant) for t in tasks if t.seed == 0]
+    assert len(tasks) == 3 * len(per_seed) == 3 * 6
+    assert all([(t.prompt, t.variant) for t in tasks if t.seed == seed] == per_seed for seed in (1, 2))
+    assert dict(tasks[1].overrides) == {"guidance.view_dependent_prompts": False}
