@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-baselines", action="store_true", help="only the ablations (a shard whose baselines another one runs)"
     )
     quality.add_argument("--jobs", type=int, default=1, help="engine runs side by side (one torch thread each)")
+    quality.add_argument(
+        "--append", action="store_true", help="add these runs to the results file there (same settings only)"
+    )
     _add_run_options(quality)
 
     ablations = sub.add_parser("ablations", help="the paper's ablations over several seeds, into ablations.json")
@@ -89,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "all", help="quality with ablations, speed, mesh, import, procedural prior, batch, GPU if present, report"
     )
     everything.add_argument("--preset", choices=sorted(PRESETS), default="fast", help="quality suite preset")
+    everything.add_argument("--jobs", type=int, default=1, help="engine runs side by side (one torch thread each)")
     _add_run_options(everything)
     return parser
 
@@ -114,7 +118,7 @@ def run_quality(args: argparse.Namespace) -> int:
     ablations = ablations_named(getattr(args, "ablation_names", None)) if args.ablations else ()
     ablation_prompts = getattr(args, "ablation_prompts", None) or list(ABLATION_PROMPTS)
     entries = entries_for(getattr(args, "prompts", ["all"]))
-    bench = QualityBench(settings, args.results, args.work)
+    bench = QualityBench(settings, args.results, args.work, append=getattr(args, "append", False))
     baselines = not getattr(args, "no_baselines", False)
     path = bench.run(entries, ablations, ablation_prompts, baselines=baselines, jobs=getattr(args, "jobs", 1))
     print(f"wrote {path}")

@@ -12,6 +12,7 @@ Results are rewritten after every run, so an interrupted suite keeps what it mea
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 import threading
@@ -23,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import EngineError
+
 from .engine_run import EngineRequest, RunRecord, run_engine, warm_prior_cache
-from .results_file import QUALITY, Envelope, Results, ResultsFile, write_results
+from .results_file import QUALITY, Envelope, Results, ResultsFile, command_line, read_results, write_results
 from .suite import Ablation, SuiteEntry, check_prompts
 
 BASELINE = "baseline"
@@ -133,8 +136,15 @@ class QualityBench:
     """
 
     def __init__(
-        self, settings: QualitySettings, results_dir: Path, work_dir: Path, results_file: ResultsFile = QUALITY
+        self,
+        settings: QualitySettings,
+        results_dir: Path,
+        work_dir: Path,
+        results_file: ResultsFile = QUALITY,
+        append: bool = False,
     ) -> None:
+        """With ``append`` the runs are added to the results file already there, which must have been measured
+        with the same settings (a run of the same prompt, variant and seed replaces the earlier one)."""
         self.settings = settings
         self.results_dir = results_dir
         self.work_dir = work_dir
@@ -147,6 +157,7 @@ class QualityBench:
         self._truth_frames: dict[str, Any] = {}  # ground-truth turntables by turntable_strip.truth_key
         self._truth_lock = threading.Lock()  # one thread computes a truth, the others wait for it
         self._cache_lock = threading.Lock()  # one image-set build at a time (two runs may want the same one)
+        self.earlier = self._earlier_results() if append else None
 
     def tasks(
         self,
@@ -270,18 +281,47 @@ class QualityBench:
         out = self.strips_dir / f"{name}.png"
         result.strip = compose_strip(run_dir, out, title).relative_to(self.results_dir).as_posix()
 
-    def _write(self, complete: bool) -> Path:
-        payload = {
-            "complete": complete,
-            "settings": {
-                **asdict(self.settings),
-                "cache_dir": str(self.settings.cache_dir) if self.settings.cache_dir else None,
-            },
-            "seeds": list(self.seeds),
-            "ablations": [asdict(a) for a in self.ablations],
-            "results": [asdict(r) for r in self.results],
+    def _settings_json(self) -> dict[str, Any]:
+        """The settings as the results file holds them (JSON types: tuples are lists)."""
+        cache_dir = str(self.settings.cache_dir) if self.settings.cache_dir else None
+        return json.loads(json.dumps({**asdict(self.settings), "cache_dir": cache_dir}))
+
+    def _earlier_results(self) -> Results:
+        path = self.results_dir / self.results_file.name
+        earlier = read_results(path, self.results_file.kind)
+        if earlier is None:
+            raise EngineError(f"nothing to append to: {path} does not exist", "input")
+        here = self._settings_json()
+        differing = {
+            key: (value, here.get(key)) for key, value in earlier.payload["settings"].items() if value != here.get(key)
         }
-        envelope = Envelope.now(self.results_file.kind)
+        if differing:
+            shown = "; ".join(f"{key}: {old!r} there, {new!r} here" for key, (old, new) in differing.items())
+            raise EngineError(f"{path} was measured with other settings ({shown}); append only like to like", "input")
+        return earlier
+
+    def _write(self, complete: bool) -> Path:
+        results = [asdict(r) for r in self.results]
+        ablations = [asdict(a) for a in self.ablations]
+        seeds = list(self.seeds)
+        command = None
+        if self.earlier is not None:
+            measured = {(r["prompt"], r["variant"], r["seed"]) for r in results}
+            earlier = self.earlier.payload
+            results = [r for r in earlier["results"] if (r["prompt"], r["variant"], r.get("seed", 0)) not in measured]
+            results += [asdict(r) for r in self.results]
+            names = {a["name"] for a in earlier["ablations"]}
+            ablations = earlier["ablations"] + [a for a in ablations if a["name"] not in names]
+            seeds = list(dict.fromkeys([*earlier.get("seeds", [earlier["settings"]["seed"]]), *seeds]))
+            command = f"{self.earlier.envelope.command}  +  {command_line()}"
+        payload = {
+            "complete": complete and (self.earlier is None or self.earlier.payload["complete"]),
+            "settings": self._settings_json(),
+            "seeds": seeds,
+            "ablations": ablations,
+            "results": results,
+        }
+        envelope = Envelope.now(self.results_file.kind, command)
         return write_results(self.results_dir / self.results_file.name, Results(envelope, payload))
 
     @staticmethod

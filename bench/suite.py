@@ -63,6 +63,11 @@ ABLATIONS: tuple[Ablation, ...] = (
         "without the orientation loss",
         (("regularizers.orientation_weight", 0.0),),
     ),
+    Ablation(
+        "deferred-shading",
+        "one shade per ray at its mean normal, instead of each sample shaded, then composited",
+        (("render.shading", "deferred"),),
+    ),
     Ablation("guidance-1", "guidance scale 1 (no classifier-free guidance)", (("guidance.guidance_scale", 1.0),)),
     Ablation("guidance-30", "guidance scale 30", (("guidance.guidance_scale", 30.0),)),
     Ablation("guidance-100", "guidance scale 100 (the paper's)", (("guidance.guidance_scale", 100.0),)),

@@ -3,6 +3,7 @@ quality suite's prompts and front verdicts, and a failed engine run's record."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -15,8 +16,9 @@ from PIL import Image
 from bench.engine_run import EngineRequest, run_engine
 from bench.quality import QualityBench, QualitySettings, front_verdict
 from bench.results_file import SCHEMA_VERSION
-from bench.smoke import SMOKE_SEEDS, SMOKE_STEPS
+from bench.smoke import SMOKE_NEGATIVE_PROMPT, SMOKE_OVERRIDES, SMOKE_SEEDS, SMOKE_STEPS
 from bench.suite import ABLATION_PROMPTS, SUITE, ablations_named, check_prompts, entries_for
+from engine.errors import EngineError
 from engine.procedural.prompt import parse_prompt
 from engine.procedural.vocabulary import as_json
 from engine.trainer import PREVIEW_RESOLUTION
@@ -138,3 +140,34 @@ def test_every_seed_runs_every_task(tmp_path: Path) -> None:
     assert len(tasks) == 3 * len(per_seed) == 3 * 6
     assert all([(t.prompt, t.variant) for t in tasks if t.seed == seed] == per_seed for seed in (1, 2))
     assert dict(tasks[1].overrides) == {"guidance.view_dependent_prompts": False}
+
+
+@pytest.mark.slow
+def test_append_adds_runs_to_a_results_file_of_the_same_settings(tmp_path: Path) -> None:
+    settings = QualitySettings(
+        steps=SMOKE_STEPS,
+        overrides=SMOKE_OVERRIDES,
+        negative_prompt=SMOKE_NEGATIVE_PROMPT,
+        cache_dir=tmp_path / "cache",
+        truth_resolution=48,
+        iou_resolution=32,
+        surface_samples=2000,
+    )
+    results = tmp_path / "results"
+    QualityBench(settings, results, tmp_path / "work").run(entries_for(["a red cube"]), (), [])
+    appended = QualityBench(settings, results, tmp_path / "work", append=True)
+    appended.run((), ablations_named(["deferred-shading"]), ["a red cube"], baselines=False)
+    data = json.loads((results / "quality.json").read_text())
+    assert [(r["prompt"], r["variant"]) for r in data["results"]] == [
+        ("a red cube", "baseline"),
+        ("a red cube", "deferred-shading"),
+    ]
+    assert [a["name"] for a in data["ablations"]] == ["deferred-shading"] and data["complete"]
+    assert data["command"].count("  +  ") == 1
+    deferred = json.loads((Path(data["results"][1]["run"]["run_dir"]) / "config.json").read_text())
+    assert deferred["render"]["shading"] == "deferred"
+
+    with pytest.raises(EngineError, match=r"other settings.*steps: 3 there, 4 here"):
+        QualityBench(dataclasses.replace(settings, steps=4), results, tmp_path / "work", append=True)
+    with pytest.raises(EngineError, match="nothing to append to"):
+        QualityBench(settings, tmp_path / "elsewhere", tmp_path / "work", append=True)
