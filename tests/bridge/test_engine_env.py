@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from dreamfusion.bridge import (  # the repository as the add-on package (tests/bridge/conftest.py)
+from dreamfusion.bridge import (  # the repository as the add-on package (tests/conftest.py)
     engine_venv,
     process_chain,
     setup_checks,
