@@ -25,6 +25,7 @@ from .decimate import decimate
 from .density_grid import GRID_FILE, DensityGrid, PointFunction, load_grid, sample_field, save_grid, surface_level
 from .extract import extract_surface
 from .file_format import MeshData, srgb_to_linear
+from .hidden_voids import fill_hidden_voids
 from .outputs import TEXTURE_FILE, write_mesh_files
 from .uv_atlas import unwrap
 
@@ -103,9 +104,12 @@ def load_mesh_config(run_dir: Path) -> MeshConfig:
 
 
 def surface_mesh(grid: DensityGrid, level: float, config: MeshConfig) -> tuple[np.ndarray, np.ndarray, int]:
-    """The grid's surface at ``level``, floaters dropped, smoothed and decimated to the config's face budget:
-    (vertices, faces, components dropped)."""
-    vertices, faces = extract_surface(grid.density, grid.bound, level)
+    """The grid's surface at ``level``, hidden voids filled, floaters dropped, smoothed and decimated to the
+    config's face budget: (vertices, faces, components dropped)."""
+    density = grid.density
+    if config.fill_hidden_voids:
+        density, _ = fill_hidden_voids(density, level)
+    vertices, faces = extract_surface(density, grid.bound, level)
     vertices, faces, dropped = drop_small_components(vertices, faces, config.min_component_fraction)
     vertices = smooth(vertices, faces, config.smooth_iterations)
     vertices, faces = decimate(vertices, faces, config.face_budget)
