@@ -30,6 +30,7 @@ from .results_file import (
     RELIABILITY,
     RESULTS_DIR,
     SPEED,
+    THIN_SHAPES,
     Envelope,
     ResultFileError,
     Results,
@@ -316,9 +317,9 @@ def ablation_section(page: Page, results: Results) -> None:
         page.add("Not run: the quality suite ran without `--ablations`.")
         return
     page.add(
-        "Each ablation reruns the fronted prompts with one part of the method taken away; the full method's "
-        "run of the same prompt is the baseline. Front ok: one front, facing -Y. Janus: fronts facing several "
-        "(not all) ways."
+        "Each variant reruns prompts with one part of the method taken away or changed; the run of the same "
+        "prompt at the file's own settings is the baseline. Front ok: one front, facing -Y. Janus: fronts facing "
+        "several (not all) ways."
     )
     table = [
         [
@@ -448,6 +449,14 @@ def seed_study_section(page: Page, results: Results) -> None:
     page.add(*_table(header, matrix))
     kind = results.envelope.kind
     page.add(f"Every run has its strip in `results/strips/{kind}/` (`<prompt>--<variant>--seed-<seed>.png`).")
+
+
+def thin_shapes_section(page: Page, results: Results) -> None:
+    settings = results.payload["settings"]
+    overrides = ", ".join(f"`{k}={v}`" for k, v in settings["overrides"]) or "none"
+    page.add(_provenance(results.envelope))
+    page.add(f"Preset `{settings['preset']}`, seed {settings['seed']}; the baseline's overrides: {overrides}.")
+    ablation_section(page, results)
 
 
 def speed_section(page: Page, results: Results) -> None:
@@ -678,9 +687,20 @@ def reliability_section(page: Page, results: Results) -> None:
 
 
 QUALITY_COMMAND = "python -m bench quality --ablations"
+THIN_SHAPES_COMMAND = (
+    "python -m bench quality --prompts 'a pink mug' 'a brown chair' --set guidance.prior='\"oracle\"' --ablations "
+    "--ablation-names field-96 field-128 sharp-sdf high-views --ablation-prompts 'a pink mug' 'a brown chair' "
+    "--results bench/results/thin-shapes"
+)
 SECTIONS: tuple[Section, ...] = (
     Section("Quality: procedural prior against ground truth", QUALITY, QUALITY_COMMAND, quality_section),
     Section("Oracle and ablations at the suite's settings", QUALITY, QUALITY_COMMAND, ablation_section),
+    Section(
+        "Thin and hollow shapes: what was tried on their oracle",
+        THIN_SHAPES,
+        THIN_SHAPES_COMMAND,
+        thin_shapes_section,
+    ),
     Section(
         "The paper's ablations over seeds",
         ABLATIONS,

@@ -32,6 +32,8 @@ class ResultsFile:
 
 QUALITY = ResultsFile("quality", "quality.json")
 ABLATIONS = ResultsFile("ablations", "ablations.json")  # the paper's ablations over several seeds
+# trials on the thin and hollow shapes' oracle (bench/suite.py THIN_SHAPE_TRIALS), a quality file of its own
+THIN_SHAPES = ResultsFile("quality", "thin-shapes/quality.json")
 SPEED = ResultsFile("speed", "speed.json")
 GPU = ResultsFile("gpu", "gpu_priors.json")
 DEVICE_CHECK = ResultsFile("device-check", "device_check.json")
