@@ -310,7 +310,7 @@ def quality_section(page: Page, results: Results) -> None:
             page.image(page.results_dir / r["strip"], r["prompt"])
 
 
-def ablation_section(page: Page, results: Results) -> None:
+def ablation_section(page: Page, results: Results, strips: str = "results/strips") -> None:
     quality = results.payload
     rows = ablation_rows(quality)
     if not rows:
@@ -344,7 +344,7 @@ def ablation_section(page: Page, results: Results) -> None:
             "The full method grew no front on any of these prompts, so a front found by an ablated run is as "
             "likely the marker's color in a blob as a face: check its strip before reading a gain into it."
         )
-    page.add("Every ablated run has its strip in `results/strips/` (`<prompt>--<ablation>.png`).")
+    page.add(f"Every ablated run has its strip in `{strips}/` (`<prompt>--<ablation>.png`).")
     page.image(plots.ablation_iou(rows, page.plots_dir / "ablation_iou.png"), "ablation IoU change")
 
 
@@ -456,7 +456,7 @@ def thin_shapes_section(page: Page, results: Results) -> None:
     overrides = ", ".join(f"`{k}={v}`" for k, v in settings["overrides"]) or "none"
     page.add(_provenance(results.envelope))
     page.add(f"Preset `{settings['preset']}`, seed {settings['seed']}; the baseline's overrides: {overrides}.")
-    ablation_section(page, results)
+    ablation_section(page, results, strips=f"results/{Path(THIN_SHAPES.name).parent.as_posix()}/strips")
 
 
 def speed_section(page: Page, results: Results) -> None:

@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 
 from bench.quality import front_verdict
-from bench.report import REPORT_PATH, SECTIONS, ablation_matrix, ablation_rows, build_report, quality_targets
+from bench.report import (
+    REPORT_PATH,
+    SECTIONS,
+    ablation_matrix,
+    ablation_rows,
+    build_report,
+    quality_targets,
+    seed_study_matrix,
+    seed_study_rows,
+)
 from bench.results_file import RESULTS_DIR, SCHEMA_VERSION, Envelope, Results, write_results
 
 FILES = {s.source.name: s.source.kind for s in SECTIONS}
@@ -77,6 +86,7 @@ def test_the_report_rebuilt_from_the_committed_results_is_the_committed_report(t
     results.mkdir()
     for name in FILES:
         if (RESULTS_DIR / name).is_file():
+            (results / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(RESULTS_DIR / name, results / name)
     rebuilt = build_report(results, tmp_path / REPORT_PATH.name).read_text().splitlines()
     committed = REPORT_PATH.read_text().splitlines()
@@ -119,6 +129,28 @@ def test_ablation_rows_pair_each_run_with_its_prompts_baseline() -> None:
     header, matrix = ablation_matrix(quality)
     assert header == ["prompt", "baseline", "no-view-prompts"]
     assert matrix == [["a yellow duck", "0.600 (ok)", "0.450 (janus)"], ["a brown chair", "0.500 (ok)", "0.400 (ok)"]]
+
+
+def test_seed_study_pairs_each_run_with_the_full_method_at_its_seed() -> None:
+    runs = [
+        (0, "baseline", 0.30, ["-Y"]),
+        (0, "no-view-prompts", 0.20, ["-Y", "+Y"]),
+        (1, "baseline", 0.50, []),
+        (1, "no-view-prompts", 0.45, ["-Y"]),
+    ]
+    study = {
+        "seeds": [0, 1],
+        "ablations": [{"name": "no-view-prompts", "description": "x", "overrides": []}],
+        "results": [_result("a yellow duck", v, iou, fronts) | {"seed": seed} for seed, v, iou, fronts in runs],
+    }
+    study["results"][2]["fronts"][0]["verdict"] = "none"
+    full, ablated = seed_study_rows(study)
+    assert full["iou_per_seed"] == {0: 0.30, 1: 0.50} and full["delta_per_seed"] == {0: 0.0, 1: 0.0}
+    assert {s: round(d, 6) for s, d in ablated["delta_per_seed"].items()} == {0: -0.1, 1: -0.05}
+    assert (ablated["fronted"], ablated["front_ok"], ablated["janus"]) == (2, 1, 1)
+    header, matrix = seed_study_matrix(study)
+    assert header == ["prompt", "baseline", "no-view-prompts"]
+    assert matrix == [["a yellow duck", "0.400 [0.300, 0.500] (ok 1, none 1)", "0.325 [0.200, 0.450] (janus 1, ok 1)"]]
 
 
 def _scored(prompt: str, category: str, iou: float, **fields: Any) -> dict[str, Any]:
