@@ -310,7 +310,9 @@ def quality_section(page: Page, results: Results) -> None:
             page.image(page.results_dir / r["strip"], r["prompt"])
 
 
-def ablation_section(page: Page, results: Results, strips: str = "results/strips") -> None:
+def ablation_section(
+    page: Page, results: Results, strips: str = "results/strips", plot: str = "ablation_iou.png"
+) -> None:
     quality = results.payload
     rows = ablation_rows(quality)
     if not rows:
@@ -345,7 +347,7 @@ def ablation_section(page: Page, results: Results, strips: str = "results/strips
             "likely the marker's color in a blob as a face: check its strip before reading a gain into it."
         )
     page.add(f"Every ablated run has its strip in `{strips}/` (`<prompt>--<ablation>.png`).")
-    page.image(plots.ablation_iou(rows, page.plots_dir / "ablation_iou.png"), "ablation IoU change")
+    page.image(plots.ablation_iou(rows, page.plots_dir / plot), "ablation IoU change")
 
 
 def _spread(values: list[float], signed: bool = False) -> str:
@@ -447,6 +449,11 @@ def seed_study_section(page: Page, results: Results) -> None:
     header, matrix = seed_study_matrix(study)
     page.add("Per prompt, IoU over seeds (front verdicts counted over seeds):")
     page.add(*_table(header, matrix))
+    if all(r["front_ok"] == 0 and r["janus"] == 0 for r in rows):
+        page.add(
+            "No run of this study grew one front or a Janus, with the method whole or ablated, so it cannot say "
+            "whether view-dependent prompts reduce Janus on this prior: the Janus column is empty on both sides."
+        )
     kind = results.envelope.kind
     page.add(f"Every run has its strip in `results/strips/{kind}/` (`<prompt>--<variant>--seed-<seed>.png`).")
 
@@ -456,7 +463,8 @@ def thin_shapes_section(page: Page, results: Results) -> None:
     overrides = ", ".join(f"`{k}={v}`" for k, v in settings["overrides"]) or "none"
     page.add(_provenance(results.envelope))
     page.add(f"Preset `{settings['preset']}`, seed {settings['seed']}; the baseline's overrides: {overrides}.")
-    ablation_section(page, results, strips=f"results/{Path(THIN_SHAPES.name).parent.as_posix()}/strips")
+    folder = Path(THIN_SHAPES.name).parent.as_posix()
+    ablation_section(page, results, strips=f"results/{folder}/strips", plot=f"{folder}_iou.png")
 
 
 def speed_section(page: Page, results: Results) -> None:
