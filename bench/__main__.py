@@ -20,7 +20,7 @@ from engine.config import PRESETS
 from engine.errors import EngineError
 
 from .report import REPORT_PATH
-from .results_file import RESULTS_DIR
+from .results_file import QUALITY, RESULTS_DIR, read_results
 from .suite import PAPER_ABLATIONS, TEXT_PRIOR
 
 WORK_DIR = RESULTS_DIR / "runs.tmp"  # engine run folders (meshes, grids, frames); ignored by git
@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--jobs", type=int, default=1, help="engine runs side by side (one torch thread each)")
     quality.add_argument(
         "--append", action="store_true", help="add these runs to the results file there (same settings only)"
+    )
+    quality.add_argument(
+        "--rescore",
+        action="store_true",
+        help="re-extract and score the runs of the results file there with this tree's mesh export (no training)",
     )
     _add_run_options(quality)
 
@@ -118,6 +123,13 @@ def run_quality(args: argparse.Namespace) -> int:
     ablations = ablations_named(getattr(args, "ablation_names", None)) if args.ablations else ()
     ablation_prompts = getattr(args, "ablation_prompts", None) or list(ABLATION_PROMPTS)
     entries = entries_for(getattr(args, "prompts", ["all"]))
+    if getattr(args, "rescore", False):  # the runs' own settings, from the file
+        earlier = read_results(args.results / QUALITY.name, QUALITY.kind)
+        if earlier is None:
+            raise EngineError(f"nothing to rescore: {args.results / QUALITY.name} does not exist", "input")
+        bench = QualityBench(QualitySettings.from_json(earlier.payload["settings"]), args.results, args.work, True)
+        print(f"wrote {bench.rescore(jobs=args.jobs)}")
+        return 0
     bench = QualityBench(settings, args.results, args.work, append=getattr(args, "append", False))
     baselines = not getattr(args, "no_baselines", False)
     path = bench.run(entries, ablations, ablation_prompts, baselines=baselines, jobs=getattr(args, "jobs", 1))

@@ -15,6 +15,8 @@ import dataclasses
 import json
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -26,7 +28,7 @@ import numpy as np
 
 from engine.errors import EngineError
 
-from .engine_run import EngineRequest, RunRecord, run_engine, warm_prior_cache
+from .engine_run import ROOT, EngineRequest, RunRecord, run_engine, warm_prior_cache
 from .results_file import QUALITY, Envelope, Results, ResultsFile, command_line, read_results, write_results
 from .suite import Ablation, SuiteEntry, check_prompts
 
@@ -46,6 +48,13 @@ class QualitySettings:
     truth_resolution: int = 128  # marching cubes of the ground-truth SDF
     iou_resolution: int = 96
     surface_samples: int = 20_000
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> QualitySettings:
+        """The settings a results file holds (``_settings_json``'s inverse)."""
+        overrides = tuple((key, value) for key, value in data["overrides"])
+        cache_dir = Path(data["cache_dir"]) if data["cache_dir"] else None
+        return cls(**{**data, "overrides": overrides, "cache_dir": cache_dir})
 
     def request(self, prompt: str, extra: tuple[tuple[str, Any], ...] = (), seed: int | None = None) -> EngineRequest:
         return EngineRequest(
@@ -115,12 +124,12 @@ def undecimated_mesh(run_dir: Path) -> Any:
     from engine.mesh.bake import vertex_albedo
     from engine.mesh.density_grid import GRID_FILE, load_grid, surface_level
     from engine.mesh.file_format import MeshData
-    from engine.mesh.pipeline import load_mesh_config, surface_mesh
+    from engine.mesh.pipeline import load_mesh_config, lowest_camera_elevation, surface_mesh
 
     grid = load_grid(run_dir / GRID_FILE)
     config = dataclasses.replace(load_mesh_config(run_dir), face_budget=None)
     level = surface_level(grid) if config.threshold is None else config.threshold
-    vertices, faces, _ = surface_mesh(grid, level, config)
+    vertices, faces, _ = surface_mesh(grid, level, config, lowest_camera_elevation(run_dir))
     return MeshData(vertices, faces, vertex_albedo(grid, vertices))
 
 
@@ -158,6 +167,7 @@ class QualityBench:
         self._truth_lock = threading.Lock()  # one thread computes a truth, the others wait for it
         self._cache_lock = threading.Lock()  # one image-set build at a time (two runs may want the same one)
         self.earlier = self._earlier_results() if append else None
+        self.rescored = False  # the meshes were re-extracted by ``rescore`` after the runs
 
     def tasks(
         self,
@@ -208,6 +218,50 @@ class QualityBench:
                 self._print(result)
                 self._write(complete=False)
         return self._write(complete=True)
+
+    def rescore(self, jobs: int = 1) -> Path:
+        """Re-extract every run of the results file there from its stored density grid with this tree's mesh
+        export (``python -m engine remesh``), and score it again; the optimization and its timings are the earlier
+        run's. For a change of the export alone, this measures what a new run would give without retraining."""
+        if self.earlier is None:
+            raise ValueError("rescore needs the earlier results: build the bench with append=True")
+        earlier = [r for r in self.earlier.payload["results"] if r["error"] is None]
+        self.seeds = tuple(self.earlier.payload.get("seeds", [self.settings.seed]))
+        self.rescored = True
+        measured: list[tuple[int, QualityResult]] = []
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(self._rescore_one, r): index for index, r in enumerate(earlier)}
+            for future in as_completed(futures):
+                result = future.result()
+                measured = sorted([*measured, (futures[future], result)], key=lambda pair: pair[0])
+                self.results = [r for _, r in measured]
+                self._print(result)
+                self._write(complete=False)
+        return self._write(complete=True)
+
+    def _rescore_one(self, earlier: dict[str, Any]) -> QualityResult:
+        from engine.metrics import load_mesh
+        from engine.procedural.scene import Scene
+
+        record = RunRecord(**earlier["run"])
+        run_dir = Path(record.run_dir)
+        remeshed = subprocess.run(
+            [sys.executable, "-m", "engine", "remesh", str(run_dir)],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
+        result = QualityResult(earlier["prompt"], earlier["category"], earlier["variant"], record, earlier["seed"])
+        if remeshed.returncode != 0:
+            result.error = f"remesh failed: {remeshed.stderr.strip()[-500:]}"
+            return result
+        record.faces = len(load_mesh(run_dir / "mesh.npz").faces)
+        scene = Scene.from_prompt(result.prompt)
+        self._score(result, scene, Path(record.mesh or run_dir / "mesh.npz"))
+        task = QualityTask(result.prompt, result.category, result.variant, (), result.seed)
+        self._strip(result, scene, run_dir, self._name(task))
+        return result
 
     def _name(self, task: QualityTask) -> str:
         """A run's folder and strip name: the seed is named when the study has several."""
@@ -320,6 +374,7 @@ class QualityBench:
             "seeds": seeds,
             "ablations": ablations,
             "results": results,
+            "rescored": self.rescored or bool(self.earlier and self.earlier.payload.get("rescored")),
         }
         envelope = Envelope.now(self.results_file.kind, command)
         return write_results(self.results_dir / self.results_file.name, Results(envelope, payload))

@@ -257,6 +257,12 @@ def quality_section(page: Page, results: Results) -> None:
     )
     if not quality["complete"]:
         page.add("**Partial**: the suite was interrupted; these are the runs it finished.")
+    if quality.get("rescored"):
+        page.add(
+            "**Rescored**: after the runs, every mesh was extracted again from its run's stored density grid by "
+            "`--rescore` (the mesh export of the tree this report describes) and scored again; the optimization, "
+            "its it/s and its time are the runs' own."
+        )
     baseline = [r for r in quality["results"] if r["variant"] == "baseline"]
     oracle = {r["prompt"]: r.get("iou") for r in quality["results"] if r["variant"] == "oracle"}
     rows = []

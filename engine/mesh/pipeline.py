@@ -13,10 +13,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..config import MeshConfig, check, from_dict
+from ..config import CameraConfig, MeshConfig, check, from_dict
 from ..config_schema import ConfigError
 from ..errors import EngineError
 from .bake import bake_texture, vertex_albedo
@@ -91,24 +92,36 @@ def remesh_run(
 
 def load_mesh_config(run_dir: Path) -> MeshConfig:
     """The "mesh" section of the run's config.json, checked, or the defaults when the run has none."""
+    return _run_section(run_dir, "mesh", MeshConfig)
+
+
+def lowest_camera_elevation(run_dir: Path) -> float:
+    """The lowest elevation the run's training cameras took (degrees): what the hidden-void fill may assume."""
+    return _run_section(run_dir, "camera", CameraConfig).elevation_range_deg[0]
+
+
+def _run_section(run_dir: Path, name: str, cls: type) -> Any:
+    """One section of the run's config.json as ``cls``, checked; ``cls``'s defaults when the run has none."""
     path = Path(run_dir) / "config.json"
     if not path.is_file():
-        return MeshConfig()
+        return cls()
     try:
         data = json.loads(path.read_text())
-        section = data.get("mesh", {}) if isinstance(data, dict) else data
-        return from_dict(MeshConfig, section, "mesh.")
+        section = data.get(name, {}) if isinstance(data, dict) else data
+        return from_dict(cls, section, f"{name}.")
     except (OSError, ValueError, ConfigError) as exc:
-        message = f"the mesh settings in {path} are unusable ({exc}); fix or delete that file"
+        message = f"the {name} settings in {path} are unusable ({exc}); fix or delete that file"
         raise EngineError(message, "input") from exc
 
 
-def surface_mesh(grid: DensityGrid, level: float, config: MeshConfig) -> tuple[np.ndarray, np.ndarray, int]:
-    """The grid's surface at ``level``, hidden voids filled, floaters dropped, smoothed and decimated to the
-    config's face budget: (vertices, faces, components dropped)."""
+def surface_mesh(
+    grid: DensityGrid, level: float, config: MeshConfig, lowest_elevation_deg: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The grid's surface at ``level``, voids hidden from cameras at ``lowest_elevation_deg`` and above filled,
+    floaters dropped, smoothed and decimated to the config's face budget: (vertices, faces, components dropped)."""
     density = grid.density
     if config.fill_hidden_voids:
-        density, _ = fill_hidden_voids(density, level)
+        density, _ = fill_hidden_voids(density, level, lowest_elevation_deg)
     vertices, faces = extract_surface(density, grid.bound, level)
     vertices, faces, dropped = drop_small_components(vertices, faces, config.min_component_fraction)
     vertices = smooth(vertices, faces, config.smooth_iterations)
@@ -122,7 +135,7 @@ def _mesh_from_grid(
     report("mesh", mesh_start)
     grid = load_grid(run_dir / GRID_FILE)
     level = surface_level(grid) if threshold is None else float(threshold)
-    vertices, faces, dropped = surface_mesh(grid, level, config)
+    vertices, faces, dropped = surface_mesh(grid, level, config, lowest_camera_elevation(run_dir))
     report("mesh", 1.0)
     report("bake", 0.0)
     colors = srgb_to_linear(vertex_albedo(grid, vertices))

@@ -143,7 +143,7 @@ def test_every_seed_runs_every_task(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_append_adds_runs_to_a_results_file_of_the_same_settings(tmp_path: Path) -> None:
+def test_append_adds_runs_and_rescore_extracts_them_again(tmp_path: Path) -> None:
     settings = QualitySettings(
         steps=SMOKE_STEPS,
         overrides=SMOKE_OVERRIDES,
@@ -166,6 +166,18 @@ def test_append_adds_runs_to_a_results_file_of_the_same_settings(tmp_path: Path)
     assert data["command"].count("  +  ") == 1
     deferred = json.loads((Path(data["results"][1]["run"]["run_dir"]) / "config.json").read_text())
     assert deferred["render"]["shading"] == "deferred"
+
+    meshes = [Path(r["run"]["run_dir"]) / "mesh.npz" for r in data["results"]]
+    exported = [m.stat().st_mtime_ns for m in meshes]
+    QualityBench(settings, results, tmp_path / "work", append=True).rescore(jobs=2)
+    rescored = json.loads((results / "quality.json").read_text())
+    assert rescored["rescored"] and rescored["command"].count("  +  ") == 2
+    kept = ("wall_s", "it_per_s", "losses", "run_dir")  # the runs' own records; only the mesh is new
+    assert [[r["run"][k] for k in kept] for r in rescored["results"]] == [
+        [r["run"][k] for k in kept] for r in data["results"]
+    ]
+    assert all(m.stat().st_mtime_ns > t for m, t in zip(meshes, exported, strict=True))  # extracted again
+    assert all(r["error"] is None and r["iou"] is not None for r in rescored["results"])
 
     with pytest.raises(EngineError, match=r"other settings.*steps: 3 there, 4 here"):
         QualityBench(dataclasses.replace(settings, steps=4), results, tmp_path / "work", append=True)

@@ -1,4 +1,4 @@
-"""Hidden voids: bubbles under the surface become solid; openings a view can see into stay open."""
+"""Hidden voids: bubbles under the surface become solid; openings a camera can see into stay open."""
 
 from __future__ import annotations
 
@@ -49,8 +49,28 @@ def test_openings_a_view_sees_into_stay_open() -> None:
     cup = (radial < 0.7) & (np.abs(Z) < 0.7) & ~((radial < 0.55) & (Z > -0.5))  # open at +z
     torus = (np.sqrt((radial - 0.5) ** 2 + Z**2)) < 0.2
     pair = ball((-0.45, 0.0, 0.0), 0.4) | ball((0.45, 0.0, 0.0), 0.4)  # two balls almost touching
-    for solid in (cup, torus, pair):
-        assert not hidden_voxels(solid).any()
+    cavity = (radial < 0.5) & (Z > -0.4)
+    hole = radial < 0.25
+    gap = (np.abs(X) < 0.04) & (np.abs(Z) < 0.3)
+    for solid, opening in ((cup, cavity), (torus, hole), (pair, gap)):
+        assert not hidden_voxels(solid)[opening].any()
+        assert not hidden_voxels(solid, lowest_elevation_deg=-60.0).any()
+
+
+def test_cameras_just_below_the_horizon_see_under_the_inner_side_of_a_tube() -> None:
+    radial = np.sqrt(X**2 + Y**2)
+    torus = (np.sqrt((radial - 0.5) ** 2 + Z**2)) < 0.2
+    level_only = hidden_voxels(torus, lowest_elevation_deg=0.0)  # the hole's lower rim: level lines hit the tube
+    assert level_only.sum() > 100
+    assert hidden_voxels(torus, lowest_elevation_deg=-10.0).sum() < level_only.sum() / 10
+
+
+def test_a_hollow_open_only_underneath_is_hidden_unless_cameras_look_up() -> None:
+    radial = np.sqrt(X**2 + Y**2)
+    bell = (radial < 0.7) & (np.abs(Z) < 0.7) & ~((radial < 0.55) & (Z < 0.5))  # open at -z
+    inside = (radial < 0.5) & (np.abs(Z) < 0.4)
+    assert hidden_voxels(bell)[inside].all()
+    assert not hidden_voxels(bell, lowest_elevation_deg=-60.0).any()
 
 
 def test_fill_raises_only_the_hidden_voxels_and_counts_them() -> None:
@@ -70,7 +90,7 @@ def test_the_exported_surface_has_no_inner_shell() -> None:
     config = MeshConfig(smooth_iterations=0, face_budget=None, min_component_fraction=0.0)
     volumes = {}
     for fill in (False, True):
-        vertices, faces, _ = surface_mesh(grid, 20.0, dataclasses.replace(config, fill_hidden_voids=fill))
+        vertices, faces, _ = surface_mesh(grid, 20.0, dataclasses.replace(config, fill_hidden_voids=fill), -10.0)
         mesh = trimesh.Trimesh(vertices, faces)
         volumes[fill] = (len(mesh.split(only_watertight=False)), abs(mesh.volume))
     sphere = 4.0 / 3.0 * np.pi * 0.8**3
