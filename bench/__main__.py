@@ -20,7 +20,7 @@ from engine.config import PRESETS
 from engine.errors import EngineError
 
 from .report import REPORT_PATH
-from .results_file import QUALITY, RESULTS_DIR, read_results
+from .results_file import ABLATIONS, QUALITY, RESULTS_DIR, ResultsFile, read_results
 from .suite import PAPER_ABLATIONS, TEXT_PRIOR
 
 WORK_DIR = RESULTS_DIR / "runs.tmp"  # engine run folders (meshes, grids, frames); ignored by git
@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     ablations.add_argument("--prior", default=TEXT_PRIOR, help="the prior every run uses (the paper's: text only)")
     ablations.add_argument("--preset", choices=sorted(PRESETS), default="fast")
     ablations.add_argument("--jobs", type=int, default=1, help="engine runs side by side (one torch thread each)")
+    ablations.add_argument(
+        "--rescore", action="store_true", help="re-extract and score the study's runs with this tree's mesh export"
+    )
     _add_run_options(ablations, seed=False)
 
     speed = sub.add_parser("speed", help="it/s, prompt-to-mesh time and peak memory per preset")
@@ -123,13 +126,8 @@ def run_quality(args: argparse.Namespace) -> int:
     ablations = ablations_named(getattr(args, "ablation_names", None)) if args.ablations else ()
     ablation_prompts = getattr(args, "ablation_prompts", None) or list(ABLATION_PROMPTS)
     entries = entries_for(getattr(args, "prompts", ["all"]))
-    if getattr(args, "rescore", False):  # the runs' own settings, from the file
-        earlier = read_results(args.results / QUALITY.name, QUALITY.kind)
-        if earlier is None:
-            raise EngineError(f"nothing to rescore: {args.results / QUALITY.name} does not exist", "input")
-        bench = QualityBench(QualitySettings.from_json(earlier.payload["settings"]), args.results, args.work, True)
-        print(f"wrote {bench.rescore(jobs=args.jobs)}")
-        return 0
+    if getattr(args, "rescore", False):
+        return rescore(args, QUALITY)
     bench = QualityBench(settings, args.results, args.work, append=getattr(args, "append", False))
     baselines = not getattr(args, "no_baselines", False)
     path = bench.run(entries, ablations, ablation_prompts, baselines=baselines, jobs=getattr(args, "jobs", 1))
@@ -137,12 +135,27 @@ def run_quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def rescore(args: argparse.Namespace, results_file: ResultsFile) -> int:
+    """Re-extract and score the runs of ``results_file`` there with this tree's mesh export (their own settings)."""
+    from .quality import QualityBench, QualitySettings
+
+    path = args.results / results_file.name
+    earlier = read_results(path, results_file.kind)
+    if earlier is None:
+        raise EngineError(f"nothing to rescore: {path} does not exist", "input")
+    settings = QualitySettings.from_json(earlier.payload["settings"])
+    bench = QualityBench(settings, args.results, args.work, results_file=results_file, append=True)
+    print(f"wrote {bench.rescore(jobs=args.jobs)}")
+    return 0
+
+
 def run_ablations(args: argparse.Namespace) -> int:
     """The paper's ablation study: each ablation and the full method on the same prompts and seeds, one prior."""
     from .quality import QualityBench, QualitySettings
-    from .results_file import ABLATIONS
     from .suite import ABLATION_PROMPTS, ablations_named
 
+    if args.rescore:
+        return rescore(args, ABLATIONS)
     settings = QualitySettings(
         preset=args.preset,
         steps=args.steps,
@@ -189,9 +202,8 @@ def run_all(args: argparse.Namespace) -> int:
 
     args.ablations, args.presets = True, list(PRESETS)
     failed = []
-    study = argparse.Namespace(
-        **{**vars(args), "names": list(PAPER_ABLATIONS), "seeds": [0, 1, 2], "prior": TEXT_PRIOR, "prompts": None}
-    )
+    study_args = {"names": list(PAPER_ABLATIONS), "seeds": [0, 1, 2], "prior": TEXT_PRIOR, "prompts": None}
+    study = argparse.Namespace(**{**vars(args), **study_args, "rescore": False})
     steps = (
         ("quality", lambda: run_quality(args)),
         ("ablations", lambda: run_ablations(study)),
