@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -208,16 +209,7 @@ class QualityBench:
         self.ablations = ablations
         self.seeds = tuple(seeds or (self.settings.seed,))
         tasks = self.tasks(entries, ablations, ablation_prompts, baselines, self.seeds)
-        measured: list[tuple[int, QualityResult]] = []
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(self._measure, task): index for index, task in enumerate(tasks)}
-            for future in as_completed(futures):  # collected on this thread only
-                result = future.result()
-                measured = sorted([*measured, (futures[future], result)], key=lambda pair: pair[0])
-                self.results = [r for _, r in measured]
-                self._print(result)
-                self._write(complete=False)
-        return self._write(complete=True)
+        return self._measure_all(self._measure, tasks, jobs)
 
     def rescore(self, jobs: int = 1) -> Path:
         """Re-extract every run of the results file there from its stored density grid with this tree's mesh
@@ -228,10 +220,14 @@ class QualityBench:
         earlier = [r for r in self.earlier.payload["results"] if r["error"] is None]
         self.seeds = tuple(self.earlier.payload.get("seeds", [self.settings.seed]))
         self.rescored = True
+        return self._measure_all(self._rescore_one, earlier, jobs)
+
+    def _measure_all(self, measure: Callable[[Any], QualityResult], items: list[Any], jobs: int) -> Path:
+        """``measure`` of every item, ``jobs`` at a time; results are written after each, in the items' order."""
         measured: list[tuple[int, QualityResult]] = []
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(self._rescore_one, r): index for index, r in enumerate(earlier)}
-            for future in as_completed(futures):
+            futures = {pool.submit(measure, item): index for index, item in enumerate(items)}
+            for future in as_completed(futures):  # collected on this thread only
                 result = future.result()
                 measured = sorted([*measured, (futures[future], result)], key=lambda pair: pair[0])
                 self.results = [r for _, r in measured]
