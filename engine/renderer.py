@@ -116,7 +116,10 @@ def render(
     if mode is ShadingMode.AMBIENT:
         accumulated = per_ray(kept.albedo)
     elif render_config.shading == "per-sample":
-        # The paper's order: each sample lit at its own normal and position, then composited.
+        # The paper's order: each sample lit at its own normal and position, then composited. The default, by
+        # measurement (bench quality, balanced preset, seed 0): IoU 0.918 / 0.967 / 0.955 / 0.830 on the cube, sphere,
+        # duck and chair; deferred shading gave 0.940 / 0.971 / 0.955 / 0.778. The chair's legs came out shorter
+        # (-0.052), most likely because one shade at a ray's mean normal blurs thin parts; the cube gained 0.022.
         colors = shade(kept.albedo, kept.normals, visible_points, light[ray], mode, shading_config)
         accumulated = per_ray(colors)
     else:
