@@ -8,6 +8,7 @@ benchmark's own payload share one JSON object (envelope first).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
@@ -88,13 +89,21 @@ def command_line() -> str:
     return " ".join([Path(sys.executable).name, *program, *sys.argv[1:]])
 
 
+# An innermost list of numbers, as ``json.dumps(indent=2)`` spreads it over one line per number.
+_NUMBER_LIST = re.compile(r"\[\s+(-?[\d.eE+-]+(?:,\s+-?[\d.eE+-]+)*)\s+\]")
+
+
 def write_results(path: Path, results: Results) -> Path:
-    """Write atomically, so an interrupted benchmark never leaves a half-written file behind."""
+    """Write atomically, so an interrupted benchmark never leaves a half-written file behind. Indented for
+    reading and diffs, but each innermost list of numbers on one line (a run's (step, loss) pairs would
+    otherwise take four lines each: a suite's file grew past 1 MiB)."""
     clash = ENVELOPE_FIELDS & results.payload.keys()
     if clash:
         raise ValueError(f"payload fields {sorted(clash)} would overwrite the envelope's")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_text(path, json.dumps({**asdict(results.envelope), **results.payload}, indent=2) + "\n")
+    text = json.dumps({**asdict(results.envelope), **results.payload}, indent=2)
+    text = _NUMBER_LIST.sub(lambda match: "[" + " ".join(match.group(1).split()) + "]", text)
+    return write_text(path, text + "\n")
 
 
 def read_results(path: Path, kind: str) -> Results | None:

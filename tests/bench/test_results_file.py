@@ -66,3 +66,12 @@ def test_an_unusable_file_is_named_with_the_reason(tmp_path: Path, text: str, re
         read_results(path, "speed")
     assert caught.value.path == path and reason in caught.value.reason
     assert str(caught.value).startswith("speed.json ")
+
+
+def test_lists_of_numbers_stay_on_one_line_and_read_back_equal(tmp_path: Path) -> None:
+    payload = {"losses": [[10, 16.25], [20, -1.5e-05]], "names": ["a", "b"], "nested": {"xyz": [0.1, 2, 3]}}
+    path = write_results(tmp_path / "r.json", Results(Envelope.now("quality", command="test"), payload))
+    text = path.read_text()
+    assert "[10, 16.25]" in text and "[20, -1.5e-05]" in text and "[0.1, 2, 3]" in text
+    assert '"a",\n' in text  # other lists keep one item a line
+    assert read_results(path, "quality").payload == payload
