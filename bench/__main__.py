@@ -115,6 +115,8 @@ def run_quality(args: argparse.Namespace) -> int:
     from .quality import QualityBench, QualitySettings
     from .suite import ABLATION_PROMPTS, ablations_named, entries_for
 
+    if getattr(args, "rescore", False):
+        return rescore(args, QUALITY)
     settings = QualitySettings(
         preset=args.preset,
         steps=args.steps,
@@ -126,8 +128,6 @@ def run_quality(args: argparse.Namespace) -> int:
     ablations = ablations_named(getattr(args, "ablation_names", None)) if args.ablations else ()
     ablation_prompts = getattr(args, "ablation_prompts", None) or list(ABLATION_PROMPTS)
     entries = entries_for(getattr(args, "prompts", ["all"]))
-    if getattr(args, "rescore", False):
-        return rescore(args, QUALITY)
     bench = QualityBench(settings, args.results, args.work, append=getattr(args, "append", False))
     baselines = not getattr(args, "no_baselines", False)
     path = bench.run(entries, ablations, ablation_prompts, baselines=baselines, jobs=getattr(args, "jobs", 1))

@@ -252,9 +252,10 @@ class QualityBench:
         if remeshed.returncode != 0:
             result.error = f"remesh failed: {remeshed.stderr.strip()[-500:]}"
             return result
-        record.faces = len(load_mesh(run_dir / "mesh.npz").faces)
+        mesh = run_dir / "mesh.npz"
+        record.faces = len(load_mesh(mesh).faces)
         scene = Scene.from_prompt(result.prompt)
-        self._score(result, scene, Path(record.mesh or run_dir / "mesh.npz"))
+        self._score(result, scene, mesh)
         task = QualityTask(result.prompt, result.category, result.variant, (), result.seed)
         self._strip(result, scene, run_dir, self._name(task))
         return result
@@ -358,8 +359,8 @@ class QualityBench:
         if self.earlier is not None:
             measured = {(r["prompt"], r["variant"], r["seed"]) for r in results}
             earlier = self.earlier.payload
-            results = [r for r in earlier["results"] if (r["prompt"], r["variant"], r.get("seed", 0)) not in measured]
-            results += [asdict(r) for r in self.results]
+            kept = [r for r in earlier["results"] if (r["prompt"], r["variant"], r.get("seed", 0)) not in measured]
+            results = kept + results
             names = {a["name"] for a in earlier["ablations"]}
             ablations = earlier["ablations"] + [a for a in ablations if a["name"] not in names]
             seeds = list(dict.fromkeys([*earlier.get("seeds", [earlier["settings"]["seed"]]), *seeds]))

@@ -356,6 +356,11 @@ def ablation_section(
     page.image(plots.ablation_iou(rows, page.plots_dir / plot), "ablation IoU change")
 
 
+def _overrides_text(settings: dict[str, Any]) -> str:
+    """A results file's config overrides as the report shows them."""
+    return ", ".join(f"`{key}={value}`" for key, value in settings["overrides"]) or "none"
+
+
 def _spread(values: list[float], signed: bool = False) -> str:
     """Mean and [min, max] over seeds: with three seeds the range says more than a standard deviation."""
     if not values:
@@ -429,7 +434,7 @@ def seed_study_matrix(study: dict[str, Any]) -> tuple[list[str], list[list[str]]
 def seed_study_section(page: Page, results: Results) -> None:
     study = results.payload
     settings = study["settings"]
-    overrides = ", ".join(f"`{k}={v}`" for k, v in settings["overrides"]) or "none"
+    overrides = _overrides_text(settings)
     page.add(_provenance(results.envelope))
     page.add(
         f"Preset `{settings['preset']}`, seeds {', '.join(str(s) for s in study['seeds'])}, overrides {overrides}. "
@@ -466,7 +471,7 @@ def seed_study_section(page: Page, results: Results) -> None:
 
 def thin_shapes_section(page: Page, results: Results) -> None:
     settings = results.payload["settings"]
-    overrides = ", ".join(f"`{k}={v}`" for k, v in settings["overrides"]) or "none"
+    overrides = _overrides_text(settings)
     page.add(_provenance(results.envelope))
     page.add(f"Preset `{settings['preset']}`, seed {settings['seed']}; the baseline's overrides: {overrides}.")
     folder = Path(THIN_SHAPES.name).parent.as_posix()

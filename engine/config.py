@@ -190,7 +190,7 @@ class MeshConfig:
     # None: the level whose surface matches the renders (engine/mesh/threshold.py)
     threshold: float | None = setting(None, low=0.0, high=1e6)
     min_component_fraction: float = setting(0.02, low=0.0, below=1.0)  # drop floaters smaller than this share of faces
-    # make solid the empty pockets no view sees into (engine/mesh/hidden_voids.py): bubbles under the surface
+    # make solid the empty pockets no training camera sees into (engine/mesh/hidden_voids.py): bubbles under the surface
     fill_hidden_voids: bool = setting(True)
     smooth_iterations: int = setting(2, low=0, high=100)  # Taubin passes (volume-preserving)
     # above it the mesh is decimated (quadric error, engine/mesh/decimate.py)
