@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-BELOW_DEG = -45.0  # cameras lower than this see an object's underside: the line straight up counts
+BELOW_DEG = -45.0  # cameras lower than this see an object's underside: the line straight down counts
 
 
 def _blocked_toward(solid: np.ndarray, axis: int, higher: bool) -> np.ndarray:
