@@ -204,9 +204,17 @@ def run_all(args: argparse.Namespace) -> int:
     failed = []
     study_args = {"names": list(PAPER_ABLATIONS), "seeds": [0, 1, 2], "prior": TEXT_PRIOR, "prompts": None}
     study = argparse.Namespace(**{**vars(args), **study_args, "rescore": False})
+    camera_args = {
+        "names": ["no-textureless"],  # the camera-told prior reads no view suffix: no-view-prompts changes nothing
+        "prior": "procedural",
+        "results": args.results / "camera-prior",
+        "work": args.work / "camera-prior",  # run folders of their own, so neither study's rescore meets the other's
+    }
+    camera_study = argparse.Namespace(**{**vars(study), **camera_args})
     steps = (
         ("quality", lambda: run_quality(args)),
         ("ablations", lambda: run_ablations(study)),
+        ("camera-prior ablations", lambda: run_ablations(camera_study)),
         ("speed", lambda: run_speed_command(args)),
     )
     for name, step in steps:

@@ -21,6 +21,7 @@ from .machine import Machine
 from .results_file import (
     ABLATIONS,
     BATCH,
+    CAMERA_PRIOR_ABLATIONS,
     DEVICE_CHECK,
     GPU,
     IMPORT,
@@ -436,7 +437,7 @@ def seed_study_matrix(study: dict[str, Any]) -> tuple[list[str], list[list[str]]
     return ["prompt", *variants], rows
 
 
-def seed_study_section(page: Page, results: Results) -> None:
+def seed_study_section(page: Page, results: Results, strips: str = "results/strips/ablations") -> None:
     study = results.payload
     settings = study["settings"]
     overrides = _overrides_text(settings)
@@ -470,8 +471,12 @@ def seed_study_section(page: Page, results: Results) -> None:
             "No run of this study grew one front or a Janus, with the method whole or ablated, so it cannot say "
             "whether view-dependent prompts reduce Janus on this prior: the Janus column is empty on both sides."
         )
-    kind = results.envelope.kind
-    page.add(f"Every run has its strip in `results/strips/{kind}/` (`<prompt>--<variant>--seed-<seed>.png`).")
+    page.add(f"Every run has its strip in `{strips}/` (`<prompt>--<variant>--seed-<seed>.png`).")
+
+
+def camera_prior_study_section(page: Page, results: Results) -> None:
+    folder = Path(CAMERA_PRIOR_ABLATIONS.name).parent.as_posix()
+    seed_study_section(page, results, strips=f"results/{folder}/strips/{CAMERA_PRIOR_ABLATIONS.kind}")
 
 
 def thin_shapes_section(page: Page, results: Results) -> None:
@@ -730,6 +735,13 @@ SECTIONS: tuple[Section, ...] = (
         ABLATIONS,
         "python -m bench ablations --jobs 2",
         seed_study_section,
+    ),
+    Section(
+        "Textureless shading on the camera-conditioned prior, over seeds",
+        CAMERA_PRIOR_ABLATIONS,
+        "python -m bench ablations --prior procedural --names no-textureless --prompts 'a yellow duck' "
+        "'a brown chair' --jobs 2 --results bench/results/camera-prior",
+        camera_prior_study_section,
     ),
     Section("Speed and memory (CPU)", SPEED, "python -m bench speed", speed_section),
     Section(

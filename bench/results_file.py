@@ -33,6 +33,8 @@ class ResultsFile:
 
 QUALITY = ResultsFile("quality", "quality.json")
 ABLATIONS = ResultsFile("ablations", "ablations.json")  # the paper's ablations over several seeds
+# the same study on the camera-conditioned prior (where fronts form), a file of its own
+CAMERA_PRIOR_ABLATIONS = ResultsFile("ablations", "camera-prior/ablations.json")
 # trials on the thin and hollow shapes' oracle (bench/suite.py THIN_SHAPE_TRIALS), a quality file of its own
 THIN_SHAPES = ResultsFile("quality", "thin-shapes/quality.json")
 SPEED = ResultsFile("speed", "speed.json")
