@@ -94,7 +94,6 @@ THIN_SHAPE_TRIALS: tuple[Ablation, ...] = (
         (("camera.uniform_sphere_prob", 0.0),),
     ),
 )
-THIN_SHAPE_PROMPTS: tuple[str, ...] = ("a pink mug", "a brown chair")
 
 
 def entries_for(prompts: list[str]) -> tuple[SuiteEntry, ...]:
