@@ -2,7 +2,9 @@
 
 c = rho * (l_rho * max(0, n . (l - mu) / ||l - mu||) + l_a), with three modes:
 colored (albedo, ambient + diffuse), textureless (rho = 1, ambient + diffuse) and
-ambient-only (l_a = 1, l_rho = 0).
+ambient-only (l_a = 1, l_rho = 0). With ``ShadingConfig.shadows`` the diffuse term is also multiplied by the
+light's visibility from the point (beyond the paper, which has no shadows: without them the inside of a mug
+looks like a lid lit from above, so nothing in a render tells an opening from a cap).
 """
 
 from __future__ import annotations
@@ -20,12 +22,37 @@ class ShadingMode(StrEnum):
     AMBIENT = "ambient"
 
 
-def lighting(normals: torch.Tensor, points: torch.Tensor, light: torch.Tensor, config: ShadingConfig) -> torch.Tensor:
-    """l_rho * max(0, n . (l - mu) / ||l - mu||) + l_a, shape (..., 1)."""
+# Shadow rays start this far off the surface along its normal, clear of the surface's own soft shell (four
+# Laplace scales of the signed-distance field's density), so a lit face does not shadow itself.
+SHADOW_OFFSET = 0.08
+
+
+def lighting(
+    normals: torch.Tensor,
+    points: torch.Tensor,
+    light: torch.Tensor,
+    config: ShadingConfig,
+    visibility: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """l_rho * V * max(0, n . (l - mu) / ||l - mu||) + l_a, shape (..., 1); V (..., 1) is the light's
+    visibility from each point (1 when None: no shadows)."""
     to_light = light - points
     to_light = to_light / to_light.norm(dim=-1, keepdim=True).clamp_min(1e-8)
     lambert = (normals * to_light).sum(dim=-1, keepdim=True).clamp_min(0.0)
+    if visibility is not None:
+        lambert = lambert * visibility
     return config.diffuse * lambert + config.ambient
+
+
+def shadow_rays(
+    points: torch.Tensor, normals: torch.Tensor, light: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rays from surface ``points`` (..., 3) toward ``light`` (broadcastable): origins (..., 3) lifted off the
+    surface by ``SHADOW_OFFSET``, unit directions (..., 3) and the distance to the light (...)."""
+    origins = points + SHADOW_OFFSET * normals
+    to_light = light - origins
+    distance = to_light.norm(dim=-1)
+    return origins.expand_as(to_light), to_light / distance.clamp_min(1e-8).unsqueeze(-1), distance
 
 
 def shade(
@@ -36,16 +63,18 @@ def shade(
     mode: ShadingMode,
     config: ShadingConfig,
     opacity: torch.Tensor | None = None,
+    visibility: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Color (..., 3) of ``albedo`` lit at ``points`` with ``normals``; ``light`` broadcastable to them.
 
     For a surface point ``opacity`` is None (1). Deferred shading passes a ray's opacity-weighted albedo and
     its opacity, shaded once at its mean normal and expected surface point; textureless renders use white
-    albedo (= opacity). ``light`` may carry leading dimensions of its own (several lights at once).
+    albedo (= opacity). ``light`` (and ``visibility``, see ``lighting``) may carry leading dimensions of their
+    own (several lights at once).
     """
     if mode is ShadingMode.AMBIENT:
         return albedo
-    intensity = lighting(normals, points, light, config)
+    intensity = lighting(normals, points, light, config, visibility)
     if mode is ShadingMode.TEXTURELESS:
         coverage = torch.ones_like(albedo[..., :1]) if opacity is None else opacity
         white = coverage * intensity

@@ -19,6 +19,7 @@ from ..cameras import Cameras
 from ..config import ShadingConfig
 from ..shading import ShadingMode, composite, shade
 from ..stage_progress import Progress, no_progress
+from .raymarch import SurfaceHits, light_visibility
 from .raymarch import normals as analytic_normals
 from .scene import Scene
 
@@ -78,8 +79,8 @@ class BakedScene:
         values = F.grid_sample(volume, grid, mode="bilinear", padding_mode="border", align_corners=True)
         return values.view(volume.shape[1], -1).T
 
-    def trace(self, origins: torch.Tensor, directions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """First hits of rays (N, 3): (hit (N,) bool, points (N, 3)). Only rays still marching are looked up."""
+    def trace(self, origins: torch.Tensor, directions: torch.Tensor) -> SurfaceHits:
+        """First hits of rays (N, 3). Only rays still marching are looked up."""
         b = (origins * directions).sum(dim=-1)
         disc = b * b - (origins.square().sum(dim=-1) - self.half * self.half)
         root = disc.clamp_min(0.0).sqrt()
@@ -99,7 +100,7 @@ class BakedScene:
         if active.numel():
             distance = self._lookup(slice(0, 1), origins[active] + t[active, None] * directions[active])[:, 0]
             hit[active[distance < _LOOSE_EPSILON]] = True
-        return hit, origins + t[:, None] * directions
+        return SurfaceHits(hit, origins + t[:, None] * directions)
 
     def render(
         self,
@@ -118,14 +119,18 @@ class BakedScene:
         fine = resolution * supersample
         origins, directions = camera.rays(fine)
         flat_o, flat_d = origins.reshape(-1, 3), directions.reshape(-1, 3)
-        hit, points = self.trace(flat_o, flat_d)
+        hits = self.trace(flat_o, flat_d)
+        hit, points = hits.hit, hits.points
         index = hit.nonzero().squeeze(-1)
         values = self._lookup(slice(1, 7), points[index])
         albedo, normal = values[:, :3], F.normalize(values[:, 3:], dim=-1)
         opacity = hit.to(flat_o.dtype).view(1, fine, fine, 1)
         lights = lights[:1] if mode is ShadingMode.AMBIENT else lights
         count = len(lights)
+        surface, light = points[index], lights.view(count, 1, 3)
+        shadowed = shading.shadows and mode is not ShadingMode.AMBIENT
+        visibility = light_visibility(self.trace, surface, normal, light) if shadowed else None
         colors = torch.zeros(count, fine * fine, 3, dtype=flat_o.dtype, device=flat_o.device)
-        colors[:, index] = shade(albedo, normal, points[index], lights.view(count, 1, 3), mode, shading)
+        colors[:, index] = shade(albedo, normal, surface, light, mode, shading, None, visibility)
         images = composite(colors.view(count, fine, fine, 3), opacity, background).permute(0, 3, 1, 2)
         return F.avg_pool2d(images, supersample) if supersample > 1 else images

@@ -8,14 +8,16 @@ soft silhouette blends object and background.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 
 from ..cameras import Cameras
 from ..config import ShadingConfig
-from ..shading import ShadingMode, composite, shade
+from ..shading import ShadingMode, composite, shade, shadow_rays
 from .scene import Scene
 
 _EPSILON = 5e-4  # a ray has hit when the distance falls below this
@@ -58,6 +60,24 @@ def trace(scene: Scene, origins: torch.Tensor, directions: torch.Tensor) -> Surf
     return SurfaceHits(hit, origins + t[:, None] * directions)
 
 
+RayTracer = Callable[[torch.Tensor, torch.Tensor], SurfaceHits]  # (origins (N, 3), unit directions (N, 3))
+
+
+def light_visibility(
+    trace_rays: RayTracer, points: torch.Tensor, normals: torch.Tensor, light: torch.Tensor
+) -> torch.Tensor:
+    """Hard shadows: (..., 1) 1 where nothing lies between a surface point (N, 3) and its light (broadcastable,
+    e.g. (L, 1, 3) for several lights), else 0."""
+    origins, directions, distance = shadow_rays(points, normals, light)
+    flat_o, flat_d, flat_distance = origins.reshape(-1, 3), directions.reshape(-1, 3), distance.reshape(-1)
+    # Only points that face their light are traced: elsewhere the diffuse term is zero anyway.
+    facing = ((directions * normals).sum(dim=-1).reshape(-1) > 0.0).nonzero().squeeze(-1)
+    hits = trace_rays(flat_o[facing], flat_d[facing])
+    blocked = hits.hit & ((hits.points - flat_o[facing]).norm(dim=-1) < flat_distance[facing])
+    visibility = torch.ones_like(flat_distance).index_fill(0, facing[blocked], 0.0)
+    return visibility.view(*distance.shape, 1)
+
+
 def normals(scene: Scene, points: torch.Tensor) -> torch.Tensor:
     """Outward unit normals (N, 3) from central differences of the SDF."""
     offsets = torch.eye(3, dtype=points.dtype, device=points.device) * _NORMAL_STEP
@@ -86,11 +106,12 @@ def render(
     normal = normals(scene, points)
     albedo = scene.albedo(points)
     light = cameras.light.repeat_interleave(fine * fine, dim=0)[index]
+    visibility = light_visibility(partial(trace, scene), points, normal, light) if shading.shadows else None
     opacity = surface.hit.to(flat_o.dtype).view(batch, fine, fine, 1)
     images = {}
     for mode in modes:
         color = torch.zeros_like(flat_o)
-        color[index] = shade(albedo, normal, points, light, mode, shading)
+        color[index] = shade(albedo, normal, points, light, mode, shading, None, visibility)
         image = composite(color.view(batch, fine, fine, 3), opacity, shading.background)
         image = image.permute(0, 3, 1, 2)
         images[mode] = F.avg_pool2d(image, supersample) if supersample > 1 else image

@@ -122,9 +122,10 @@ def test_a_view_without_its_camera_is_refused_with_a_sentence(prior) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [ShadingMode.COLORED, ShadingMode.TEXTURELESS])
-def test_baked_renders_match_the_analytic_ray_marcher(mode) -> None:
+@pytest.mark.parametrize("shadows", [False, True])  # with them, the cube shades the top of the sphere
+def test_baked_renders_match_the_analytic_ray_marcher(mode, shadows) -> None:
     prompt = "a red cube on top of a blue sphere"
-    shading = ShadingConfig(background=(0.3, 0.5, 0.7))
+    shading = ShadingConfig(background=(0.3, 0.5, 0.7), shadows=shadows)
     cameras = orbit_cameras(CameraConfig(), [30.0])
     light = torch.tensor([[1.5, -2.5, 2.0]])
     cameras = dataclasses.replace(cameras, light=light)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 import torch
 
 from engine.cameras import Cameras, look_at, orbit_cameras
 from engine.config import CameraConfig, ShadingConfig
-from engine.procedural.raymarch import render
+from engine.procedural.baked_scene import BakedScene
+from engine.procedural.raymarch import light_visibility, render, trace
 from engine.procedural.scene import Scene
 from engine.procedural.vocabulary import COLORS
 from engine.shading import ShadingMode
@@ -105,3 +107,29 @@ def test_fronted_shapes_face_the_front_camera(shape):
     orange = (images - torch.tensor(COLORS["orange"]).view(1, 3, 1, 1)).abs().amax(dim=1) < 1e-2
     front, back = orange.flatten(1).sum(dim=1).tolist()
     assert front >= 4 and back == 0
+
+
+@pytest.mark.parametrize("tracer", ["analytic", "baked"])
+def test_a_ball_shadows_what_lies_beneath_it(tracer: str) -> None:
+    scene = Scene.from_prompt("a red sphere")  # radius 0.75 about the origin
+    trace_rays = partial(trace, scene) if tracer == "analytic" else BakedScene.bake(scene, resolution=48).trace
+    points = torch.tensor([[0.0, 0.0, -1.0], [1.5, 0.0, 0.0], [0.0, 0.0, -1.0]])
+    normals = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, -1.0]])
+    light = torch.tensor([[0.0, 0.0, 5.0], [1.5, 0.0, 5.0], [0.0, 0.0, 5.0]])
+    visibility = light_visibility(trace_rays, points, normals, light)
+    # under the ball: dark; beside it: lit; facing away from the light: not traced (its diffuse term is 0)
+    assert visibility.squeeze(-1).tolist() == [0.0, 1.0, 1.0]
+
+
+def test_shadows_darken_the_inside_of_a_mug_and_nothing_else() -> None:
+    scene = Scene.from_prompt("a pink mug")
+    camera = _camera((0.0, -1.2, 2.6), (2.5, 1.0, 1.5))  # looking into the opening, lit from the far side
+    plain, shadowed = (
+        render(scene, camera, 64, (ShadingMode.TEXTURELESS,), ShadingConfig(shadows=shadows))[ShadingMode.TEXTURELESS]
+        for shadows in (False, True)
+    )
+    darker = plain - shadowed
+    assert darker.min() > -1e-6  # a shadow only takes light away
+    assert (darker[0, 0] > 0.3).sum() > 50  # the inner wall toward the light is in the rim's shadow
+    ambient_only = torch.full_like(shadowed, ShadingConfig().ambient)
+    assert (shadowed - ambient_only).min() > -1e-3  # where shadowed, the ambient term remains

@@ -12,8 +12,8 @@ from engine.config import CameraConfig, FieldConfig, RenderConfig, ShadingConfig
 from engine.field.grid import GridField
 from engine.field.sdf_grid import SDFGridField
 from engine.loss import orientation_penalty
-from engine.renderer import ray_sphere, render
-from engine.shading import ShadingMode
+from engine.renderer import light_transmittance, ray_sphere, render
+from engine.shading import SHADOW_OFFSET, ShadingMode
 
 
 def _field(**overrides: object) -> GridField:
@@ -169,3 +169,33 @@ def _image_and_gradient(field: SDFGridField, image: torch.Tensor) -> tuple[torch
     (image * torch.rand(image.shape, generator=torch.Generator().manual_seed(1))).sum().backward()
     grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in field.parameters()]  # albedo: None untextured
     return image.detach(), torch.cat([g.flatten() for g in grads])
+
+
+def test_light_transmittance_through_a_uniform_density_is_the_analytic_one() -> None:
+    """A uniform density tau fills the bounding sphere: the light is seen through exp(-tau * the path length from
+    the lifted surface point to where the shadow ray leaves the sphere)."""
+    field = _field(blob_strength=0.0)
+    tau = 0.8
+    with torch.no_grad():
+        field.geometry[0][:] = math.log(math.expm1(tau))
+    surface = torch.tensor([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    normal = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    light = torch.tensor([[0.0, 0.0, 10.0], [10.0, 0.0, 0.0], [0.0, 0.0, 10.0]])
+    opacity = torch.tensor([[1.0], [1.0], [0.0]])  # the last ray sees nothing: no shadow ray
+    visibility = light_transmittance(field, surface, normal, opacity, light, samples=64)
+    path = field.bound - (surface[:2] + SHADOW_OFFSET * normal[:2]).norm(dim=-1)
+    torch.testing.assert_close(visibility[:2, 0], torch.exp(-tau * path), atol=1e-4, rtol=0)
+    assert visibility[2, 0] == 1.0
+
+
+def test_a_convex_object_casts_no_shadow_on_itself() -> None:
+    """The shadow ray starts clear of the surface's soft shell, so shadows leave a lone sphere's render as it was."""
+    field = SDFGridField(FieldConfig(grid_resolutions=(4,)))
+    camera = orbit_cameras(CameraConfig(), [30.0], elevation_deg=20.0)
+    camera = dataclasses.replace(camera, light=torch.tensor([[2.0, -1.0, 1.5]]))
+    config = RenderConfig(jitter=False)
+    plain, shadowed = (
+        render(field, camera, ShadingMode.TEXTURELESS, config, ShadingConfig(shadows=shadows), 32).rgb
+        for shadows in (False, True)
+    )
+    assert (plain - shadowed).abs().max() < 0.015
