@@ -19,6 +19,22 @@ class Machine:
     python: str | None
     torch: str | None
 
+    def then(self, later: Machine) -> Machine:
+        """The machine of a results file measured here, then added to on ``later``: each fact that differs is
+        given as "earlier, then later" (a count that differs is not known for the whole file: None)."""
+
+        def joined(earlier: str | None, now: str | None) -> str | None:
+            last = earlier.rpartition(", then ")[2] if earlier is not None else None
+            return earlier if last == now else f"{earlier}, then {now}"
+
+        return Machine(
+            cores=self.cores if self.cores == later.cores else None,
+            cpu=joined(self.cpu, later.cpu),
+            platform=joined(self.platform, later.platform),
+            python=joined(self.python, later.python),
+            torch=joined(self.torch, later.torch),
+        )
+
 
 def cpu_model() -> str:
     """The CPU's marketing name from /proc/cpuinfo (Linux), else what platform knows."""

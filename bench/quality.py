@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -374,6 +374,8 @@ class QualityBench:
             "rescored": self.rescored or bool(self.earlier and self.earlier.payload.get("rescored")),
         }
         envelope = Envelope.now(self.results_file.kind, command)
+        if self.earlier is not None:
+            envelope = replace(envelope, machine=self.earlier.envelope.machine.then(envelope.machine))
         return write_results(self.results_dir / self.results_file.name, Results(envelope, payload))
 
     @staticmethod

@@ -37,6 +37,10 @@ ABLATIONS = ResultsFile("ablations", "ablations.json")  # the paper's ablations 
 CAMERA_PRIOR_ABLATIONS = ResultsFile("ablations", "camera-prior/ablations.json")
 # trials on the thin and hollow shapes' oracle (bench/suite.py THIN_SHAPE_TRIALS), a quality file of its own
 THIN_SHAPES = ResultsFile("quality", "thin-shapes/quality.json")
+# the shading order's other choice against its own oracle (engine/renderer.py), a quality file of its own
+DEFERRED_SHADING = ResultsFile("quality", "deferred-shading/quality.json")
+# the thin and hollow shapes at twice the default preset's steps, against their own oracle
+LONG_RUNS = ResultsFile("quality", "long-runs/quality.json")
 SPEED = ResultsFile("speed", "speed.json")
 GPU = ResultsFile("gpu", "gpu_priors.json")
 DEVICE_CHECK = ResultsFile("device-check", "device_check.json")

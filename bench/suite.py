@@ -93,6 +93,13 @@ THIN_SHAPE_TRIALS: tuple[Ablation, ...] = (
         "more views from above: elevation uniform in angle only (default: half uniform on the sphere)",
         (("camera.uniform_sphere_prob", 0.0),),
     ),
+    Ablation("steps-2400", "four times the steps: 2400 (the fast preset's 600)", (("optim.steps", 2400),)),
+    Ablation("geometry-lr-2x", "twice the geometry learning rate (2e-2)", (("optim.lr", 0.02),)),
+    Ablation(
+        "shadows",
+        "shadows: the diffuse light blocked by the object itself, so a mug's opening looks unlike a lid",
+        (("shading.shadows", True),),
+    ),
 )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.machine import this_machine
+from bench.machine import Machine, this_machine
 from bench.results_file import SCHEMA_VERSION, Envelope, ResultFileError, Results, read_results, write_results
 
 
@@ -18,6 +18,16 @@ def test_results_are_written_whole(tmp_path: Path) -> None:
     path = write_results(tmp_path / "x.json", Results(Envelope.now("speed", command="bench"), {"rows": []}))
     assert json.loads(path.read_text())["command"] == "bench"
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_file_added_to_on_another_machine_names_both() -> None:
+    earlier = Machine(2, "Intel(R) Xeon(R) Processor", "Linux-x86_64", "3.11.7", "2.13.0+cpu")
+    later = Machine(2, "AMD EPYC", "Linux-x86_64", "3.11.7", "2.13.0+cpu")
+    both = earlier.then(later)
+    assert both == Machine(2, "Intel(R) Xeon(R) Processor, then AMD EPYC", "Linux-x86_64", "3.11.7", "2.13.0+cpu")
+    assert earlier.then(earlier) == earlier
+    assert both.then(later) == both  # a third session on the same machine names it once
+    assert earlier.then(Machine(16, "AMD EPYC", "Linux-x86_64", "3.11.7", "2.13.0+cpu")).cores is None
 
 
 def test_an_envelope_round_trip(tmp_path: Path) -> None:
