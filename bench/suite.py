@@ -68,6 +68,11 @@ ABLATIONS: tuple[Ablation, ...] = (
         "one shade per ray at its mean normal, instead of each sample shaded, then composited",
         (("render.shading", "deferred"),),
     ),
+    Ablation(
+        "no-render-light",
+        "the camera prior's data under its own lights only, not also the render's",
+        (("guidance.procedural_render_light", False),),
+    ),
     Ablation("guidance-1", "guidance scale 1 (no classifier-free guidance)", (("guidance.guidance_scale", 1.0),)),
     Ablation("guidance-30", "guidance scale 30", (("guidance.guidance_scale", 30.0),)),
     Ablation("guidance-100", "guidance scale 100 (the paper's)", (("guidance.guidance_scale", 100.0),)),

@@ -149,6 +149,8 @@ class GuidanceConfig:
     offline: bool = setting(True)  # local_files_only for real models
     # The procedural prior (camera-conditioned): lights its data are rendered under at each query's camera.
     procedural_lights: int = setting(16, low=1, high=256)
+    # ... and the render's own light among them (what many lights give near the render's; see procedural_camera.py)
+    procedural_render_light: bool = setting(True)
     # The text-only procedural prior: renders per prompt, and how a render's camera narrows them.
     procedural_views: int = setting(240, low=8, high=2000)
     # "suffix": the view prompt's range | "kernel": near cameras

@@ -2,15 +2,21 @@
 
 Its data for a query are renders of the prompt's scene at the query's own camera (position, rotation, field of
 view, as Zero-1-to-3 and MVDream condition a diffusion model on the camera), in the render's shading mode,
-under ``procedural_lights`` lights drawn around that camera as the trainer draws its lights, composited over the
-render's own background. The denoiser is the Bayes-optimal one for those images, and classifier-free guidance
+under ``procedural_lights`` lights drawn around that camera as the trainer draws its lights and, with
+``procedural_render_light`` (the default), the render's own light too, composited over the render's own
+background. The denoiser is the Bayes-optimal one for those images, and classifier-free guidance
 is against an unconditional set seen from the same camera: random vocabulary scenes (or the negative prompt's),
 under the first ``UNCONDITIONAL_LIGHTS`` of those lights.
 
 Why: a text-only set (procedural_text.py) holds renders at other cameras, so its denoiser pulls each render
 toward a blend of misaligned images at high noise and snaps to whichever is nearest at low noise; successive
 steps pull the field toward inconsistent targets and small features never win. Told the camera, the target is
-consistent from step to step. Renders come from the scene baked into grids (procedural/baked_scene.py), a few
+consistent from step to step. The render's own light: the trainer's lights are a continuous distribution, and
+a finite draw of them leaves the nearest data image at low noise lit from elsewhere, so its shading pulls the
+surface askew (more lights help, slowly: a mug's IoU 0.380 with 4, 0.410 with 16, 0.427 with 64). One more
+image, at the render's light, is what a dense draw would hold nearest to it. It does tell the prior the light,
+which a learned model is not told; at high noise the blend of all the lights still dominates. bench/REPORT.md
+measures both ("no-render-light"). Renders come from the scene baked into grids (procedural/baked_scene.py), a few
 tens of milliseconds per query on one CPU thread.
 """
 
@@ -56,8 +62,10 @@ class CameraProceduralPrior(VocabularyPrior):
         shading: ShadingConfig,
         device: torch.device,
         unconditional_now: bool = False,
+        render_light: bool = True,
     ) -> None:
         self.resolution = resolution
+        self.render_light = render_light  # the render's own light among the data's
         self.unconditional_now = (
             unconditional_now  # bake the unconditional scenes with the prompt's (a run that guides)
         )
@@ -80,7 +88,13 @@ class CameraProceduralPrior(VocabularyPrior):
         guidance = run.guidance
         unconditional_now = cls.guidance_scale_of(guidance) != 1.0
         return cls(
-            run.render.resolution, guidance.procedural_lights, run.camera, run.shading, device, unconditional_now
+            run.render.resolution,
+            guidance.procedural_lights,
+            run.camera,
+            run.shading,
+            device,
+            unconditional_now,
+            guidance.procedural_render_light,
         )
 
     @property
@@ -168,6 +182,8 @@ class CameraProceduralPrior(VocabularyPrior):
         """eps_uncond + s * (eps_cond - eps_uncond) for one noisy render (D,), both sets seen from its camera."""
         assert view.camera is not None
         lights = self.lights(view.camera.position[0])
+        if self.render_light:
+            lights = torch.cat([view.camera.light.to(lights), lights])
         eps = _denoiser(self.images(scene, view, lights)).eps(z, alpha, sigma)
         if guidance_scale != 1.0:
             others = [self.images(other, view, lights[:UNCONDITIONAL_LIGHTS]) for other in self.unconditional()]

@@ -59,20 +59,40 @@ def baked(prompt: str) -> BakedScene:
     return BakedScene.bake(Scene(parse_prompt(prompt)))
 
 
-@pytest.fixture(scope="module")
-def prior() -> CameraProceduralPrior:
-    prior = CameraProceduralPrior(RESOLUTION, LIGHTS, CameraConfig(), ShadingConfig(), torch.device("cpu"))
+@functools.cache
+def camera_prior(render_light: bool) -> CameraProceduralPrior:
+    """The prior for ``PROMPT`` against ``NEGATIVE``, with or without the render's own light among its data's."""
+    prior = CameraProceduralPrior(
+        RESOLUTION, LIGHTS, CameraConfig(), ShadingConfig(), torch.device("cpu"), render_light=render_light
+    )
     prior.set_prompt(PROMPT, NEGATIVE, ())
     return prior
 
 
+@pytest.fixture(scope="module")
+def prior() -> CameraProceduralPrior:
+    return camera_prior(render_light=True)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("mode", "t", "scale"), [(ShadingMode.COLORED, 600, 1.0), (ShadingMode.TEXTURELESS, 250, 3.0)])
-def test_noise_prediction_is_the_posterior_of_the_scene_seen_from_the_query_camera(prior, mode, t, scale) -> None:
+@pytest.mark.parametrize(
+    ("mode", "t", "scale", "render_light"),
+    [
+        (ShadingMode.COLORED, 600, 1.0, True),
+        (ShadingMode.TEXTURELESS, 250, 3.0, True),
+        (ShadingMode.COLORED, 600, 1.0, False),
+    ],
+)
+def test_noise_prediction_is_the_posterior_of_the_scene_seen_from_the_query_camera(
+    mode, t, scale, render_light
+) -> None:
+    prior = camera_prior(render_light)
     generator = torch.Generator().manual_seed(3)
     camera = sample_cameras(CameraConfig(), 1, generator)
     view = ViewContext("", mode, float(camera.azimuth[0]), float(camera.elevation[0]), camera, torch.rand(3))
     lights = prior.lights(camera.position[0])
+    if render_light:
+        lights = torch.cat([camera.light, lights])  # the render's own first, then the prior's
     conditional = _renders(baked(PROMPT), view, lights)
     alphabar = float(prior.alphas_cumprod[t])
     alpha, sigma = math.sqrt(alphabar), math.sqrt(1.0 - alphabar)
@@ -101,6 +121,26 @@ def test_the_oracle_recovers_the_noise_added_to_the_true_render() -> None:
     noisy = (math.sqrt(alphabar) * truth + math.sqrt(1 - alphabar) * noise).view(1, 3, RESOLUTION, RESOLUTION)
     eps = oracle.predict_noise(noisy, torch.tensor([400]), [view], 100.0)
     torch.testing.assert_close(eps.flatten(), noise, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("t", [20, 100])
+def test_with_the_render_light_low_noise_snaps_to_the_true_render(t) -> None:
+    """The data hold the render under its own light, so a lightly noised truth is denoised to itself, as the
+    oracle does; without it the nearest data image is lit from elsewhere and the prediction is off."""
+    generator = torch.Generator().manual_seed(7)
+    camera = sample_cameras(CameraConfig(), 1, generator)
+    view = ViewContext("", ShadingMode.COLORED, 0.0, 0.0, camera, torch.rand(3, generator=generator))
+    (truth,) = _renders(baked(PROMPT), view, camera.light)
+    alphabar = float(camera_prior(True).alphas_cumprod[t])
+    noise = torch.randn(truth.shape, generator=generator)
+    noisy = (math.sqrt(alphabar) * truth + math.sqrt(1 - alphabar) * noise).view(1, 3, RESOLUTION, RESOLUTION)
+
+    def error(render_light: bool) -> float:
+        eps = camera_prior(render_light).predict_noise(noisy, torch.tensor([t]), [view], 1.0)
+        return float((eps.flatten() - noise).abs().mean())
+
+    assert error(True) < 1e-3
+    assert error(False) > 0.05
 
 
 def test_lights_follow_the_camera_at_the_trainers_distances(prior) -> None:
