@@ -131,7 +131,8 @@ class GuidanceConfig:
     prior: str = setting("procedural", choices=tuple(PRIORS))
     model: str | None = setting(None, length=(1, 4096))  # folder or hub id; None: the prior's default
     guidance_scale: float | None = setting(None, low=0.0, high=1000.0)  # None: the prior's default
-    t_range: tuple[float, float] = setting((0.02, 0.98), low=0.0, high=1.0, ordered=True)
+    # None: the prior's default (the paper's 0.02-0.98 for the learned priors, 0.02-0.4 for the camera-conditioned one)
+    t_range: tuple[float, float] | None = setting(None, low=0.0, high=1.0, ordered=True)
     t_anneal: bool = setting(False)  # linearly lower t_max to t_anneal_end over the run
     t_anneal_end: float = setting(0.5, low=0.0, high=1.0)
     weighting: str = setting("sds", choices=("sds", "uniform"))  # "sds": w = 1 - alphabar (sigma_t^2) | "uniform"

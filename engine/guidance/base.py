@@ -51,6 +51,7 @@ class DiffusionPrior(ABC):
 
     name: str
     default_guidance_scale: float
+    default_t_range: tuple[float, float] = (0.02, 0.98)  # fractions of the schedule (paper, threestudio)
     num_train_timesteps: int
     renders_any_background = False  # True: its data can be composited over the render's own background
     has_low_memory_mode = False  # True: guidance.low_memory makes it fit in less device memory
@@ -69,6 +70,11 @@ class DiffusionPrior(ABC):
     def guidance_scale_of(cls, guidance: GuidanceConfig) -> float:
         """The classifier-free guidance scale a run uses: its own, else this prior's default."""
         return guidance.guidance_scale if guidance.guidance_scale is not None else cls.default_guidance_scale
+
+    @classmethod
+    def t_range_of(cls, guidance: GuidanceConfig) -> tuple[float, float]:
+        """The range of noise levels (fractions of the schedule) a run draws t from: its own, else this prior's."""
+        return guidance.t_range if guidance.t_range is not None else cls.default_t_range
 
     @abstractmethod
     def set_prompt(

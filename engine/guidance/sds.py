@@ -29,10 +29,11 @@ class ScoreDistillation:
         self.prior = prior
         self.config = config
         self.guidance_scale = prior.guidance_scale_of(config)
+        self.noise_range = prior.t_range_of(config)
 
     def t_range(self, fraction: float) -> tuple[int, int]:
         """Integer [t_min, t_max] at this point of the run; t_max anneals linearly when configured."""
-        low, high = self.config.t_range
+        low, high = self.noise_range
         if self.config.t_anneal:
             high = high + (self.config.t_anneal_end - high) * fraction
             high = max(high, low)
