@@ -50,6 +50,21 @@ def test_every_missing_file_is_listed_as_not_run_in_its_section(tmp_path: Path) 
         body = sections[section.title].strip()
         assert body.startswith("Not run: no") and f"`{section.source.name}`" in body, section.title
         assert f"`{section.command}`" in body
+        assert not section.note or section.note not in body  # a note speaks of results, and there are none
+
+
+def test_a_section_measured_on_an_earlier_tree_says_so_under_its_results(tmp_path: Path) -> None:
+    noted = [s for s in SECTIONS if s.note]
+    assert noted, "no section carries a note"
+    for section in noted:
+        target = tmp_path / section.source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(RESULTS_DIR / section.source.name, target)
+    sections = _sections(build_report(tmp_path, tmp_path / "REPORT.md").read_text())
+    for section in noted:
+        body = sections[section.title]
+        assert "Not run" not in body and body.strip().endswith(section.note), section.title
+    assert all(noted[0].note not in sections[s.title] for s in SECTIONS if not s.note)
 
 
 def test_report_names_a_file_of_another_schema(tmp_path: Path) -> None:

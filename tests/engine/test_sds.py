@@ -6,7 +6,10 @@ import torch
 
 from engine.config import GuidanceConfig
 from engine.guidance.base import DiffusionPrior, ViewContext
+from engine.guidance.oracle import OraclePrior
+from engine.guidance.procedural_camera import CameraProceduralPrior
 from engine.guidance.sds import ScoreDistillation
+from engine.guidance.stable_diffusion import StableDiffusionPrior
 from engine.shading import ShadingMode
 
 
@@ -89,6 +92,27 @@ def test_t_is_drawn_inside_the_configured_range() -> None:
     ts = torch.cat([sds(torch.rand(4, 3, 2, 2), _views(4), 0.5, generator).t for _ in range(200)])
     assert ts.min() >= 20 and ts.max() <= 980
     assert ts.min() < 60 and ts.max() > 940  # the whole range is used
+
+
+class NarrowPrior(LinearPrior):
+    default_t_range = (0.1, 0.3)
+
+
+def test_t_range_comes_from_the_prior_unless_set() -> None:
+    generator = torch.Generator().manual_seed(0)
+    narrow = ScoreDistillation(NarrowPrior(), GuidanceConfig())
+    ts = torch.cat([narrow(torch.rand(4, 3, 2, 2), _views(4), 0.5, generator).t for _ in range(100)])
+    assert ts.min() >= 100 and ts.max() <= 300
+    assert ScoreDistillation(NarrowPrior(), GuidanceConfig(t_range=(0.02, 0.98))).t_range(0.0) == (20, 980)
+
+
+def test_the_camera_conditioned_prior_and_its_oracle_share_a_low_noise_range() -> None:
+    """The oracle is the camera prior's bound only if both draw the same noise levels; the learned priors keep the
+    paper's range."""
+    guidance = GuidanceConfig()
+    assert CameraProceduralPrior.t_range_of(guidance) == OraclePrior.t_range_of(guidance) == (0.02, 0.4)
+    assert StableDiffusionPrior.t_range_of(guidance) == (0.02, 0.98)
+    assert CameraProceduralPrior.t_range_of(GuidanceConfig(t_range=(0.02, 0.98))) == (0.02, 0.98)
 
 
 def test_t_max_anneals_linearly() -> None:
