@@ -128,12 +128,9 @@ def render(
         accumulated = per_ray(kept.albedo)
     elif render_config.shading == "per-sample":
         # The paper's order: each sample lit at its own normal and position, then composited. The default, by
-        # measurement (bench quality, balanced preset, seed 0): IoU 0.918 / 0.967 / 0.955 / 0.830 / 0.410 on the cube,
-        # sphere, duck, chair and mug; deferred shading gave 0.940 / 0.971 / 0.955 / 0.778 / 0.435 (the chair 0.797 in
-        # a second run: thin legs make it the noisiest). Deferred moves the oracle too (bench/results/deferred-shading):
-        # its gaps to its own oracle are 0.033, 0.036 and 0.063 on the cube, chair and mug, against per-sample's 0.058,
-        # -0.016 and 0.102. Not switched yet: the means differ by less than the chair's run-to-run spread, and the
-        # switch needs the whole suite and its studies run again.
+        # measurement (bench quality, balanced preset, seed 0): IoU 0.977 / 0.988 / 0.976 / 0.869 / 0.474 on the cube,
+        # sphere, duck, chair and mug (mean 0.857); deferred shading gave 0.977 / 0.988 / 0.975 / 0.851 / 0.478
+        # (0.854). The chair, whose thin legs make it the noisiest, decides it; bench/REPORT.md has both.
         # A ray's samples share the light's visibility from its expected surface point.
         shadow = None if visibility is None else visibility[ray]
         colors = shade(kept.albedo, kept.normals, visible_points, light[ray], mode, shading_config, None, shadow)
