@@ -27,8 +27,11 @@ ERROR = "error"  # message (for a person), kind (machine-readable), log (optiona
 CANCELLED = "cancelled"  # step, checkpoint
 RESULT = "result"  # payload of one-shot commands (doctor, models, vocabulary)
 BATCH = "batch"  # engine batch: total, done, failed, cancelled, pending, and the prompt that changed
+# Something the user should know before or during a run that does not stop it: message (for a person), kind
+# (machine-readable: "cpu_cost" for a learned prior on a CPU, with seconds_per_step and hours), extras by kind.
+WARNING = "warning"
 
-EVENTS = (STARTED, STAGE, PROGRESS, PREVIEW, CHECKPOINT, DONE, ERROR, CANCELLED, RESULT, BATCH)
+EVENTS = (STARTED, STAGE, PROGRESS, PREVIEW, CHECKPOINT, DONE, ERROR, CANCELLED, RESULT, BATCH, WARNING)
 
 # Commands a client may write on the engine's stdin, one per line.
 STOP_COMMAND = "stop"
