@@ -137,7 +137,7 @@ class DreamFusionPreferences(bpy.types.AddonPreferences):
             return
         column = box.column(align=True)
         for line in doctor_summary(report):
-            column.label(text=line)
+            draw_wrapped(column, context, line)
         if report.problems:
             alert = _alert_column(box)
             for problem in report.problems:

@@ -12,12 +12,14 @@ import blf
 import bpy
 
 UI_FONT = 0  # blf's default font: the one Blender draws the interface with (unless the user picked another)
-# Blender's sidebar width at UI scale 1 (UI_SIDEBAR_PANEL_WIDTH plus its tab strip), for a context without a region.
-DEFAULT_SIDEBAR_WIDTH = 240
-# What a label in a box in a sidebar panel leaves of the region's width, at UI scale 1 (Blender's interface code:
-# the tab strip 20, the panel's margins 2 x 8, the box's 2 x 5 and its frame, the label's text margins 2 x 8, the
-# icon or the indent that matches it 20, the scroll bar's room 6).
-RESERVED_WIDTH = 20 + 16 + 12 + 16 + 20 + 6
+# The sidebar's width at UI scale 1 in Blender 4.3's default file (291 px at its scale 1.04), tab strip included;
+# the wrapping width where there is no region (the bpy module).
+DEFAULT_SIDEBAR_WIDTH = 280
+# What a label in a sidebar panel leaves of the region's width, at UI scale 1, measured in Blender 4.3's window: the
+# tab strip, the panel's margins and the label's text margins 58, room for a box's padding 12 (kept everywhere, so
+# a sentence wraps the same in and out of a box); an icon, or the indent matching it, another 20.
+RESERVED_WIDTH = 58 + 12
+ICON_WIDTH = 20
 
 
 def ui_scale(context: bpy.types.Context) -> float:
@@ -32,12 +34,14 @@ def text_measure(context: bpy.types.Context) -> Callable[[str], float]:
     return lambda text: blf.dimensions(UI_FONT, text)[0]
 
 
-def label_width(context: bpy.types.Context, region_width: float | None = None) -> float:
-    """The pixels a label's text may take in a region ``region_width`` wide (default: the context's region)."""
+def label_width(context: bpy.types.Context, region_width: float | None = None, icon: bool = False) -> float:
+    """The pixels a label's text may take in a region ``region_width`` wide (default: the context's region),
+    after its ``icon`` if it has one."""
     scale = ui_scale(context)
     if region_width is None:
         region_width = context.region.width if context.region is not None else DEFAULT_SIDEBAR_WIDTH * scale
-    return max(region_width - RESERVED_WIDTH * scale, 40 * scale)
+    reserved = RESERVED_WIDTH + (ICON_WIDTH if icon else 0)
+    return max(region_width - reserved * scale, 40 * scale)
 
 
 def wrap(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
@@ -77,5 +81,6 @@ def _longest_prefix(text: str, width: float, measure: Callable[[str], float]) ->
 def draw_wrapped(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: str = "NONE") -> None:
     """``text`` as labels that fit the region; the icon on the first line, the others indented to match."""
     column = layout.column(align=True)
-    for number, line in enumerate(wrap(text, label_width(context), text_measure(context)) or [""]):
+    width = label_width(context, icon=icon != "NONE")
+    for number, line in enumerate(wrap(text, width, text_measure(context)) or [""]):
         column.label(text=line, icon=icon if number == 0 else "BLANK1" if icon != "NONE" else "NONE")

@@ -126,7 +126,8 @@ class RunState:
             self.result = event
             self.run_dir = str(event.get("run_dir", self.run_dir))
         elif name == protocol.ERROR:
-            self.error = str(event.get("message") or "The engine reported an error without a message.")
+            error = str(event.get("message") or "The engine reported an error without a message.")
+            self.error = error[:1].upper() + error[1:]  # a sentence, as the panel shows sentences
             self.error_kind = str(event.get("kind", ""))
         elif name == protocol.CANCELLED:
             self.cancelled_at_step = int(event.get("step", self.step))

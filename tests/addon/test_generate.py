@@ -99,7 +99,7 @@ def test_an_engine_error_is_shown_and_the_scene_is_untouched(addon, tmp_path: Pa
     configure(launcher(tmp_path, "--behaviour", "error"))
     bpy.ops.dreamfusion.generate()
     state = run_to_end()
-    assert state.status == "failed" and state.error == "the prompt has no word the prior knows"
+    assert state.status == "failed" and state.error == "The prompt has no word the prior knows"
     assert len(bpy.data.objects) == 0 and len(bpy.context.scene.dreamfusion.history) == 0
 
 

@@ -134,7 +134,7 @@ def test_a_failing_prompt_fails_alone_and_can_be_retried(addon, tmp_path: Path) 
     bpy.ops.dreamfusion.queue_run()
     run_to_end()
     assert statuses() == ["done", "failed", "done"]
-    assert queue()[1].message == "the prompt has no word the prior knows"
+    assert queue()[1].message == "The prompt has no word the prior knows", "as a sentence"
     bpy.context.scene.dreamfusion.queue_index = 1
     failed = [c for c in draw_queue_panel().of("label") if c.alert]
     assert " ".join(c.args["text"] for c in failed) == queue()[1].message, "the reason, in red"

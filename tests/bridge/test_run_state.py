@@ -64,7 +64,7 @@ def test_an_engine_error_is_shown_in_its_own_words() -> None:
     state.apply(event("error", message="the prompt has no word the prior knows", kind="input"))
     state.apply(ExitMessage(2))
     assert state.status is RunStatus.FAILED
-    assert (state.error, state.error_kind) == ("the prompt has no word the prior knows", "input")
+    assert (state.error, state.error_kind) == ("The prompt has no word the prior knows", "input")
 
 
 def test_a_crash_reports_the_exit_and_the_last_log_lines() -> None:
