@@ -149,8 +149,11 @@ def setup() -> Iterator[Step]:
 def preferences_check() -> Iterator[Step]:
     bpy.ops.preferences.addon_show(module=PACKAGE)
     yield 1.0
-    # the preferences window opens small; without a window manager, X resizes it as asked
-    subprocess.run(["xdotool", "search", "--name", "Blender Preferences", "windowsize", "%@", "900", "960"])
+    # the preferences window opens small; without a window manager, X moves and resizes it as asked
+    found = subprocess.run(["xdotool", "search", "--name", "Preferences"], capture_output=True, text=True)
+    for window_id in found.stdout.split():
+        subprocess.run(["xdotool", "windowmove", window_id, "0", "0", "windowsize", window_id, "1000", "990"])
+    print(f"preferences windows: {found.stdout.split()}", flush=True)
     yield 1.0
     bpy.ops.dreamfusion.check_engine()
     setup_slot = addon("runtime").SETUP
@@ -227,7 +230,7 @@ def advanced() -> Iterator[Step]:
     yield 1.0
     hover(*to_screen(area, 1165, 281))
     yield 2.5
-    yield from shot("advanced")
+    yield from shot("advanced", crop="screen")  # the tooltip reaches past the viewport
     hover(*to_screen(area, 600, 600))
     click(*header)
     settings().prior = "DEFAULT"
