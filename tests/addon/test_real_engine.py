@@ -35,7 +35,7 @@ def test_generate_with_the_procedural_prior(addon) -> None:
     assert max(obj.dimensions) == pytest.approx(bpy.context.scene.dreamfusion.size, rel=1e-3)
     assert tuple(obj.scale) == (1.0, 1.0, 1.0), "the size is applied to the mesh"
     red, green, blue, _ = obj.data.materials[0].diffuse_color
-    assert red > 2 * max(green, blue), f"Solid mode shows it red: {red:.2f}, {green:.2f}, {blue:.2f}"
+    assert red > 1.5 * max(green, blue), f"Solid mode shows it red (after 10 steps): {red:.2f}, {green:.2f}, {blue:.2f}"
     image = bpy.data.images["DreamFusion Preview"]
     assert min(image.size) > 0 and state.preview_step == STEPS
     (record,) = bpy.context.scene.dreamfusion.history
