@@ -200,3 +200,18 @@ def test_the_strict_layout_refuses_what_blender_would() -> None:
         layout.enable = False
     with pytest.raises(AttributeError):
         layout.operator("wm.read_homefile").no_such_property = 1
+
+
+def test_the_engines_cost_warning_is_shown_while_the_run_goes_on(addon: ModuleType, tmp_path: Path) -> None:
+    configure(fake_engine.write_launcher(tmp_path, "--warn-cpu-cost", "--step-seconds", "0.05"), steps=20)
+    assert bpy.ops.dreamfusion.generate() == {"FINISHED"}
+    try:
+        pump_until(lambda state: bool(state.warning) and state.step >= 1)
+        main = draw_main()
+        warning = [c for c in main.of("label") if c.args.get("icon") == "ERROR"]
+        assert warning, "the warning's first line carries the warning icon"
+        assert fake_engine.CPU_COST_WARNING in " ".join(main.texts()), "the whole sentence, wrapped"
+        assert main.of("progress"), "the run goes on"
+    finally:
+        bpy.ops.dreamfusion.cancel()
+        run_to_end()
