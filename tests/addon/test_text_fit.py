@@ -15,6 +15,7 @@ import pytest
 
 from engine.procedural.prompt import parse_prompt
 from tests.addon.addon_harness import ROOT, installed
+from tests.addon.strict_layout import StrictLayout
 from tests.bridge.test_run_state import event
 
 SOURCES = ("engine", "bridge", "operators", "panels", "runtime", "scene", "preferences.py", "properties.py")
@@ -111,3 +112,19 @@ def test_the_measure_is_blenders_and_a_line_that_fits_stays_whole(addon) -> None
     assert len(lines) == 3 and " ".join(lines) == words
     path = "/home/artist/.config/blender/4.3/extensions/user_default/dreamfusion/runs/20260101-a-red-cube"
     assert "".join(ui_text.wrap(path, 100, measure)) == path, "a path wider than a line is split, not cut"
+
+
+def test_the_labels_drawn_fit_the_region(addon) -> None:
+    """What ``draw_wrapped`` puts into a layout, not only what ``wrap`` returns, fits (the sidebar of bpy's
+    context: the default width)."""
+    ui_text = installed("ui_text")
+    context = bpy.context
+    measure = ui_text.text_measure(context)
+    for icon in ("NONE", "ERROR"):
+        width = ui_text.label_width(context, icon=icon != "NONE")
+        for message in run_time_messages():
+            layout = StrictLayout()
+            ui_text.draw_wrapped(layout, context, message, icon=icon)
+            lines = [call.args["text"] for call in layout.drawing.of("label")]
+            assert " ".join(lines).split() == message.split()
+            assert max(measure(line) for line in lines) <= width, lines
