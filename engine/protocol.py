@@ -18,7 +18,7 @@ PROTOCOL_VERSION = 1
 
 # Events the engine emits, in the order a run emits them.
 STARTED = "started"  # run_dir, prompt, prior, total, device
-STAGE = "stage"  # name ("prior", "optimize", "mesh", "bake", "export"), message, fraction (optional)
+STAGE = "stage"  # name ("prior", "optimize", "turntable", "mesh", "bake", "export"), message, fraction (optional)
 PROGRESS = "progress"  # step, total, loss, losses (weighted terms by name), it_per_s, eta_s, mode
 PREVIEW = "preview"  # step, path (PNG, absolute)
 CHECKPOINT = "checkpoint"  # step, path

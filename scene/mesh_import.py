@@ -13,7 +13,10 @@ import numpy as np
 from mathutils import Vector
 
 from ..engine.mesh.file_format import MeshData, MeshFileError, read_npz
-from .material import COLOR_ATTRIBUTE, new_albedo_material
+from .material import COLOR_ATTRIBUTE, mean_albedo, new_albedo_material
+
+# Metres per engine unit, kept on the object: a re-extracted mesh comes in at the same size, its scale still 1.
+ENGINE_UNIT_KEY = "dreamfusion_metres_per_unit"
 
 
 def build_mesh(name: str, data: MeshData, material: bpy.types.Material) -> bpy.types.Mesh:
@@ -50,14 +53,16 @@ def read_mesh_file(path: Path) -> tuple[MeshData, Path | None]:
 
 
 def mesh_object(path: Path, name: str, size: float, base: Vector) -> bpy.types.Object:
-    """A new object from ``path``, in no collection yet: largest side ``size`` metres, resting on ``base``."""
+    """A new object from ``path``, in no collection yet: largest side ``size`` metres with its scale applied (1),
+    resting on ``base``."""
     data, texture = read_mesh_file(path)
-    mesh = build_mesh(name, data, new_albedo_material(name, texture))
-    obj = bpy.data.objects.new(name, mesh)
     extent = float((data.vertices.max(axis=0) - data.vertices.min(axis=0)).max())
     scale = size / extent if extent > 0 else 1.0
-    obj.scale = (scale, scale, scale)
-    obj.location = base + Vector((0.0, 0.0, -float(data.vertices[:, 2].min()) * scale))
+    data.vertices = data.vertices * np.float32(scale)
+    mesh = build_mesh(name, data, new_albedo_material(name, texture, mean_albedo(data)))
+    obj = bpy.data.objects.new(name, mesh)
+    obj[ENGINE_UNIT_KEY] = scale
+    obj.location = base + Vector((0.0, 0.0, -float(data.vertices[:, 2].min())))
     return obj
 
 
@@ -73,11 +78,13 @@ def import_mesh_file(context: bpy.types.Context, path: Path, name: str, size: fl
 
 
 def replace_mesh(obj: bpy.types.Object, path: Path) -> None:
-    """Swap ``obj``'s mesh for the one in ``path``, keeping its transform and, for vertex colors, its material."""
+    """Swap ``obj``'s mesh for the one in ``path`` at the size of the first, keeping its transform and, for vertex
+    colors, its material."""
     data, texture = read_mesh_file(path)
+    data.vertices = data.vertices * np.float32(obj.get(ENGINE_UNIT_KEY, 1.0))
     old = obj.data
     keep_material = texture is None and len(old.materials) > 0 and old.materials[0] is not None
-    material = old.materials[0] if keep_material else new_albedo_material(obj.name, texture)
+    material = old.materials[0] if keep_material else new_albedo_material(obj.name, texture, mean_albedo(data))
     name = old.name
     obj.data = build_mesh(name, data, material)
     if old.users == 0:
