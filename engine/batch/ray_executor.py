@@ -21,6 +21,7 @@ from pathlib import Path
 import ray
 
 from ..errors import EngineError
+from ..run_files import open_file
 from .executor import OnEvent, OnOutcome
 from .ledger import PromptStatus
 from .prompt_run import ENGINE_ROOT, PromptJob, PromptOutcome, run_prompt
@@ -116,7 +117,7 @@ def last_progress(run_dir: Path) -> dict | None:
     """The last ``progress`` event a run wrote to its log.jsonl (how the driver follows remote tasks)."""
     log = run_dir / "log.jsonl"
     try:
-        with open(log, "rb") as handle:
+        with open_file(log, "rb") as handle:
             handle.seek(0, 2)
             handle.seek(max(0, handle.tell() - 4096))
             lines = handle.read().decode("utf-8", "replace").splitlines()
