@@ -65,7 +65,6 @@ class BatchFolder:
             threshold=float(done.get("threshold") or 0.0),
         )
 
-
     def inside(self, relative: str) -> Path:
         """``relative`` (from the ledger) under this folder; a RequestError when it leads anywhere else."""
         path = self.path / relative
