@@ -199,4 +199,5 @@ def test_a_killed_ray_driver_leaves_no_ray_process_running(tmp_path: Path) -> No
     killed = time.monotonic()
     wait_for(lambda: not [pid for pid in tree if running(pid)], timeout=20)
     print(f"every process of the killed driver's Ray gone {time.monotonic() - killed:.1f} s after the kill")
-    assert read_ledger(out)[0].status is PromptStatus.RUNNING, "the next run of the batch resumes it"
+    log = (out / read_ledger(out)[0].run_dir / "log.jsonl").read_text().splitlines()
+    assert json.loads(log[-1])["event"] == "cancelled", "the engine run stopped with its checkpoint"
