@@ -103,3 +103,11 @@ def test_a_batch_imports_past_a_bad_file_and_never_from_outside_its_folder(addon
     assert bpy.ops.dreamfusion.import_batch(filepath=str(batch)) == {"FINISHED"}
     assert [obj.name for obj in bpy.data.collections["DreamFusion"].objects] == ["a blue sphere"]
     assert len(bpy.data.meshes) == 1 and len(bpy.data.materials) == 1, "nothing left of the refused prompts"
+
+
+def test_a_fifo_preview_neither_blocks_blender_nor_becomes_an_icon(addon, tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "step_000003.png")
+    with pytest.raises(RuntimeError, match="is not a regular file"):
+        addon.scene.preview_image.show_preview(tmp_path / "step_000003.png")
+    assert addon.scene.thumbnails.icon_id(str(tmp_path / "step_000003.png")) == 0
+    assert len(bpy.data.images) == 0
