@@ -166,6 +166,12 @@ def test_out_at_a_file_or_a_run_is_refused_and_a_folder_with_only_a_clients_log_
     assert path == fresh and created == [fresh / ".lock"]
 
 
+def test_remesh_of_a_users_folder_is_refused_without_a_lock_left_in_it(engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text(MINE)
+    code, lines = engine("remesh", str(tmp_path))
+    assert code == 2 and "holds no run" in lines[-1]["message"] and sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
 def test_batch_out_at_a_users_folder_is_refused_before_anything_is_written(engine: Engine, tmp_path: Path) -> None:
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a red cube\n")
