@@ -26,6 +26,7 @@ import torch
 from .. import checkpoint, protocol
 from ..atomic_write import write_text
 from ..batch.prompt_run import STDERR_FILE
+from ..cli import ERROR_LOG
 from ..config import PRESETS, RunConfig, check, from_dict, override, to_dict
 from ..config_schema import ConfigError, parse_set
 from ..device import choose_device, is_out_of_memory, out_of_memory_error
@@ -35,7 +36,7 @@ from ..mesh.pipeline import export_run
 from ..prompts import run_suffixes
 from ..protocol import MAX_PROMPT_CHARS
 from ..registry import FIELDS, PRIORS, resolve
-from ..run_files import check_folder, read_text
+from ..run_files import SpecialFileError, check_folder, read_text
 from ..run_lock import LOCK_FILE, RunLock
 from ..stage_progress import Progress, StageProgress, Stopped
 from ..stop_signal import StopSignal
@@ -47,7 +48,7 @@ CONFIG_FILE = "config.json"
 LOG_FILE = "log.jsonl"
 # What a client puts in a run folder before the engine starts (a batch's lock and stderr log, the add-on's
 # worker.log, bridge/engine_run.py), and an earlier refusal's error log: a folder holding only these is empty.
-CLIENT_FILES = frozenset({LOCK_FILE, STDERR_FILE, "worker.log", "engine-error.log"})
+CLIENT_FILES = frozenset({LOCK_FILE, STDERR_FILE, "worker.log", ERROR_LOG})
 # What only a run that has checkpointed leaves: without a checkpoint beside them, --resume would start again.
 CHECKPOINTED_FILES = ("density_grid.npz", "mesh.npz")
 DEFAULT_PRESET = "balanced"
@@ -207,7 +208,9 @@ def claim_new_folder(path: Path | None) -> tuple[Path, RunLock, list[Path]]:
         path.mkdir(parents=True, exist_ok=True)
         check_folder(path)
         lock = RunLock(path).acquire()
-    except PermissionError as exc:
+    except SpecialFileError:
+        raise
+    except OSError as exc:
         raise EngineError(f"cannot write to {path} ({exc.strerror}); choose another --out folder", "output") from exc
     try:
         refuse_used_folder(path)  # again under the lock: another process may have claimed it meanwhile
