@@ -22,6 +22,7 @@ from engine.batch.ledger import LEDGER_FILE, PromptRecord, PromptStatus, read_le
 from engine.commands import generate
 from engine.config import RunConfig, to_dict
 from engine.device import is_out_of_memory
+from engine.errors import EngineError
 from engine.mesh.file_format import MeshData, write_npz
 from engine.protocol import EventWriter
 from engine.run_files import SpecialFileError, open_file, read_text
@@ -146,6 +147,8 @@ def test_out_at_a_users_folder_is_refused_and_nothing_in_it_replaced(engine: Eng
     code, lines = engine("generate", "--prompt", "a red cube", "--out", str(folder))
     assert code == 2 and lines[-1]["kind"] == "output" and "is not empty" in lines[-1]["message"], lines[-1]
     assert snapshot(folder) == before and not (folder / ".lock").exists()
+    with pytest.raises(EngineError, match="is not empty"):  # the issue's `--out /`, checked without writing
+        generate.refuse_used_folder(Path("/"))
 
 
 def test_out_at_a_file_or_a_run_is_refused_and_a_folder_with_only_a_clients_log_is_new(
