@@ -5,8 +5,9 @@ through ``PR_SET_PDEATHSIG``), but its dashboard and runtime-env agents only pol
 the dead GCS to report it: measured here, they ran on 60 s after a SIGKILL of the driver (Ray 2.60's
 ``process_watcher`` publishes that error with a fixed 60 s timeout). The driver starts this process right after
 ``ray.init``; it notes the driver's descendants every half second and, when the driver's pipe closes without the
-word ``done`` (written once the driver has shut Ray down itself), it sends the last ones it saw SIGTERM (an engine
-run checkpoints on it), then SIGKILL. Linux only (it reads ``/proc``); standard library only.
+word ``done`` (written once the driver has shut Ray down itself), it sends the last ones it saw SIGTERM, then
+SIGKILL. A prompt's engine run goes with its Ray worker (Ray ends a dead worker's children), as in any kill: its
+next run resumes from its last periodic checkpoint. Linux only (it reads ``/proc``); standard library only.
 """
 
 from __future__ import annotations

@@ -197,7 +197,6 @@ def test_a_killed_ray_driver_leaves_no_ray_process_running(tmp_path: Path) -> No
     process.kill()
     process.wait()
     killed = time.monotonic()
-    wait_for(lambda: not [pid for pid in tree if running(pid)], timeout=20)
+    wait_for(lambda: not [pid for pid in tree if running(pid)], timeout=20)  # Ray alone: 60 s and more
     print(f"every process of the killed driver's Ray gone {time.monotonic() - killed:.1f} s after the kill")
-    log = (out / read_ledger(out)[0].run_dir / "log.jsonl").read_text().splitlines()
-    assert json.loads(log[-1])["event"] == "cancelled", "the engine run stopped with its checkpoint"
+    assert (out / read_ledger(out)[0].run_dir / "config.json").is_file(), "a run the next batch resumes, as a kill"
