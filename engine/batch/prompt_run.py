@@ -3,7 +3,7 @@ run folder, read event by event, stopped politely when asked.
 
 The same function runs on this machine (the local executor) and inside a Ray task on another one, so it
 needs only the engine's own files, and no torch: the batch's driver and every Ray worker stay light, and
-only the engine processes they start load it. The prompt
+only the engine processes they start load it (Blender's queue asks ``has_checkpoint`` too). The prompt
 travels as ``--prompt=TEXT``, never as a word of its own, so a prompt that starts with "-" is still a
 prompt; no shell is involved.
 """
@@ -30,6 +30,7 @@ from .ledger import PromptStatus
 
 ENGINE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds engine/
 CONFIG_FILE = "config.json"
+CHECKPOINT_META = Path("checkpoint") / "meta.json"  # what engine/checkpoint.py writes last in a run folder
 STDERR_FILE = "engine-stderr.log"
 POLITE_STOP_S = 30.0  # a stop during export may take this long before SIGTERM
 TERMINATE_S = 10.0
@@ -65,6 +66,11 @@ class PromptOutcome:
 
 
 Listener = Callable[[dict], None]  # every engine event, as it arrives
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    """The run folder holds a checkpoint, so ``generate --resume`` can continue it."""
+    return (Path(run_dir) / CHECKPOINT_META).is_file()
 
 
 def engine_command(job: PromptJob) -> list[str]:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from engine import checkpoint
 from engine.batch.ledger import PromptRecord, PromptStatus, read_ledger, write_ledger
 from engine.batch.prompt_list import BatchItem, read_prompt_list
-from engine.batch.prompt_run import ENGINE_ROOT
+from engine.batch.prompt_run import CHECKPOINT_META, ENGINE_ROOT
 from engine.batch.ray_executor import UPLOAD_EXCLUDES, upload_excludes
 from engine.commands.batch import reconcile
 from engine.errors import EngineError
@@ -121,8 +122,9 @@ def test_a_batch_with_nothing_left_starts_no_executor(tmp_path: Path) -> None:
     assert (last["done"], last["failed"]) == (1, 1)
 
 
-def test_the_batch_driver_does_not_import_torch() -> None:
-    """The batch's driver stays light: only the engine processes it starts load torch."""
+def test_the_prompt_runner_knows_where_the_engine_checkpoints() -> None:
+    """The batch names the checkpoint's marker without importing torch; it must be the file the engine writes."""
+    assert Path("checkpoint") / checkpoint.META_FILE == CHECKPOINT_META
     assert "torch" not in subprocess.run(
         [sys.executable, "-c", "import sys, engine.commands.batch; print(sorted(sys.modules))"],
         cwd=ROOT, capture_output=True, text=True, check=True,
