@@ -176,3 +176,18 @@ def check_value(path: str, value: Any, hint: Any, allowed: Allowed) -> Any:
     if not ok:
         raise ConfigError([f"{path} must be {describe(hint, allowed)}, not {shown(value)}"])
     return stored
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["render.samples_per_ray=48"]`` -> ``{"render.samples_per_ray": 48}`` (values parsed as JSON)."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise EngineError(f"--set expects KEY=VALUE, got {item!r}", "input")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        overrides[key.strip()] = tuple(value) if isinstance(value, list) else value
+    return overrides
