@@ -103,6 +103,8 @@ class FieldConfig:
         0.02, low=1e-4, high=1.0
     )  # sdf-grid: VolSDF's Laplace scale, metres (2/3 of a 64^3 voxel)
     sdf_init_radius: float = setting(0.5, low=0.05, high=0.95)  # sdf-grid: the start sphere, metres
+    # sdf-grid: beta at the run's end, reached geometrically from sdf_beta (None: constant)
+    sdf_beta_end: float | None = setting(None, low=1e-4, high=1.0)
 
 
 @dataclass
@@ -172,6 +174,8 @@ class RegularizerConfig:
     smoothness_weight: float = setting(0.0, low=0.0, high=1e4)
     # sdf-grid: (|grad s| - 1)^2 near the surface (measured: 1 beats 10 on "a red cube")
     eikonal_weight: float = setting(1.0, low=0.0, high=1000.0)
+    # sdf-grid: mean |Laplacian s| near the surface (Neuralangelo), against lumps too small for the renders to see
+    curvature_weight: float = setting(0.0, low=0.0, high=1000.0)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import pytest
 import torch
 
 from engine.cameras import orbit_cameras
@@ -83,6 +84,22 @@ def test_grid_levels_unlock_coarse_to_fine() -> None:
         field.set_progress(fraction)
         active.append(field.active_levels)
     assert active == [1, 1, 2, 2, 3, 3]
+
+
+def test_sdf_beta_falls_geometrically_to_its_end_and_the_surface_level_follows() -> None:
+    field = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_beta=0.02, sdf_beta_end=0.005))
+    betas = []
+    for fraction in (0.0, 0.5, 1.0):
+        field.set_progress(fraction)
+        betas.append(field.beta)
+    assert betas == pytest.approx([0.02, 0.01, 0.005])
+    assert field.surface_density == pytest.approx(0.5 / 0.005)
+    # The density at the zero level is the surface level whatever beta is.
+    on_surface = torch.tensor([[0.5, 0.0, 0.0]])
+    assert field.density(on_surface).item() == pytest.approx(field.surface_density, rel=1e-4)
+    constant = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_beta=0.02))
+    constant.set_progress(1.0)
+    assert constant.beta == 0.02
 
 
 def test_gradients_reach_the_grid() -> None:
