@@ -115,6 +115,9 @@ class RenderConfig:
     samples_per_ray: int = setting(64, low=1, high=1024)
     jitter: bool = setting(True)  # stratified sampling while training
     shading: str = setting("per-sample", choices=("per-sample", "deferred"))  # the paper's | one shade per ray
+    # signed-distance fields: "directional" scales VolSDF's density by -d . grad s (NeuS, Wang et al. 2021), so a ray
+    # grazing a surface gathers none of its density and the silhouette is the zero level's | "volsdf": as is
+    sdf_density: str = setting("volsdf", choices=("volsdf", "directional"))
     min_transmittance: float = setting(1e-4, low=0.0, high=1.0)  # samples behind this much opacity are skipped
     min_optical_depth: float = setting(1e-5, low=0.0, high=1.0)  # and samples with less density over their step
     shadow_samples: int = setting(32, low=1, high=1024)  # along each shadow ray (shading.shadows)

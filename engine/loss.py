@@ -96,7 +96,11 @@ TERMS: tuple[LossTerm, ...] = (
         lambda fraction, config: config.eikonal_weight,
         lambda i: eikonal_penalty(i.rendering.samples),
     ),
-    LossTerm("curvature", lambda fraction, config: config.curvature_weight, lambda i: i.field.curvature()),
+    LossTerm(
+        "curvature",
+        lambda fraction, config: config.curvature_weight,
+        lambda i: i.field.curvature(i.rendering.samples.points),
+    ),
 )
 
 
