@@ -96,11 +96,7 @@ TERMS: tuple[LossTerm, ...] = (
         lambda fraction, config: config.eikonal_weight,
         lambda i: eikonal_penalty(i.rendering.samples),
     ),
-    LossTerm(
-        "curvature",
-        lambda fraction, config: config.curvature_weight,
-        lambda i: i.field.curvature(i.rendering.samples.points),
-    ),
+    LossTerm("curvature", lambda fraction, config: config.curvature_weight, lambda i: i.field.curvature()),
 )
 
 

@@ -54,9 +54,9 @@ class Field(nn.Module, ABC):
         """A penalty on high-frequency density (crumpled surfaces); 0 for fields without one."""
         return next(self.parameters()).new_zeros(())
 
-    def curvature(self, points: torch.Tensor) -> torch.Tensor:
-        """A penalty on the surface's curvature at ``points`` (N, 3) (lumps smaller than a pixel of the renders); 0
-        for fields without one."""
+    def curvature(self) -> torch.Tensor:
+        """A penalty on the surface's curvature (lumps smaller than a pixel of the renders); 0 for fields without
+        one."""
         return next(self.parameters()).new_zeros(())
 
     @contextmanager

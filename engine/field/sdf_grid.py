@@ -9,7 +9,8 @@ signal, and its surface must be guessed by a threshold (bench/REPORT.md has both
 
 Renders of 64 px (a pixel is about a voxel of the finest level) cannot see lumps of a voxel's size, so nothing
 in the image flattens them: the curvature term (Neuralangelo, Li et al. 2023: the mean |Laplacian s| near the
-surface) does, at the samples the render evaluated.
+surface) does, read from the finest level's lattice of the summed distance. Neuralangelo reads it at its samples;
+on the oracle cube the lattice did better, reaching the faces no camera sees well (bench/results/surface-trials.md).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 
 from ..config import BOUND, FieldConfig
 from .base import FieldSample
 from .grid_levels import GridLevels
 
-CURVATURE_POINTS = 2048  # samples the curvature term reads per step (~20 ms a step on the loaded 2-core machine)
+CURVATURE_BAND = 2.0  # voxels of the finest level either side of the surface
 
 
 class SDFGridField(GridLevels):
@@ -51,19 +53,26 @@ class SDFGridField(GridLevels):
         half = 0.5 * torch.exp(-distance.abs() / self.beta)
         return torch.where(distance > 0, half, 1.0 - half) / self.beta
 
-    def curvature(self, points: torch.Tensor) -> torch.Tensor:
-        """Mean |Laplacian s| (1/m) at ``points`` (N, 3), by central differences a finest-level voxel wide (as
-        Neuralangelo does at its samples), over an even stride of at most CURVATURE_POINTS of them (no random draw:
-        a resumed run stays identical); 0 without points."""
-        if points.shape[0] == 0:
-            return points.new_zeros(())
-        points = points[:: -(-points.shape[0] // CURVATURE_POINTS)]
-        step = self.spacing
-        offsets = torch.cat([torch.eye(3, device=points.device), -torch.eye(3, device=points.device)]) * step
-        probes = torch.cat([points.unsqueeze(0), points.unsqueeze(0) + offsets.unsqueeze(1)])  # (7, N, 3)
-        distance = self.geometry_at(probes)[..., 0] + self._start(probes)[0]
-        laplacian = (distance[1:].sum(dim=0) - 6.0 * distance[0]) / step**2
-        return laplacian.abs().mean()
+    def curvature(self) -> torch.Tensor:
+        """Mean |Laplacian s| (1/m) at the finest active level's lattice points within CURVATURE_BAND voxels of
+        the surface; s is every active level upsampled to that lattice (as ``grid_sample`` reads them) plus the
+        start sphere."""
+        levels = list(self.geometry[: self.active_levels])
+        size = levels[-1].shape[-1]
+        summed = sum(F.interpolate(level, size=(size,) * 3, mode="trilinear", align_corners=True) for level in levels)
+        axis = torch.linspace(-self.bound, self.bound, size, device=summed.device)
+        lattice = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).flip(-1)  # (z, y, x) order
+        distance = summed[0, 0] + self._start(lattice)[0]
+        spacing = 2.0 * self.bound / (size - 1)
+        centre = distance[1:-1, 1:-1, 1:-1]
+        neighbours = sum(
+            distance.narrow(dim, start, size - 2).narrow((dim + 1) % 3, 1, size - 2).narrow((dim + 2) % 3, 1, size - 2)
+            for dim in range(3)
+            for start in (0, 2)
+        )
+        laplacian = (neighbours - 6.0 * centre) / spacing**2
+        near = centre.detach().abs() < CURVATURE_BAND * spacing
+        return laplacian[near].abs().mean() if near.any() else centre.new_zeros(())
 
     def _start(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         radius = points.norm(dim=-1, keepdim=True).clamp_min(1e-6)
