@@ -192,6 +192,7 @@ def test_closest_faces_gives_exact_distances_to_a_box():
     assert faces.min() >= 0 and faces.max() < len(box.faces)
 
 
+@pytest.mark.slow
 def test_a_perfect_mesh_has_every_normal_right_and_f_score_one(snowman):
     box = _box((0.0, 0.0, 0.0), 1.0)
     accuracy = _accuracy(box, box)
@@ -205,6 +206,7 @@ def test_a_perfect_mesh_has_every_normal_right_and_f_score_one(snowman):
     assert [f.fscore for f in surface.fscores] == [1.0, 1.0]
 
 
+@pytest.mark.slow
 def test_ridges_of_known_height_and_slope_score_the_hand_computed_shares():
     """Against the flat square, 4 ridges of slope a = 8 deg over 0.4 of its width, height h = 0.05 tan a = 7.0 mm:
     ridge faces are 8 deg off, so within 5 deg is the flat area's share 0.6 / (0.6 + 0.4 / cos a); within 10 deg is
