@@ -1,5 +1,5 @@
 """Quality of procedural-prior runs against ground truth: IoU, Chamfer (and before decimation), normal consistency,
-albedo error, front check, time.
+surface accuracy (normal angles, F-score), albedo error, front check, time.
 
 Each prompt runs ``python -m engine generate`` in its own process (bench/engine_run.py), then its
 mesh is compared with the prompt's ground-truth scene (engine/metrics.py) and a turntable strip of
@@ -109,6 +109,7 @@ class QualityResult:
     iou: float | None = None
     chamfer: float | None = None
     normal_consistency: float | None = None
+    surface: dict[str, Any] | None = None  # surface_json of the comparison's SurfaceAccuracy
     albedo_error: float | None = None
     undecimated_faces: int | None = None  # the same surface before decimation to the face budget
     undecimated_chamfer: float | None = None
@@ -132,6 +133,24 @@ def undecimated_mesh(run_dir: Path) -> Any:
     level = surface_level(grid) if config.threshold is None else config.threshold
     vertices, faces, _ = surface_mesh(grid, level, config, lowest_camera_elevation(run_dir))
     return MeshData(vertices, faces, vertex_albedo(grid, vertices))
+
+
+def surface_json(surface: Any) -> dict[str, Any]:
+    """A SurfaceAccuracy (engine/metrics.py) as the results file holds it: angles as keys "2", "5", "10"."""
+    return {
+        "within_deg": {f"{angle:g}": share for angle, share in surface.within_deg.items()},
+        "median_angle_deg": surface.median_angle_deg,
+        "fscores": [{"tau": f.tau, "precision": f.precision, "recall": f.recall, "fscore": f.fscore}
+                    for f in surface.fscores],
+    }  # fmt: skip
+
+
+def surface_text(surface: dict[str, Any] | None) -> str:
+    """The share within 5 degrees, the median angle and the F-scores of a result's ``surface``, in a line."""
+    if surface is None:
+        return "surface -"
+    scores = "/".join(f"{f['fscore']:.2f}" for f in surface["fscores"])
+    return f"within 5 deg {surface['within_deg']['5']:.0%}  median {surface['median_angle_deg']:.1f} deg  F {scores}"
 
 
 def slug(text: str) -> str:
@@ -304,6 +323,7 @@ class QualityBench:
         )
         result.iou, result.chamfer, result.albedo_error = comparison.iou, comparison.chamfer, comparison.albedo_error
         result.normal_consistency = comparison.normal_consistency
+        result.surface = surface_json(comparison.surface)
         undecimated = undecimated_mesh(mesh_path.parent)
         rng = np.random.default_rng(self.settings.seed)
         points = [sample_surface(m, self.settings.surface_samples, rng)[0] for m in (undecimated, self._truths[key])]
@@ -388,7 +408,7 @@ class QualityBench:
         print(
             f"{run} IoU {r.iou:.3f}  chamfer {r.chamfer:.4f}"
             f" (undecimated {r.undecimated_chamfer:.4f})  "
-            f"NC {r.normal_consistency:.3f}  albedo {r.albedo_error:.3f}  "
+            f"NC {r.normal_consistency:.3f}  {surface_text(r.surface)}  albedo {r.albedo_error:.3f}  "
             f"front {front:5}  {r.run.it_per_s or 0:.2f} it/s  {r.run.wall_s:.0f} s  {r.run.peak_rss_mib:.0f} MiB",
             flush=True,
         )

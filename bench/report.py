@@ -84,6 +84,15 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _surface_cells(surface: dict[str, Any] | None) -> list[str]:
+    """Within 5 degrees (%), the median angle and the F-scores at 0.5% and 1% of a result's surface; "-" for a
+    result measured before surface accuracy was."""
+    if surface is None:
+        return ["-"] * 4
+    scores = [_num(f["fscore"], 2) for f in surface["fscores"]]
+    return [f"{surface['within_deg']['5']:.0%}", f"{surface['median_angle_deg']:.1f}", *scores]
+
+
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -252,7 +261,10 @@ def quality_section(page: Page, results: Results) -> None:
         f"overrides {settings['overrides'] or 'none'}. IoU on a {settings['iou_resolution']}^3 grid; "
         "Chamfer is the mean of the two directed mean surface distances (metres), for the exported (decimated) "
         "mesh and for the same surface before decimation; normal consistency is the mean |n . n_true| at "
-        "nearest surface points, both ways; oracle IoU is the same machinery trained on the exact truth render "
+        "nearest surface points, both ways; within 5 deg is the share of the result's area whose face normal is "
+        "within 5 degrees of the true normal at the nearest true point, with the area-weighted median angle; F is "
+        "the F-score (Tatarchenko et al. 2019) at 0.5% and 1% of the truth's largest side; oracle IoU is the same "
+        "machinery trained on the exact truth render "
         '(the photometric bound, prior "oracle"); albedo error is the mean |RGB| '
         "(linear) against the nearest true surface color; front: where the fronted object's marker was found "
         "(ok: facing -Y only; turned: one front facing elsewhere; janus: several fronts; all round: every turn "
@@ -269,10 +281,11 @@ def quality_section(page: Page, results: Results) -> None:
         )
     baseline = [r for r in quality["results"] if r["variant"] == "baseline"]
     oracle = {r["prompt"]: r.get("iou") for r in quality["results"] if r["variant"] == "oracle"}
+    oracle_surface = {r["prompt"]: r.get("surface") for r in quality["results"] if r["variant"] == "oracle"}
     rows = []
     for r in baseline:
         if r["error"] is not None:
-            rows.append([r["prompt"], r["category"], f"failed: {r['error']}", *["-"] * 10])
+            rows.append([r["prompt"], r["category"], f"failed: {r['error']}", *["-"] * 14])
             continue
         run = r["run"]
         rows.append(
@@ -284,6 +297,8 @@ def quality_section(page: Page, results: Results) -> None:
                 _num(r["chamfer"], 4),
                 _num(r.get("undecimated_chamfer"), 4),
                 _num(r.get("normal_consistency")),
+                *_surface_cells(r.get("surface")),
+                _surface_cells(oracle_surface.get(r["prompt"]))[0],
                 _num(run.get("faces"), 0),
                 _num(r["albedo_error"]),
                 _front_text(r),
@@ -292,7 +307,8 @@ def quality_section(page: Page, results: Results) -> None:
                 _num(run["peak_rss_mib"], 0),
             ]
         )
-    header = ["prompt", "category", "IoU", "oracle IoU", "Chamfer (m)", "undecimated", "normal cons.", "faces"]
+    header = ["prompt", "category", "IoU", "oracle IoU", "Chamfer (m)", "undecimated", "normal cons."]
+    header += ["within 5 deg", "median angle", "F 0.5%", "F 1%", "oracle within 5 deg", "faces"]
     header += ["albedo err", "front", "it/s", "time (s)", "peak MiB"]
     page.add(*_table(header, rows))
     by_category: dict[str, list[float]] = {}

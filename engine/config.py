@@ -128,6 +128,8 @@ class FieldConfig:
         0.02, low=1e-4, high=1.0
     )  # sdf-grid: VolSDF's Laplace scale, metres (2/3 of a 64^3 voxel)
     sdf_init_radius: float = setting(0.5, low=0.05, high=0.95)  # sdf-grid: the start sphere, metres
+    # sdf-grid: beta at the run's end, reached geometrically from sdf_beta (None: constant)
+    sdf_beta_end: float | None = setting(None, low=1e-4, high=1.0)
     hash_grid: HashGridConfig = default(default_factory=HashGridConfig)
 
 
@@ -139,6 +141,9 @@ class RenderConfig:
     samples_per_ray: int = setting(64, low=1, high=1024)
     jitter: bool = setting(True)  # stratified sampling while training
     shading: str = setting("per-sample", choices=("per-sample", "deferred"))  # the paper's | one shade per ray
+    # signed-distance fields: "directional" scales VolSDF's density by -d . grad s (NeuS, Wang et al. 2021), so a ray
+    # grazing a surface gathers none of its density and the silhouette is the zero level's | "volsdf": as is
+    sdf_density: str = setting("volsdf", choices=("volsdf", "directional"))
     min_transmittance: float = setting(1e-4, low=0.0, high=1.0)  # samples behind this much opacity are skipped
     min_optical_depth: float = setting(1e-5, low=0.0, high=1.0)  # and samples with less density over their step
     shadow_samples: int = setting(32, low=1, high=1024)  # along each shadow ray (shading.shadows)
@@ -198,6 +203,8 @@ class RegularizerConfig:
     smoothness_weight: float = setting(0.0, low=0.0, high=1e4)
     # sdf-grid: (|grad s| - 1)^2 near the surface (measured: 1 beats 10 on "a red cube")
     eikonal_weight: float = setting(1.0, low=0.0, high=1000.0)
+    # sdf-grid: mean |Laplacian s| near the surface (Neuralangelo), against lumps too small for the renders to see
+    curvature_weight: float = setting(0.0, low=0.0, high=1000.0)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The whole objective of one step: the SDS term plus the paper's regularizers, each named and weighted.
 
 loss = sds + lambda_orient(t) * orientation + lambda_opacity * opacity + lambda_smooth * smoothness
-       + lambda_eikonal * eikonal
+       + lambda_eikonal * eikonal + lambda_curvature * curvature
 
 ``TERMS`` is the one list of terms: a new term is one ``LossTerm`` there (its name, its weight at a point
 of the run, and its formula). Each term's weighted value is reported on its own (``progress`` events carry
@@ -96,6 +96,7 @@ TERMS: tuple[LossTerm, ...] = (
         lambda fraction, config: config.eikonal_weight,
         lambda i: eikonal_penalty(i.rendering.samples),
     ),
+    LossTerm("curvature", lambda fraction, config: config.curvature_weight, lambda i: i.field.curvature()),
 )
 
 

@@ -211,6 +211,7 @@ class Trainer:
             self.write_preview()
         if self.saved_step != self.step:
             self.save_checkpoint()  # the trained field is on disk before the export begins
+        self.field.set_progress(self.step / total)  # the schedules' end (all levels, the last beta) for the export
         return True
 
     def phase_seconds(self) -> dict[str, float]:

@@ -54,6 +54,11 @@ class Field(nn.Module, ABC):
         """A penalty on high-frequency density (crumpled surfaces); 0 for fields without one."""
         return next(self.parameters()).new_zeros(())
 
+    def curvature(self) -> torch.Tensor:
+        """A penalty on the surface's curvature (lumps smaller than a pixel of the renders); 0 for fields without
+        one."""
+        return next(self.parameters()).new_zeros(())
+
     @contextmanager
     def one_step(self) -> Iterator[None]:
         """For one training step's passes over the same parameters (render, regularizers), fields may build

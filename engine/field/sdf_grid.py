@@ -6,6 +6,11 @@ distance (Yariv et al. 2021), so the surface is the zero level wherever it goes.
 (|grad s| = 1 near the surface, ``loss.py``) the geometry stays a distance, which is what makes the
 surfaces smooth and the mesh export exact: the density grid's free logits crumple under a 64 px SDS
 signal, and its surface must be guessed by a threshold (bench/REPORT.md has both measured).
+
+Renders of 64 px (a pixel is about a voxel of the finest level) cannot see lumps of a voxel's size, so nothing
+in the image flattens them: the curvature term (Neuralangelo, Li et al. 2023: the mean |Laplacian s| near the
+surface) does, read from the finest level's lattice of the summed distance. Neuralangelo reads it at its samples;
+on the oracle cube the lattice did better, reaching the faces no camera sees well (bench/results/surface-trials.md).
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 
 from ..config import BOUND, FieldConfig
 from .base import FieldSample
 from .grid_levels import GridLevels
+
+CURVATURE_BAND = 2.0  # voxels of the finest level either side of the surface
 
 
 class SDFGridField(GridLevels):
@@ -29,6 +37,13 @@ class SDFGridField(GridLevels):
         self.beta = config.sdf_beta
         self.init_radius = config.sdf_init_radius
 
+    def set_progress(self, fraction: float) -> None:
+        """Coarse levels unlock, and beta falls from ``sdf_beta`` to ``sdf_beta_end`` (geometrically) over the run."""
+        super().set_progress(fraction)
+        end = self.config.sdf_beta_end
+        if end is not None:
+            self.beta = self.config.sdf_beta * (end / self.config.sdf_beta) ** min(max(fraction, 0.0), 1.0)
+
     @property
     def surface_density(self) -> float:
         return 0.5 / self.beta
@@ -37,6 +52,27 @@ class SDFGridField(GridLevels):
         """VolSDF: (1/beta) * Psi(-s), Psi the Laplace CDF with scale beta."""
         half = 0.5 * torch.exp(-distance.abs() / self.beta)
         return torch.where(distance > 0, half, 1.0 - half) / self.beta
+
+    def curvature(self) -> torch.Tensor:
+        """Mean |Laplacian s| (1/m) at the finest active level's lattice points within CURVATURE_BAND voxels of
+        the surface; s is every active level upsampled to that lattice (as ``grid_sample`` reads them) plus the
+        start sphere."""
+        levels = list(self.geometry[: self.active_levels])
+        size = levels[-1].shape[-1]
+        summed = sum(F.interpolate(level, size=(size,) * 3, mode="trilinear", align_corners=True) for level in levels)
+        axis = torch.linspace(-self.bound, self.bound, size, device=summed.device)
+        lattice = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).flip(-1)  # (z, y, x) order
+        distance = summed[0, 0] + self._start(lattice)[0]
+        spacing = 2.0 * self.bound / (size - 1)
+        centre = distance[1:-1, 1:-1, 1:-1]
+        neighbours = sum(
+            distance.narrow(dim, start, size - 2).narrow((dim + 1) % 3, 1, size - 2).narrow((dim + 2) % 3, 1, size - 2)
+            for dim in range(3)
+            for start in (0, 2)
+        )
+        laplacian = (neighbours - 6.0 * centre) / spacing**2
+        near = centre.detach().abs() < CURVATURE_BAND * spacing
+        return laplacian[near].abs().mean() if near.any() else centre.new_zeros(())
 
     def _start(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         radius = points.norm(dim=-1, keepdim=True).clamp_min(1e-6)

@@ -87,7 +87,9 @@ def test_every_line_is_a_protocol_event(first_run) -> None:  # type: ignore[no-u
     assert all({"loss", "it_per_s", "eta_s"} <= set(p) for p in progress)
     assert all(np.isfinite(p["loss"]) for p in progress)
     # Each loss term on its own, weighted; they add up to the loss.
-    assert all(list(p["losses"]) == ["sds", "orientation", "opacity", "smoothness", "eikonal"] for p in progress)
+    assert all(
+        list(p["losses"]) == ["sds", "orientation", "opacity", "smoothness", "eikonal", "curvature"] for p in progress
+    )
     assert all(sum(p["losses"].values()) == pytest.approx(p["loss"], rel=1e-6, abs=1e-5) for p in progress)
     assert all(p["losses"]["sds"] > 0 and p["losses"]["opacity"] > 0 for p in progress)
 

@@ -17,7 +17,7 @@ from engine.renderer import render
 from engine.shading import ShadingMode
 
 FRACTION = 1.0 / 6.0  # halfway through the orientation weight's anneal (over the first third)
-REGULARIZERS = RegularizerConfig(opacity_weight=0.3, smoothness_weight=0.05)
+REGULARIZERS = RegularizerConfig(opacity_weight=0.3, smoothness_weight=0.05, curvature_weight=0.01)
 
 
 def _sds_step(rgb: torch.Tensor) -> SDSStep:
@@ -46,10 +46,11 @@ def test_every_term_is_named_and_the_terms_sum_to_the_total() -> None:
     assert (
         list(losses.terms)
         == [term.name for term in TERMS]
-        == ["sds", "orientation", "opacity", "smoothness", "eikonal"]
+        == ["sds", "orientation", "opacity", "smoothness", "eikonal", "curvature"]
     )
-    assert all(value.item() > 0 for name, value in losses.terms.items() if name != "eikonal")
+    assert all(value.item() > 0 for name, value in losses.terms.items() if name not in ("eikonal", "curvature"))
     assert losses.terms["eikonal"].item() == 0.0  # a density grid has no distance to keep unit
+    assert losses.terms["curvature"].item() == 0.0  # nor a surface curvature
     torch.testing.assert_close(sum(losses.terms.values()), losses.total, rtol=1e-6, atol=0)
     floats = losses.as_floats()
     assert floats == pytest.approx({name: value.item() for name, value in losses.terms.items()})
@@ -134,3 +135,38 @@ def test_the_eikonal_term_is_zero_for_a_distance_and_one_for_a_doubled_distance(
     with torch.no_grad():
         field.geometry[0][0, 0] = radius - 0.5
     assert eikonal_term() == pytest.approx(REGULARIZERS.eikonal_weight * 1.0, rel=0.05)
+
+
+def _sdf_lattice(resolution: int) -> tuple[SDFGridField, torch.Tensor]:
+    """A one-level signed-distance grid field and its lattice points (z, y, x, 3) in (x, y, z) coordinates."""
+    field = SDFGridField(FieldConfig(grid_resolutions=(resolution,), coarse_to_fine_fraction=0.0))
+    axis = torch.linspace(-field.bound, field.bound, resolution)
+    return field, torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).flip(-1)
+
+
+def test_the_curvature_term_is_a_spheres_mean_curvature_and_zero_for_a_plane() -> None:
+    """The start sphere of radius 0.5 has Laplacian 2 / r = 4 at its surface; a grid that turns it into the plane
+    x = 0.1 (s = x - 0.1) has none; a voxel-scale ripple on that plane adds its second difference."""
+    field, lattice = _sdf_lattice(33)
+    assert field.curvature().item() == pytest.approx(4.0, rel=0.05)
+    start = lattice.norm(dim=-1) - field.init_radius
+    plane = lattice[..., 0] - 0.1
+    with torch.no_grad():
+        field.geometry[0][0, 0] = plane - start
+    assert field.curvature().item() == pytest.approx(0.0, abs=1e-3)
+    spacing = 2.0 * field.bound / 32
+    ripple = 0.01 * spacing * torch.cos(torch.pi * torch.arange(33.0) / 1.0)  # +-1 % of a voxel along y, period 2
+    with torch.no_grad():
+        field.geometry[0][0, 0] = plane + ripple[None, :, None] - start
+    # Along y each lattice point's neighbours are both -r where it is +r: |(-2r - 2r) / h^2| = 4 r / h^2.
+    assert field.curvature().item() == pytest.approx(4 * 0.01 * spacing / spacing**2, rel=0.02)
+
+
+def test_the_curvature_term_is_weighted_and_reaches_every_level() -> None:
+    field = SDFGridField(FieldConfig(grid_resolutions=(8, 16), coarse_to_fine_fraction=0.0))
+    cameras = orbit_cameras(CameraConfig(), [10.0])
+    rendering = render(field, cameras, ShadingMode.COLORED, RenderConfig(samples_per_ray=16), ShadingConfig(), 6)
+    losses = step_loss(LossInputs(rendering, _sds_step(rendering.rgb), field), FRACTION, REGULARIZERS)
+    assert losses.terms["curvature"].item() == pytest.approx(0.01 * field.curvature().item(), rel=1e-6)
+    losses.terms["curvature"].backward()
+    assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in field.geometry)

@@ -92,6 +92,16 @@ def test_two_blobs_stay_and_a_floater_goes() -> None:
     assert np.linalg.norm(kept_vertices - [0, 0.7, 0.7], axis=1).min() > 0.2  # the floater is gone
 
 
+def test_a_surface_outside_the_renderers_sphere_is_not_meshed() -> None:
+    """The renderer marches rays only inside the sphere of radius ``bound``: a blob in the box's corner (centre at
+    radius 1.47) was never seen, so only the object at the centre is meshed."""
+    x, y, z = grid_points()
+    distance = np.minimum(sphere_distance(x, y, z), sphere_distance(x, y, z, (0.85, 0.85, 0.85), 0.1))
+    vertices, faces = extract_surface(solid(distance), BOUND, 25.0)
+    assert len(as_trimesh(vertices, faces).split(only_watertight=False)) == 1
+    assert np.linalg.norm(vertices, axis=1).max() < 0.6 + VOXEL
+
+
 def test_thin_shell_keeps_both_walls_with_normals_out_of_the_solid() -> None:
     radius = np.sqrt(sum(axis**2 for axis in grid_points()))
     shell_distance = np.abs(radius - 0.65) - 0.05  # solid for 0.6 < r < 0.7

@@ -158,3 +158,77 @@ def test_meshes_load_from_glb_and_npz(snowman, tmp_path):
         loaded = metrics.load_mesh(tmp_path / name)
         assert np.allclose(loaded.vertices, truth.vertices, atol=1e-6)
         assert metrics.volumetric_iou(loaded, truth) == 1.0
+
+
+def _ridged_sheet(teeth: int, ridged_width: float, slope_deg: float) -> MeshData:
+    """The unit square z = 0 (x, y in [0, 1]) with ``teeth`` triangular ridges of slope ``slope_deg`` across
+    x in [0, ridged_width] and flat beyond: an open heightfield, faces facing +z."""
+    half = ridged_width / teeth / 2
+    xs = np.concatenate([np.linspace(0.0, ridged_width, 2 * teeth + 1), [1.0]])
+    zs = np.concatenate([np.tile([0.0, half * math.tan(math.radians(slope_deg))], teeth), [0.0, 0.0]])
+    vertices = np.array([(x, y, z) for y in (0.0, 1.0) for x, z in zip(xs, zs, strict=True)])
+    n = len(xs)
+    faces = [f for i in range(n - 1) for f in ((i, i + 1, n + i + 1), (i, n + i + 1, n + i))]
+    return MeshData(vertices, np.array(faces, np.int32), np.ones((len(vertices), 4)))
+
+
+def _accuracy(result: MeshData, truth: MeshData, samples: int = 40_000) -> metrics.SurfaceAccuracy:
+    rng = np.random.default_rng(0)
+    points, _, normals = metrics.sample_surface(result, samples, rng)
+    truth_points = metrics.sample_surface(truth, samples, rng)[0]
+    return metrics.surface_accuracy(result, truth, points, normals, truth_points)
+
+
+def test_closest_faces_gives_exact_distances_to_a_box():
+    """Points around a unit box: the distance to a box is the length of how far each coordinate lies outside it
+    (or, inside, the distance to the nearest face)."""
+    box = _box((0.0, 0.0, 0.0), 1.0)
+    points = np.random.default_rng(1).uniform(-0.8, 0.8, (2_000, 3))
+    distance, faces = metrics.closest_faces(box, points)
+    outside = np.linalg.norm(np.clip(np.abs(points) - 0.5, 0.0, None), axis=1)
+    inside = (0.5 - np.abs(points)).min(axis=1)
+    expected = np.where((np.abs(points) <= 0.5).all(axis=1), inside, outside)
+    assert np.allclose(distance, expected, atol=1e-9)
+    assert faces.min() >= 0 and faces.max() < len(box.faces)
+
+
+@pytest.mark.slow
+def test_a_perfect_mesh_has_every_normal_right_and_f_score_one(snowman):
+    box = _box((0.0, 0.0, 0.0), 1.0)
+    accuracy = _accuracy(box, box)
+    assert all(share == 1.0 for share in accuracy.within_deg.values())
+    assert accuracy.median_angle_deg < 1e-6
+    assert [f.fscore for f in accuracy.fscores] == [1.0, 1.0]
+    scene, truth = snowman  # a curved marching-cubes mesh, through compare
+    surface = metrics.compare(truth, scene, truth=truth).surface
+    # trimesh's point-triangle distance is off by up to 1e-4 on marching-cubes slivers (area ~1e-7): 0.03 % of samples
+    assert surface.within_deg[2.0] > 0.999 and surface.median_angle_deg < 1e-3
+    assert [f.fscore for f in surface.fscores] == [1.0, 1.0]
+
+
+@pytest.mark.slow
+def test_ridges_of_known_height_and_slope_score_the_hand_computed_shares():
+    """Against the flat square, 4 ridges of slope a = 8 deg over 0.4 of its width, height h = 0.05 tan a = 7.0 mm:
+    ridge faces are 8 deg off, so within 5 deg is the flat area's share 0.6 / (0.6 + 0.4 / cos a); within 10 deg is
+    all of it. A ridge point at height z is z from the square (z is uniform on a ramp): precision at tau is
+    (0.6 + 0.4 / cos a * min(1, tau / h)) / (0.6 + 0.4 / cos a). A square point under a ramp at height z is z cos a
+    from the ramp: recall is 0.6 + 0.4 * min(1, tau / (h cos a)). The square's largest side is 1, so tau is 5 and
+    10 mm."""
+    slope = math.radians(8.0)
+    height = 0.05 * math.tan(slope)
+    ridged = 0.4 / math.cos(slope)
+    accuracy = _accuracy(_ridged_sheet(4, 0.4, 8.0), _ridged_sheet(1, 0.0, 0.0))
+    assert accuracy.within_deg[2.0] == pytest.approx(0.6 / (0.6 + ridged), abs=0.01)
+    assert accuracy.within_deg[5.0] == pytest.approx(0.6 / (0.6 + ridged), abs=0.01)
+    assert accuracy.within_deg[10.0] == 1.0
+    assert accuracy.median_angle_deg < 1e-6  # the flat area is more than half
+    for score, tau in zip(accuracy.fscores, (0.005, 0.01), strict=True):
+        precision = (0.6 + ridged * min(1.0, tau / height)) / (0.6 + ridged)
+        recall = 0.6 + 0.4 * min(1.0, tau / (height * math.cos(slope)))
+        assert score.tau == tau
+        assert score.precision == pytest.approx(precision, abs=0.01)
+        assert score.recall == pytest.approx(recall, abs=0.01)
+        assert score.fscore == pytest.approx(2 * precision * recall / (precision + recall), abs=0.01)
+    steep = _accuracy(_ridged_sheet(4, 1.0, 30.0), _ridged_sheet(1, 0.0, 0.0))  # ridged all over: every face 30 deg
+    assert steep.median_angle_deg == pytest.approx(30.0, abs=1e-6)
+    assert steep.within_deg[10.0] == 0.0
