@@ -186,6 +186,12 @@ class OptimConfig:
     warmup_fraction: float = setting(0.05, low=0.0, high=1.0)
     adam_eps: float = setting(1e-15, low=1e-30, high=1.0)
     batch_size: int = setting(1, low=1, high=64)
+    # The gradient's total norm is clipped to this (None: not clipped; neither anchor clips by default).
+    grad_clip: float | None = setting(None, low=1e-6, high=1e6)
+    # Steps whose loss or gradient is not finite are skipped; this many in a row stop the run (its last checkpoint
+    # is kept). threestudio's 16-bit grad scaler skips such steps without a limit; a run that makes nothing else
+    # for this long has diverged.
+    max_skipped_in_a_row: int = setting(50, low=1, high=1_000_000)
 
 
 @dataclass

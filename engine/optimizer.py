@@ -5,6 +5,11 @@ a signed distance in metres and an MLP's weights want very different ones); ``Op
 ``albedo_lr`` override the geometry and albedo rates. The schedule is a function of the fraction of the run done,
 set before every step, so it holds for every step count and a resumed run continues it exactly. The loss weights'
 schedules live with the loss (``engine/loss.py``).
+
+Every step is guarded: a loss or a gradient that is not finite (a float16 UNet overflowing, a division by a zero
+norm) changes nothing, neither the field nor Adam's moments, and ``descend`` says so; the trainer counts such steps
+and stops a run that keeps making them (``OptimConfig.max_skipped_in_a_row``). ``OptimConfig.grad_clip`` optionally
+rescales the gradient to that total norm first.
 """
 
 from __future__ import annotations
@@ -54,8 +59,19 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, fraction: float, config:
         group["lr"] = learning_rate(fraction, group["peak_lr"], config)
 
 
-def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    """One gradient step on ``loss``."""
+def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, grad_clip: float | None = None) -> bool:
+    """One gradient step on ``loss``, its gradient clipped to total norm ``grad_clip`` when set; False, with nothing
+    changed, when the loss or any gradient is not finite."""
     optimizer.zero_grad(set_to_none=True)
+    if not bool(torch.isfinite(loss)):
+        return False
     loss.backward()
+    stepped = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm([p.grad for p in stepped])
+    if not bool(torch.isfinite(norm)):
+        optimizer.zero_grad(set_to_none=True)
+        return False
+    if grad_clip is not None:
+        torch.nn.utils.clip_grads_with_norm_(stepped, grad_clip, norm)
     optimizer.step()
+    return True

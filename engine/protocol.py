@@ -19,7 +19,9 @@ PROTOCOL_VERSION = 1
 # Events the engine emits, in the order a run emits them.
 STARTED = "started"  # run_dir, prompt, prior, total, device
 STAGE = "stage"  # name ("prior", "optimize", "mesh", "bake", "export"), message, fraction (optional)
-PROGRESS = "progress"  # step, total, loss, losses (weighted terms by name), it_per_s, eta_s, mode
+# step, total, loss, losses (weighted terms by name; null where not finite), it_per_s, eta_s, mode,
+# skipped_steps (steps whose loss or gradient was not finite, skipped without an update)
+PROGRESS = "progress"
 PREVIEW = "preview"  # step, path (PNG, absolute)
 CHECKPOINT = "checkpoint"  # step, path
 DONE = "done"  # run_dir, mesh (Blender-ready .npz), glb, elapsed_s, and optional extras

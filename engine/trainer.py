@@ -9,10 +9,15 @@ Every random draw comes from one ``torch.Generator`` whose state is checkpointed
 use fixed cameras without drawing from it, so a resumed CPU run ends identical to an
 uninterrupted one. The last step is checkpointed too, so the trained field is on disk before the
 turntable and the export begin: a run stopped (or killed) after optimization can still be exported.
+
+A step whose loss or gradient is not finite is skipped (``optimizer.descend``): the step is spent, nothing
+changes, and ``progress`` events count such steps (``skipped_steps``). ``optim.max_skipped_in_a_row`` of them
+in a row stop the run with an error; the checkpoint on disk, written before them, is kept as it is.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +32,7 @@ from .atomic_write import replacing
 from .background import TrainingBackground
 from .cameras import orbit_cameras, sample_cameras
 from .config import RunConfig
+from .errors import EngineError
 from .field.base import Field
 from .guidance.base import DiffusionPrior
 from .guidance.sds import ScoreDistillation
@@ -54,10 +60,16 @@ def save_png(image: torch.Tensor, path: Path) -> Path:
     return path
 
 
+def finite_or_none(value: float) -> float | None:
+    """A loss for a progress event: rounded, or None (JSON null) where it is not finite."""
+    return round(value, LOSS_DIGITS) if math.isfinite(value) else None
+
+
 @dataclass
 class StepResult:
     losses: LossBreakdown
     mode: ShadingMode
+    applied: bool  # False: the loss or a gradient was not finite, and nothing changed
 
 
 class Trainer:
@@ -87,6 +99,8 @@ class Trainer:
         self.background = TrainingBackground.for_prior(config.shading, prior)
         self.step = 0
         self.saved_step: int | None = None  # the step of the checkpoint on disk
+        self.skipped_steps = 0  # steps this process skipped for a loss or gradient that was not finite
+        self.skipped_in_a_row = 0
         self.preview_cameras = orbit_cameras(config.camera, [PREVIEW_AZIMUTH_DEG]).to(device)
         self.timer = StepTimer(device)  # render / prior / update seconds, in progress and done events
         self.memory = PeakMemoryMeter(device)
@@ -133,10 +147,33 @@ class Trainer:
             score = self.sds(rendering.rgb, views, fraction, self.generator)
             self.timer.lap(PRIOR)
             losses = step_loss(LossInputs(rendering, score, self.field), fraction, config.regularizers)
-            descend(self.optimizer, losses.total)
+            applied = descend(self.optimizer, losses.total, config.optim.grad_clip)
             self.timer.lap(UPDATE)
         self.step += 1
-        return StepResult(losses=losses, mode=mode)
+        self._count_skip(applied)
+        return StepResult(losses=losses, mode=mode, applied=applied)
+
+    def _count_skip(self, applied: bool) -> None:
+        """Count a skipped step; too many in a row end the run (EngineError), keeping the checkpoint on disk."""
+        if applied:
+            self.skipped_in_a_row = 0
+            return
+        self.skipped_steps += 1
+        self.skipped_in_a_row += 1
+        limit = self.config.optim.max_skipped_in_a_row
+        if self.skipped_in_a_row < limit:
+            return
+        kept = (
+            f"its checkpoint at step {self.saved_step} is kept ({self.checkpoint_dir})"
+            if self.saved_step is not None
+            else "no checkpoint had been written yet"
+        )
+        raise EngineError(
+            f"the run stopped at step {self.step}: the loss or its gradient was not finite for {limit} steps in a "
+            f"row ({self.skipped_steps} in all), so the field had stopped changing; {kept}. Lower the guidance "
+            "scale or the learning rate, or set optim.grad_clip, and start again",
+            "diverged",
+        )
 
     def write_preview(self) -> Path:
         image = render_image(
@@ -193,8 +230,9 @@ class Trainer:
                     protocol.PROGRESS,
                     step=self.step,
                     total=total,
-                    loss=round(float(result.losses.total.detach()), LOSS_DIGITS),
-                    losses={name: round(value, LOSS_DIGITS) for name, value in result.losses.as_floats().items()},
+                    loss=finite_or_none(float(result.losses.total.detach())),
+                    losses={name: finite_or_none(value) for name, value in result.losses.as_floats().items()},
+                    skipped_steps=self.skipped_steps,
                     it_per_s=round(rate, 3),
                     eta_s=round((total - self.step) / max(rate, 1e-9), 1),
                     mode=result.mode.value,
@@ -203,7 +241,8 @@ class Trainer:
                 )
             if config.preview_every and self.step % config.preview_every == 0:
                 self.write_preview()
-            if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < total:
+            due = config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < total
+            if due and not self.skipped_in_a_row:  # a checkpoint holds a step that changed the field
                 self.save_checkpoint()
         if self.step > steps_at_start and not (config.preview_every and self.step % config.preview_every == 0):
             self.write_preview()
