@@ -32,8 +32,9 @@ BATCH = "batch"  # engine batch: total, done, failed, cancelled, pending, and th
 # Something the user should know before or during a run that does not stop it: message (for a person), kind
 # (machine-readable: "cpu_cost" for a learned prior on a CPU, with seconds_per_step and hours), extras by kind.
 WARNING = "warning"
+CONFIG = "config"  # generate --dry-run: config (every resolved setting, as config.json holds them), recipe (its name)
 
-EVENTS = (STARTED, STAGE, PROGRESS, PREVIEW, CHECKPOINT, DONE, ERROR, CANCELLED, RESULT, BATCH, WARNING)
+EVENTS = (STARTED, STAGE, PROGRESS, PREVIEW, CHECKPOINT, DONE, ERROR, CANCELLED, RESULT, BATCH, WARNING, CONFIG)
 
 # Commands a client may write on the engine's stdin, one per line.
 STOP_COMMAND = "stop"

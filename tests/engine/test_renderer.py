@@ -8,7 +8,7 @@ import math
 import torch
 
 from engine.cameras import orbit_cameras
-from engine.config import CameraConfig, FieldConfig, RenderConfig, ShadingConfig
+from engine.config import CameraConfig, FieldConfig, RenderConfig, SDFGridConfig, ShadingConfig
 from engine.field.grid import GridField
 from engine.field.sdf_grid import SDFGridField
 from engine.loss import orientation_penalty
@@ -95,7 +95,7 @@ def test_gradients_reach_the_grid() -> None:
 def test_per_sample_shading_of_a_sphere_is_the_papers_formula_at_its_surface() -> None:
     """An opaque sphere (the signed-distance field's start, radius 0.5, with a sharp density): each pixel is
     rho * (l_a + l_rho * max(0, n . (l - mu) / ||l - mu||)) at the ray's first hit mu, n = mu / |mu|."""
-    field = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_beta=0.002))
+    field = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_grid=SDFGridConfig(beta=0.002)))
     camera = orbit_cameras(CameraConfig(), [30.0], elevation_deg=20.0)
     camera = dataclasses.replace(camera, light=torch.tensor([[2.0, -1.0, 1.5]]))
     config = RenderConfig(samples_per_ray=512, jitter=False, shading="per-sample")
