@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 import bpy
@@ -11,9 +10,7 @@ import pytest
 
 from tests.addon.addon_harness import assert_process_gone, configure, preferences, pump_until, run_to_end, runs
 
-NEEDED = ("engine.commands.generate", "engine.guidance.procedural_camera")  # the generate command, the offline prior
-missing = [module for module in NEEDED if importlib.util.find_spec(module) is None]
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(missing), reason=f"not written yet: {', '.join(missing)}")]
+pytestmark = pytest.mark.slow
 
 STEPS = 10
 
