@@ -30,7 +30,8 @@ CANCELLED = "cancelled"  # step, checkpoint
 RESULT = "result"  # payload of one-shot commands (doctor, models, vocabulary)
 BATCH = "batch"  # engine batch: total, done, failed, cancelled, pending, and the prompt that changed
 # Something the user should know before or during a run that does not stop it: message (for a person), kind
-# (machine-readable: "cpu_cost" for a learned prior on a CPU, with seconds_per_step and hours), extras by kind.
+# (machine-readable: "cpu_cost" for a learned prior on a CPU, after its first step, with seconds_per_step, steps
+# (those left) and hours), extras by kind.
 WARNING = "warning"
 CONFIG = "config"  # generate --dry-run: config (every resolved setting, as config.json holds them), recipe (its name)
 

@@ -10,6 +10,10 @@ use fixed cameras without drawing from it, so a resumed CPU run ends identical t
 uninterrupted one. The last step is checkpointed too, so the trained field is on disk before the
 turntable and the export begin: a run stopped (or killed) after optimization can still be exported.
 
+A learned prior on a CPU takes minutes a step: after the first step the run says what the rest will cost
+(a ``warning`` of kind "cpu_cost"), timed here, on this machine, model and settings, which a benchmark measured
+elsewhere cannot be; the first step is one of thousands, and includes its warm-up (the estimate errs high).
+
 A step whose loss or gradient is not finite is skipped (``optimizer.descend``): the step is spent, nothing
 changes, and ``progress`` events count such steps (``skipped_steps``). ``optim.max_skipped_in_a_row`` of them
 in a row stop the run with an error; the checkpoint on disk, written before them, is kept as it is.
@@ -50,6 +54,7 @@ PREVIEW_RESOLUTION = 128
 PREVIEW_AZIMUTH_DEG = -35.0  # a three-quarter view of the front
 PROGRESS_INTERVAL_S = 0.25
 LOSS_DIGITS = 6  # rounding of the losses in progress events
+CPU_COST = "cpu_cost"  # the warning's kind: what a learned prior's run will take on a CPU
 
 
 def save_png(image: torch.Tensor, path: Path) -> Path:
@@ -99,6 +104,7 @@ class Trainer:
         self.background = TrainingBackground.for_prior(config.shading, prior)
         self.step = 0
         self.saved_step: int | None = None  # the step of the checkpoint on disk
+        self.cost_reported = False  # the cpu_cost warning, once per process
         self.skipped_steps = 0  # steps this process skipped for a loss or gradient that was not finite
         self.skipped_in_a_row = 0
         self.preview_cameras = orbit_cameras(config.camera, [PREVIEW_AZIMUTH_DEG]).to(device)
@@ -220,8 +226,11 @@ class Trainer:
                 if self.saved_step != self.step:
                     self.save_checkpoint()
                 return False
+            step_started = time.perf_counter()
             result = self.train_step()
             now = time.perf_counter()
+            if not self.cost_reported:
+                self.report_cpu_cost(now - step_started)
             done_here = self.step - steps_at_start
             rate = done_here / max(now - started, 1e-9)
             if now - last_report >= PROGRESS_INTERVAL_S or self.step == total:
@@ -249,6 +258,25 @@ class Trainer:
         if self.saved_step != self.step:
             self.save_checkpoint()  # the trained field is on disk before the export begins
         return True
+
+    def report_cpu_cost(self, seconds_per_step: float) -> None:
+        """Warn, once, what the steps left will take when a learned prior runs on the CPU."""
+        self.cost_reported = True
+        if self.device.type != "cpu" or not self.prior.learned:
+            return
+        left = self.config.optim.steps - self.step
+        hours = seconds_per_step * left / 3600.0
+        self.emit(
+            protocol.WARNING,
+            kind=CPU_COST,
+            message=(
+                f"{self.prior.name} on the CPU: the first step took {seconds_per_step:.0f} s, so the {left} steps "
+                f"left take about {hours:.1f} hours; stop now and run it on a GPU, or give fewer steps"
+            ),
+            seconds_per_step=round(seconds_per_step, 2),
+            steps=left,
+            hours=round(hours, 2),
+        )
 
     def phase_seconds(self) -> dict[str, float]:
         """Seconds spent rendering, in the prior and in the update, over this process's steps."""

@@ -75,6 +75,7 @@ def field_state(trainer: Trainer) -> list[torch.Tensor]:
     return [p.detach().clone() for p in trainer.field.parameters()]
 
 
+@pytest.mark.slow  # 8 training steps (about 1.5 s alone, 3 s on a loaded machine)
 def test_steps_with_inf_or_nan_guidance_are_skipped_counted_and_the_run_finishes(tmp_path: Path) -> None:
     failures = {2: float("inf"), 4: float("nan"), 5: float("-inf")}
     trainer, events = trainer_for(small_config(8), FailingPrior(failures), tmp_path)
@@ -130,3 +131,29 @@ def test_the_gradient_is_clipped_to_the_configured_norm_only_when_asked() -> Non
         gradients = [p.grad for p in field.parameters() if p.grad is not None]
         norm = float(torch.nn.utils.get_total_norm(gradients))
         assert (norm == pytest.approx(1e-3, rel=1e-3)) == expect_clipped, norm
+
+
+class LearnedStandIn(FailingPrior):
+    """The same prior, declared a learned one (what the cpu_cost warning looks at), that fails nowhere."""
+
+    learned = True
+
+
+@pytest.mark.parametrize("learned", [False, True])
+def test_a_learned_prior_on_the_cpu_says_what_the_run_will_cost_after_its_first_step(
+    learned: bool, tmp_path: Path
+) -> None:
+    prior = LearnedStandIn({}) if learned else FailingPrior({})
+    trainer, events = trainer_for(small_config(3), prior, tmp_path)
+    trainer.optimize()
+    warnings = [e for e in events if e["event"] == protocol.WARNING]
+    if not learned:
+        assert warnings == []
+        return
+    (warning,) = warnings
+    assert events.index(warning) < next(i for i, e in enumerate(events) if e["event"] == protocol.PROGRESS)
+    assert warning["kind"] == "cpu_cost" and warning["steps"] == 2
+    assert warning["seconds_per_step"] > 0
+    assert warning["hours"] == pytest.approx(warning["seconds_per_step"] * 2 / 3600, abs=0.01)
+    assert "about" in warning["message"] and "GPU" in warning["message"]
+    protocol.encode(protocol.WARNING, **{k: v for k, v in warning.items() if k != "event"})
