@@ -41,7 +41,7 @@ from .field.base import Field
 from .guidance.base import DiffusionPrior
 from .guidance.sds import ScoreDistillation
 from .loss import LossBreakdown, LossInputs, step_loss
-from .optimizer import build_optimizer, descend, set_learning_rate
+from .optimizer import SkippedSteps, build_optimizer, descend, set_learning_rate
 from .peak_memory import PeakMemoryMeter
 from .prompts import view_contexts
 from .registry import FIELDS, resolve
@@ -74,7 +74,7 @@ def finite_or_none(value: float) -> float | None:
 class StepResult:
     losses: LossBreakdown
     mode: ShadingMode
-    applied: bool  # False: the loss or a gradient was not finite, and nothing changed
+    skipped: torch.Tensor  # 1 (on the device): the loss or a gradient was not finite, and nothing changed
 
 
 class Trainer:
@@ -105,8 +105,7 @@ class Trainer:
         self.step = 0
         self.saved_step: int | None = None  # the step of the checkpoint on disk
         self.cost_reported = False  # the cpu_cost warning, once per process
-        self.skipped_steps = 0  # steps this process skipped for a loss or gradient that was not finite
-        self.skipped_in_a_row = 0
+        self.skips = SkippedSteps(device)  # steps this process skipped for a loss or gradient that was not finite
         self.preview_cameras = orbit_cameras(config.camera, [PREVIEW_AZIMUTH_DEG]).to(device)
         self.timer = StepTimer(device)  # render / prior / update seconds, in progress and done events
         self.memory = PeakMemoryMeter(device)
@@ -153,30 +152,28 @@ class Trainer:
             score = self.sds(rendering.rgb, views, fraction, self.generator)
             self.timer.lap(PRIOR)
             losses = step_loss(LossInputs(rendering, score, self.field), fraction, config.regularizers)
-            applied = descend(self.optimizer, losses.total, config.optim.grad_clip)
+            skipped = descend(self.optimizer, losses.total, config.optim.grad_clip)
             self.timer.lap(UPDATE)
         self.step += 1
-        self._count_skip(applied)
-        return StepResult(losses=losses, mode=mode, applied=applied)
+        self.skips.add(skipped)
+        if self.device.type == "cpu":
+            self.check_skips()
+        return StepResult(losses=losses, mode=mode, skipped=skipped)
 
-    def _count_skip(self, applied: bool) -> None:
-        """Count a skipped step; too many in a row end the run (EngineError), keeping the checkpoint on disk."""
-        if applied:
-            self.skipped_in_a_row = 0
-            return
-        self.skipped_steps += 1
-        self.skipped_in_a_row += 1
-        limit = self.config.optim.max_skipped_in_a_row
-        if self.skipped_in_a_row < limit:
-            return
+    def check_skips(self) -> tuple[int, int]:
+        """The steps skipped in all and in a row; too many in a row end the run (EngineError, kind "diverged"),
+        keeping the checkpoint on disk."""
+        total, in_a_row = self.skips.counts()
+        if in_a_row < self.config.optim.max_skipped_in_a_row:
+            return total, in_a_row
         kept = (
             f"its checkpoint at step {self.saved_step} is kept ({self.checkpoint_dir})"
             if self.saved_step is not None
             else "no checkpoint had been written yet"
         )
         raise EngineError(
-            f"the run stopped at step {self.step}: the loss or its gradient was not finite for {limit} steps in a "
-            f"row ({self.skipped_steps} in all), so the field had stopped changing; {kept}. Lower the guidance "
+            f"the run stopped at step {self.step}: the loss or its gradient was not finite for {in_a_row} steps in a "
+            f"row ({total} in all), so the field had stopped changing; {kept}. Lower the guidance "
             "scale or the learning rate, or set optim.grad_clip, and start again",
             "diverged",
         )
@@ -235,13 +232,14 @@ class Trainer:
             rate = done_here / max(now - started, 1e-9)
             if now - last_report >= PROGRESS_INTERVAL_S or self.step == total:
                 last_report = now
+                skipped_steps, _ = self.check_skips()
                 self.emit(
                     protocol.PROGRESS,
                     step=self.step,
                     total=total,
                     loss=finite_or_none(float(result.losses.total.detach())),
                     losses={name: finite_or_none(value) for name, value in result.losses.as_floats().items()},
-                    skipped_steps=self.skipped_steps,
+                    skipped_steps=skipped_steps,
                     it_per_s=round(rate, 3),
                     eta_s=round((total - self.step) / max(rate, 1e-9), 1),
                     mode=result.mode.value,
@@ -251,7 +249,7 @@ class Trainer:
             if config.preview_every and self.step % config.preview_every == 0:
                 self.write_preview()
             due = config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < total
-            if due and not self.skipped_in_a_row:  # a checkpoint holds a step that changed the field
+            if due and not self.check_skips()[1]:  # a checkpoint holds a step that changed the field
                 self.save_checkpoint()
         if self.step > steps_at_start and not (config.preview_every and self.step % config.preview_every == 0):
             self.write_preview()
