@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from .config import PRESETS
+
 # The field the learned recipes use: the density grid (softplus over the Magic3D blob, as the anchors' field) until
 # the multiresolution hash-grid density field, which is theirs, is in the tree.
 LEARNED_FIELD = "grid"
@@ -85,3 +87,9 @@ RECIPES: dict[str, Recipe] = {
 def recipe_for(prior: str) -> Recipe:
     """The recipe of ``prior``; a prior without one (a name the config will refuse) gets none."""
     return RECIPES.get(prior, _recipe("none", prior, {}, "the defaults"))
+
+
+def starting_settings(prior: str, preset: str) -> dict[str, Any]:
+    """What a new run of ``prior`` at quality ``preset`` starts from, before the user's flags and ``--set``: the
+    preset's settings with the recipe's over them (a client shows its step count from here)."""
+    return {**PRESETS[preset], **recipe_for(prior).settings}

@@ -33,7 +33,7 @@ from ..guidance.base import DiffusionPrior
 from ..mesh.pipeline import export_run
 from ..prompts import run_suffixes
 from ..protocol import MAX_PROMPT_CHARS
-from ..recipes import recipe_for
+from ..recipes import recipe_for, starting_settings
 from ..registry import FIELDS, PRIORS, resolve
 from ..run_lock import RunLock
 from ..stage_progress import Progress, StageProgress, Stopped
@@ -158,8 +158,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     user.update(_flags(args, RESUME_FLAGS))
     user.update(parse_set(args.set))
     prior = user.get("guidance.prior", config.guidance.prior)
-    dotted: dict[str, Any] = dict(PRESETS[args.preset or DEFAULT_PRESET])
-    dotted.update(recipe_for(str(prior)).settings)
+    dotted = starting_settings(str(prior), args.preset or DEFAULT_PRESET)
     dotted.update(user)
     override(config, dotted)
     return config

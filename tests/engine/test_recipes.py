@@ -16,8 +16,8 @@ import pytest
 from engine import protocol
 from engine.cli import build_parser
 from engine.commands.generate import build_config
-from engine.config import RunConfig, to_dict
-from engine.recipes import RECIPES
+from engine.config import PRESETS, RunConfig, to_dict
+from engine.recipes import RECIPES, starting_settings
 from engine.registry import PRIORS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,3 +104,10 @@ def test_dry_run_prints_every_resolved_setting_and_creates_nothing(prior: str, t
     assert event["config"] == resolved("--prior", prior, "--out", str(out))
     assert set(event["config"]) == {spec for spec in to_dict(RunConfig())}
     assert list(tmp_path.iterdir()) == [], "nothing was created"
+
+
+def test_a_client_reads_the_step_count_a_prior_will_run_at_each_preset() -> None:
+    for prior in PRIORS:
+        for preset in PRESETS:
+            expected = value_at(resolved("--prior", prior, "--preset", preset), "optim.steps")
+            assert starting_settings(prior, preset).get("optim.steps", RunConfig().optim.steps) == expected
