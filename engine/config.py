@@ -100,11 +100,36 @@ class SDFGridConfig:
 
 
 @dataclass
-class FieldConfig:
-    """The NeRF: density tau and albedo rho. Settings one field alone uses live in its own section
-    (``field.sdf_grid``, ``field.mlp``); the grid levels (both grids) and the blob (the density fields) are shared."""
+class HashGridConfig:
+    """The hash-grid field (``field.name = "hash_grid"``): instant-NGP's multiresolution hash encoding with small
+    MLP heads, as threestudio's dreamfusion-sd geometry ("implicit-volume" with a "ProgressiveBandHashGrid").
+    threestudio's values are for 10k steps at 512 samples a ray on a GPU; where a default differs it says why."""
 
-    # "sdf-grid" (default) | "grid" (density) | "mlp" (the paper's)
+    # threestudio n_levels 16, finest 4096 (per_level_scale 1.4473); here the CPU scale (see finest_resolution)
+    levels: int = setting(16, low=1, high=32)
+    features_per_level: int = setting(2, low=1, high=8)  # threestudio n_features_per_level 2
+    log2_table_size: int = setting(19, low=8, high=24)  # threestudio log2_hashmap_size 19 (per level)
+    base_resolution: int = setting(16, low=2, high=4096)  # threestudio base_resolution 16 (cells across the box)
+    finest_resolution: int = setting(4096, low=2, high=1 << 16)  # threestudio 16 * 1.4473^15 = 4096
+    # Progressive levels (threestudio ProgressiveBandHashGrid): start_level 8 of 16, one more every update_steps 500
+    # from start_step 2000 of 10k steps; as fractions of the run. Locked levels read as zero features.
+    start_levels: int = setting(8, low=1, high=32)
+    progressive_start: float = setting(0.2, low=0.0, high=1.0)  # 2000 / 10000
+    progressive_every: float = setting(0.05, low=0.0, high=1.0)  # 500 / 10000; 0: every level from the start
+    # "linear" (instant-NGP's default) | "smoothstep" (instant-NGP's option: continuous analytic normals)
+    interpolation: str = setting("linear", choices=("linear", "smoothstep"))
+    hidden: int = setting(64, low=1, high=1024)  # threestudio mlp_network_config n_neurons 64, ReLU
+    hidden_layers: int = setting(1, low=1, high=8)  # threestudio n_hidden_layers 1 (each head)
+    init_scale: float = setting(1e-4, low=0.0, high=1.0)  # tiny-cuda-nn's table init U(-1e-4, 1e-4)
+
+
+@dataclass
+class FieldConfig:
+    """The NeRF: density tau and albedo rho. ``grid`` is the fast CPU backbone, ``mlp`` the paper's, ``hash_grid``
+    threestudio's. Settings one field alone uses live in its own section (``field.sdf_grid``, ``field.mlp``,
+    ``field.hash_grid``); the grid levels (both dense grids) and the blob (the density fields) are shared."""
+
+    # "sdf-grid" (default) | "grid" (density) | "mlp" (the paper's) | "hash_grid" (instant-NGP encoding + MLP heads)
     name: str = setting("sdf-grid", choices=tuple(FIELDS))
     grid_resolutions: tuple[int, ...] = setting((16, 32, 64), low=2, high=256, length=(1, 8))
     # levels unlock evenly over this fraction of the run
@@ -116,6 +141,7 @@ class FieldConfig:
     blob_radius: float = setting(0.5 * SCENE_SCALE, low=0.01, high=10.0)
     sdf_grid: SDFGridConfig = default(default_factory=SDFGridConfig)
     mlp: MLPConfig = default(default_factory=MLPConfig)
+    hash_grid: HashGridConfig = default(default_factory=HashGridConfig)
 
 
 @dataclass

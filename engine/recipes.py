@@ -22,9 +22,9 @@ from typing import Any
 
 from .config import PRESETS
 
-# The field the learned recipes use: the density grid (softplus over the Magic3D blob, as the anchors' field) until
-# the multiresolution hash-grid density field, which is theirs, is in the tree.
-LEARNED_FIELD = "grid"
+# The field the learned recipes use: the anchors' multiresolution hash-grid density field (its settings, in
+# field.hash_grid, default to threestudio's).
+LEARNED_FIELD = "hash_grid"
 
 
 @dataclass(frozen=True)

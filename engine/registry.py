@@ -20,6 +20,7 @@ FIELDS = {
     "sdf-grid": "engine.field.sdf_grid:SDFGridField",
     "grid": "engine.field.grid:GridField",
     "mlp": "engine.field.mlp:MLPField",
+    "hash_grid": "engine.field.hash_grid:HashGridField",
 }
 
 
