@@ -222,9 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         "dtype": str(denoiser_dtype(device, half=True)).removeprefix("torch."),
         "notes": [
             "Random weights: throughput and memory only. Each case is one `generate` process through the normal CLI "
-            "running its prior's recipe (engine/recipes.py, docs/recipes.md: the learned ones 512 samples per ray at "
-            "64x64) for its step count, preset fast, previews and checkpoints as usual; it/s is the engine's own "
-            "average over the optimization, which includes the first steps' warm-up.",
+            "running its prior's recipe (engine/recipes.py, docs/recipes.md: the learned ones on the hash-grid "
+            "field, 64x64 renders) for its step count, preset fast, previews and checkpoints as usual; it/s is the "
+            "engine's own average over the optimization, which includes the first steps' warm-up.",
             "render: the volume render forward; prior: encoding the render (SD's VAE) and the UNet on [cond; uncond]; "
             "update: the loss, the backward pass (through SD's VAE encoder and the renderer) and Adam.",
             "Peak memory: CUDA's max_memory_reserved over the whole process, model loading included.",

@@ -1,7 +1,7 @@
 """The full-size learned path on this machine's CPU: Stable Diffusion 2.1-base with random weights, prompt to mesh.
 
     python -m bench full-size [--steps 2] [--work DIR]      # about 100 s a step and 8 GB: run it once, niced
-    python -m bench full-size --tiny --out FILE --work DIR  # the same path on tiny widths, seconds (the tests)
+    python -m bench full-size --tiny --out FILE --work DIR  # tiny widths and 16 samples a ray, seconds (the tests)
 
 Stable Diffusion 2.1-base is built from its public configs with random weights (``bench/random_checkpoint.py``) and
 saved as a diffusers folder in float32, then ``python -m engine generate --prior stable-diffusion --model FOLDER
@@ -28,6 +28,7 @@ import torch
 from engine.memory_needs import memory_needs
 
 from .architectures import STABLE_DIFFUSION_2_1_BASE, TINY, Architecture
+from .device_check import TINY_OVERRIDES
 from .engine_run import EngineRequest, RunRecord, run_engine
 from .random_checkpoint import save_random_checkpoint
 from .results_file import FULL_SIZE, RESULTS_DIR, Envelope, Results, write_results
@@ -123,7 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     if (run_dir / "config.json").exists():
         raise SystemExit(f"{run_dir} holds an earlier run; remove it first")
     request = EngineRequest(
-        prompt=PROMPT, preset="fast", steps=args.steps, prior="stable-diffusion", model=model, device="cpu"
+        prompt=PROMPT,
+        preset="fast",
+        steps=args.steps,
+        prior="stable-diffusion",
+        model=model,
+        device="cpu",
+        overrides=TINY_OVERRIDES if args.tiny else (),  # the recipe's 512 samples a ray take minutes on a CPU
     )
     record = run_engine(request, run_dir)
     memory = machine_memory_bytes()
