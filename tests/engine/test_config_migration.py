@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from engine import protocol
+from engine.cli import build_parser
 from engine.commands.generate import load_run_config, parse_set
 from engine.config import RunConfig, leaf_fields, to_dict
 from engine.config_migration import MOVED, migrated
@@ -86,3 +88,17 @@ def test_a_run_folder_from_before_the_sections_resumes_to_a_mesh(tmp_path: Path)
     assert written["optim"]["steps"] == 5
     assert written["guidance"]["procedural"] == {"lights": 3, "render_light": False}
     assert "procedural_lights" not in written["guidance"]
+
+
+def test_dry_run_of_an_old_folder_shows_the_migrated_settings_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(BEFORE, tmp_path / "config.json")
+    before = sorted(tmp_path.iterdir()), (tmp_path / "config.json").read_text()
+    args = build_parser("generate").parse_args(["generate", "--resume", str(tmp_path), "--steps", "9", "--dry-run"])
+    assert args.run(args) == 0
+    event = protocol.decode(capsys.readouterr().out.strip())
+    assert event["event"] == protocol.CONFIG and event["recipe"] is None
+    assert event["config"]["optim"]["steps"] == 9
+    assert event["config"]["field"]["sdf_grid"] == {"beta": 0.03, "init_radius": 0.4}
+    assert (sorted(tmp_path.iterdir()), (tmp_path / "config.json").read_text()) == before
