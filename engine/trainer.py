@@ -70,6 +70,16 @@ def finite_or_none(value: float) -> float | None:
     return round(value, LOSS_DIGITS) if math.isfinite(value) else None
 
 
+def duration_text(hours: float) -> str:
+    """``412.3`` -> "412 hours", ``0.04`` -> "2 minutes": a run's cost as a person reads it."""
+    if hours >= 10:
+        return f"{hours:.0f} hours"
+    if hours >= 1:
+        return f"{hours:.1f} hours"
+    minutes = max(round(hours * 60), 1)
+    return f"{minutes} minute{'s' if minutes > 1 else ''}"
+
+
 @dataclass
 class StepResult:
     losses: LossBreakdown
@@ -269,7 +279,7 @@ class Trainer:
             kind=CPU_COST,
             message=(
                 f"{self.prior.name} on the CPU: the first step took {seconds_per_step:.0f} s, so the {left} steps "
-                f"left take about {hours:.1f} hours; stop now and run it on a GPU, or give fewer steps"
+                f"left take about {duration_text(hours)}; stop now and run it on a GPU, or give fewer steps"
             ),
             seconds_per_step=round(seconds_per_step, 2),
             steps=left,

@@ -15,7 +15,7 @@ from engine.errors import EngineError
 from engine.field.sdf_grid import SDFGridField
 from engine.guidance.base import DiffusionPrior, ViewContext
 from engine.optimizer import build_optimizer, descend
-from engine.trainer import Trainer
+from engine.trainer import Trainer, duration_text
 
 
 class FailingPrior(DiffusionPrior):
@@ -156,7 +156,7 @@ def test_a_learned_prior_on_the_cpu_says_what_the_run_will_cost_after_its_first_
     assert warning["kind"] == "cpu_cost" and warning["steps"] == 2
     assert warning["seconds_per_step"] > 0
     assert warning["hours"] == pytest.approx(warning["seconds_per_step"] * 2 / 3600, abs=0.01)
-    assert "about" in warning["message"] and "GPU" in warning["message"]
+    assert "about 1 minute;" in warning["message"] and "GPU" in warning["message"]
     protocol.encode(protocol.WARNING, **{k: v for k, v in warning.items() if k != "event"})
 
 
@@ -172,3 +172,8 @@ def test_descend_changes_nothing_on_a_step_that_is_not_finite_in_either_adam(fus
     assert torch.equal(weights.detach(), before)
     assert all(torch.equal(optimizer.state[weights][key], value) for key, value in state.items())
     assert not descend(optimizer, (weights * 2).sum()) and not torch.equal(weights.detach(), before)
+
+
+def test_a_cost_reads_in_the_unit_a_person_expects() -> None:
+    hours = (412.3, 2.26, 0.04, 0.0001)
+    assert [duration_text(h) for h in hours] == ["412 hours", "2.3 hours", "2 minutes", "1 minute"]
