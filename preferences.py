@@ -21,6 +21,11 @@ from .bridge.process_chain import JobState
 from .engine.payloads import DoctorReport, parse_doctor
 from .ui_text import draw_wrapped
 
+OFFLINE_SENTENCE = (
+    "Download is off because Blender's online access is off: turn on Allow Online Access in "
+    "Preferences > System > Network, or put the model's folder in Model Folders."
+)
+
 
 def _alert_column(layout: bpy.types.UILayout) -> bpy.types.UILayout:
     """A column whose labels Blender draws in red."""
@@ -132,7 +137,7 @@ class DreamFusionPreferences(bpy.types.AddonPreferences):
             return
         column = box.column(align=True)
         for line in doctor_summary(report):
-            column.label(text=line)
+            draw_wrapped(column, context, line)
         if report.problems:
             alert = _alert_column(box)
             for problem in report.problems:
@@ -160,6 +165,8 @@ class DreamFusionPreferences(bpy.types.AddonPreferences):
                 draw_wrapped(alert, context, problem, icon="ERROR")
         if any(item.gated and not item.complete for item in self.models):
             box.prop(self, "hf_token")
+        if not bpy.app.online_access and any(item.downloadable and not item.complete for item in self.models):
+            draw_wrapped(box, context, OFFLINE_SENTENCE, icon="INTERNET_OFFLINE")
 
     def _draw_model(self, box: bpy.types.UILayout, context: bpy.types.Context, item: DreamFusionModelItem) -> None:
         chosen = item.kind == self.default_prior and (

@@ -10,23 +10,38 @@ from dataclasses import fields
 
 import bpy
 
-from .bridge.choices import PRIORS
+from .bridge.choices import PRIORS, guidance_defaults_text, prior_label
 from .bridge.history import RunRecord
 from .bridge.presets import QUALITY_PRESETS
 from .bridge.prompt_queue import QueueEntry, QueueStatus
 
 DEFAULT_PRIOR = "DEFAULT"  # "use the preferences' default prior"
-PRIOR_ITEMS = [
-    (DEFAULT_PRIOR, "Default", "The default prior from the add-on preferences"),
-    *(prior.enum_item() for prior in PRIORS),
-]
+FALLBACK_PRIOR = "procedural"  # what "Default" names while the preferences cannot be read
+_prior_items: list[tuple[str, str, str, int]] = []  # Blender keeps no reference to a callback's strings
+
+
+def preferences_prior(context: bpy.types.Context) -> str:
+    """The preferences' default prior (read by name: the preferences module draws on this one)."""
+    addon = context.preferences.addons.get(__package__)
+    return addon.preferences.default_prior if addon is not None else FALLBACK_PRIOR
+
+
+def prior_items(settings: bpy.types.PropertyGroup, context: bpy.types.Context | None) -> list:
+    """ "Default: <the preferences' default prior>", then every prior; the numbers keep saved files' choices."""
+    default = preferences_prior(context) if context is not None else FALLBACK_PRIOR
+    _prior_items[:] = [
+        (DEFAULT_PRIOR, f"Default: {prior_label(default)}", "The default prior from the add-on preferences", 0),
+        *((prior.key, prior.label, prior.description, number) for number, prior in enumerate(PRIORS, start=1)),
+    ]
+    return _prior_items
 
 
 _RECORD_PROPERTY = {"str": bpy.props.StringProperty, "int": bpy.props.IntProperty, "float": bpy.props.FloatProperty}
 
 
 class DreamFusionRunItem(bpy.types.PropertyGroup):
-    """One finished run; one property per ``RunRecord`` field, plus the object it was imported as."""
+    """One run (finished, or stopped with a checkpoint); one property per ``RunRecord`` field, plus the object it
+    was imported as."""
 
     __annotations__ = {
         **{
@@ -82,7 +97,7 @@ class DreamFusionSettings(bpy.types.PropertyGroup):
     negative_prompt: bpy.props.StringProperty(
         name="Negative Prompt", description="What to keep out of it (learned priors only)"
     )
-    prior: bpy.props.EnumProperty(name="Prior", items=PRIOR_ITEMS, default=DEFAULT_PRIOR)
+    prior: bpy.props.EnumProperty(name="Prior", items=prior_items, default=0)
     model: bpy.props.StringProperty(
         name="Model", description="Model folder or id for a learned prior; empty: the prior's default"
     )
@@ -94,13 +109,25 @@ class DreamFusionSettings(bpy.types.PropertyGroup):
     seed: bpy.props.IntProperty(name="Seed", description="Same seed, same result", min=0, default=0)
     guidance_scale: bpy.props.FloatProperty(
         name="Guidance",
-        description="Classifier-free guidance scale; 0: the prior's default (100 for learned priors)",
+        description=f"Classifier-free guidance scale; 0: the prior's own ({guidance_defaults_text()})",
         min=0.0,
         soft_max=200.0,
         default=0.0,
     )
     steps: bpy.props.IntProperty(
         name="Steps", description="Optimization steps; 0: the quality preset's", min=0, soft_max=20000, default=0
+    )
+    perp_neg: bpy.props.BoolProperty(
+        name="Perp-Neg",
+        description="Learned priors: push each view away from the other views' prompts (Perp-Neg), against "
+        "objects with a face on every side; costs two more denoiser passes a step",
+        default=False,
+    )
+    low_memory: bpy.props.BoolProperty(
+        name="Low Memory",
+        description="Learned priors: the same guidance in less GPU memory (the text encoder freed first, "
+        "memory-efficient attention, one image at a time through the VAE); for 6-12 GB cards",
+        default=False,
     )
     preview_every: bpy.props.IntProperty(
         name="Preview Every", description="Steps between preview images; 0: the engine's default", min=0, default=0
@@ -122,6 +149,11 @@ class DreamFusionSettings(bpy.types.PropertyGroup):
 
 def settings(context: bpy.types.Context) -> DreamFusionSettings:
     return context.scene.dreamfusion
+
+
+def chosen_prior(context: bpy.types.Context, scene_settings: DreamFusionSettings) -> str:
+    """The prior a run of the panel uses: its own choice, or the preferences' default."""
+    return preferences_prior(context) if scene_settings.prior == DEFAULT_PRIOR else scene_settings.prior
 
 
 _CLASSES = (DreamFusionRunItem, DreamFusionQueueItem, DreamFusionSettings)

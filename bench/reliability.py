@@ -8,15 +8,19 @@ that work; the cache must then hold whole files only), optimization (once a step
 (a finer mesh grid, interrupted once sampling it has begun). Lost steps are the steps reported before the
 interruption that the checkpoint does not hold (0 for every polite way; a kill loses what came after the
 last periodic checkpoint, by design). Stop-to-exit is the time from the interruption to the process's end.
-The matrix feeds each bad input to a new run (or a resume) and expects an ``error`` of an expected kind,
-exit 2, no traceback, and no run folder left behind (or the folder unchanged). Targets: 0 orphans, 0 lost
-runs, 0 internal errors.
+The matrix feeds each bad input to a new run, a resume, a remesh or a batch and expects an ``error`` of an
+expected kind, exit 2, no traceback, no hang, and no run folder left behind (or the folder unchanged; a run that
+ran out of memory keeps its resumable folder). Its rows include the classes a hostile test found (issue 28): links
+and FIFOs in a run folder, ``--out`` at a folder of the user's, running out of CPU memory, bad ledger lines and
+prompts, a batch's own bad flags, and a resume whose checkpoint is gone. Targets: 0 orphans, 0 lost runs,
+0 internal errors, 0 defects in the matrix.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -27,16 +31,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from safetensors import SafetensorError, safe_open
 
 from engine import checkpoint, protocol
+from engine.atomic_write import remove
+from engine.batch.ledger import LEDGER_FILE, PromptRecord
 from engine.config import RunConfig, to_dict
+from engine.mesh.file_format import MeshData, write_npz
 
 from .results_file import RELIABILITY, RESULTS_DIR, Envelope, Results, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 WAYS = ("stop", "sigterm", "sigkill", "parent-death")
 POLITE = ("stop", "sigterm", "parent-death")
+MATRIX_TIMEOUT_S = 120.0  # a bad input whose process is still running this long has hung on it
 EXIT_WAIT_S = 30.0  # a process still running this long after its interruption is counted as an orphan
 TINY = ("--set", "render.resolution=32", "--set", "mesh.grid_resolution=32", "--set", "turntable_frames=1")
 TINY += ("--set", "guidance.procedural_text.views=8", "--preview-every", "0", "--checkpoint-every", "10")
@@ -70,6 +79,14 @@ class BadInput:
     message: str | None
     traceback: bool
     damaged: bool  # a run folder left behind (a new run) or changed (a resume)
+    hung: bool = False  # still running after MATRIX_TIMEOUT_S (then killed)
+
+    @property
+    def defect(self) -> bool:
+        """Anything but one sentence of the expected kind with exit 2 and nothing changed."""
+        wrong_kind = self.kind in (None, "internal") or EXPECTED_KINDS.get(self.name, self.kind) != self.kind
+        wrong_kind |= EXPECTED_WORDS.get(self.name, "") not in (self.message or "")
+        return self.exit_code != 2 or wrong_kind or self.traceback or self.damaged or self.hung
 
 
 def _engine(args: list[str], **popen: object) -> subprocess.Popen[str]:
@@ -189,6 +206,95 @@ def _seed_zero() -> str:
     return json.dumps({**to_dict(RunConfig(prompt="a red cube")), "seed": "zero"})
 
 
+USERS_FILE = "user-notes.txt"  # a file of the user's where a link in the folder points: it must stay as it was
+
+
+def _stopped_run(folder: Path) -> Path:
+    """A run stopped after its first checkpoint and an export, as the checks of a resume or remesh see it."""
+    _resume_folder(folder)
+    (folder / "checkpoint" / checkpoint.STATE_FILE).write_bytes(b"state")
+    write_npz(folder / "mesh.npz", MeshData(np.eye(3), [[0, 1, 2]], np.ones((3, 4))))
+    (folder / "log.jsonl").write_text(protocol.encode(protocol.CHECKPOINT, step=10, path="checkpoint") + "\n")
+    (folder / USERS_FILE).write_text("the user's own notes\n")
+    return folder
+
+
+def _link_in_run(name: str, command: str) -> Callable[[Path], list[str]]:
+    """A stopped run whose ``name`` is a link to the user's file, then ``command`` on it."""
+
+    def build(folder: Path) -> list[str]:
+        _stopped_run(folder)
+        (folder / name).unlink(missing_ok=True)
+        (folder / name).symlink_to(folder / USERS_FILE)
+        if command == "remesh":
+            return ["remesh", str(folder), "--threshold", "20"]
+        return ["generate", "--resume", str(folder)]
+
+    return build
+
+
+def _fifo_in_run(name: str) -> Callable[[Path], list[str]]:
+    def build(folder: Path) -> list[str]:
+        _stopped_run(folder)
+        (folder / name).unlink(missing_ok=True)
+        os.mkfifo(folder / name)
+        return ["generate", "--resume", str(folder)]
+
+    return build
+
+
+def _users_folder(folder: Path) -> list[str]:
+    (folder / "previews").mkdir(parents=True)
+    (folder / "mesh.npz").write_text("the user's mesh")
+    (folder / "previews" / "step_000003.png").write_text("the user's picture")
+    return ["generate", "--prompt=a red cube", "--out", str(folder)]
+
+
+def _a_file(folder: Path) -> list[str]:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.with_suffix(".txt").write_text("the user's own notes\n")
+    return ["generate", "--prompt=a red cube", "--out", str(folder.with_suffix(".txt"))]
+
+
+def _without(*names: str) -> Callable[[Path], list[str]]:
+    """A stopped run with ``names`` deleted (files, or the checkpoint folder), then a resume."""
+
+    def build(folder: Path) -> list[str]:
+        _stopped_run(folder)
+        for name in names:
+            remove(folder / name)
+        return ["generate", "--resume", str(folder)]
+
+    return build
+
+
+def _batch(*flags: str, prompts: str = "a red cube\n", ledger: dict[str, object] | None = None) -> Callable:
+    """``engine batch`` of ``prompts`` into the folder, with a ledger line changed by ``ledger`` when given."""
+
+    def build(folder: Path) -> list[str]:
+        prompt_list = folder.with_suffix(".prompts")
+        prompt_list.parent.mkdir(parents=True, exist_ok=True)
+        prompt_list.write_text(prompts)
+        if ledger is not None:
+            folder.mkdir(parents=True)
+            record = json.loads(PromptRecord(index=0, prompt="a red cube").to_json())
+            (folder / LEDGER_FILE).write_text(json.dumps({**record, **ledger}) + "\n")
+        return ["batch", str(prompt_list), "--out", str(folder), "--preset", "fast", *flags]
+
+    return build
+
+
+# Runs that may leave their folder: it is a run that started and can be resumed.
+LEAVES_A_RUN = ("CPU out of memory",)
+OUT_OF_CPU_MEMORY = ("--set", "render.resolution=512", "--set", "render.samples_per_ray=1024")
+OUT_OF_CPU_MEMORY += ("--set", "optim.batch_size=64")
+
+
+def _batch_into_users_folder(folder: Path) -> list[str]:
+    _users_folder(folder)
+    return _batch()(folder)
+
+
 MATRIX: dict[str, Callable[[Path], list[str]]] = {
     "prompt: empty": _new(prompt=" "),
     "prompt: unknown word": _new(prompt="a red dragon"),
@@ -212,15 +318,56 @@ MATRIX: dict[str, Callable[[Path], list[str]]] = {
     'config.json seed "zero"': lambda folder: _resume_folder(folder, config=_seed_zero()),
     "--resume with --prompt": lambda folder: [*_resume_folder(folder), "--prompt", "a blue sphere"],
     "--resume --steps fewer than done": lambda folder: [*_resume_folder(folder), "--steps", "5"],
+    # issue 28, 1: links and FIFOs in a run folder are neither followed nor waited on
+    "remesh, .lock a link to a user's file": _link_in_run(".lock", "remesh"),
+    "resume, checkpoint/meta.json a link": _link_in_run("checkpoint/meta.json", "resume"),
+    "resume, config.json a link": _link_in_run("config.json", "resume"),
+    "resume, log.jsonl a FIFO": _fifo_in_run("log.jsonl"),
+    "resume, .lock a FIFO": _fifo_in_run(".lock"),
+    # 2: --out only at a missing or empty folder
+    "--out at a user's folder": _users_folder,
+    "--out at a file": _a_file,
+    "batch --out at a user's folder": _batch_into_users_folder,
+    # 4: sentences where internal errors were
+    "CPU out of memory": _new(*OUT_OF_CPU_MEMORY, "--steps", "3"),
+    "ledger status unknown": _batch(ledger={"status": "finished"}),
+    'ledger "seconds": "abc"': _batch(ledger={"seconds": "abc"}),
+    "batch prompt with a NUL": _batch(prompts="a red cube\na blue\x00 sphere\n"),
+    # 5: a batch's own flags checked before its folder exists
+    "batch --set optim.lr=abc": _batch("--set", 'optim.lr="abc"'),
+    "batch --steps 0": _batch("--steps", "0"),
+    "batch --device tpu": _batch("--device", "tpu"),
+    # 6: a resume trusts only what is there
+    "resume without checkpoint/meta.json": _without(f"checkpoint/{checkpoint.META_FILE}"),
+    "resume without checkpoint, mesh.npz there": _without("checkpoint"),
+    "resume without checkpoint and mesh, logged": _without("checkpoint", "mesh.npz"),
+}
+
+
+# The kind each of the issue's rows must end with (an argument error of kind "input" would not test the row).
+EXPECTED_KINDS = {
+    **dict.fromkeys([name for name in MATRIX if name.startswith(("remesh,", "resume,"))], "input"),
+    **dict.fromkeys([name for name in MATRIX if name.startswith(("ledger", "batch"))], "input"),
+    **dict.fromkeys([name for name in MATRIX if "--out at" in name], "output"),
+    **dict.fromkeys([name for name in MATRIX if name.startswith("resume without")], "checkpoint"),
+    "CPU out of memory": "memory",
+}
+# The words each must say (the sentence of the check it is about, not another one that came first).
+EXPECTED_WORDS = {
+    "batch --out at a user's folder": "holds no batch",
+    "ledger status unknown": "is not a batch record",
+    'ledger "seconds": "abc"': "is not a batch record",
+    "batch prompt with a NUL": "control character",
+    "batch --set optim.lr=abc": "optim.lr must be a number",
+    "batch --steps 0": "optim.steps must be",
+    "batch --device tpu": "device must be one of",
 }
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return (
-        {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-        if folder.exists()
-        else {}
-    )
+    """Every regular file under ``folder`` (a link or a FIFO is not read: opening a FIFO would wait)."""
+    files = (p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) if folder.is_dir() else ()
+    return {str(p.relative_to(folder)): p.read_bytes() for p in files}
 
 
 def run_bad_input(name: str, scratch: Path) -> BadInput:
@@ -228,17 +375,28 @@ def run_bad_input(name: str, scratch: Path) -> BadInput:
     args = MATRIX[name](folder)
     before = _snapshot(folder)
     process = _engine(args, stdin=subprocess.DEVNULL)
-    stdout, stderr = process.communicate()
+    try:
+        stdout, stderr = process.communicate(timeout=MATRIX_TIMEOUT_S)
+        hung = False
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        hung = True
     process_events = [json.loads(line) for line in stdout.splitlines() if line.strip()]
     error = process_events[-1] if process_events and process_events[-1]["event"] == protocol.ERROR else {}
     after = {key: value for key, value in _snapshot(folder).items() if key != ".lock"}
+    if name in LEAVES_A_RUN:  # a run that started keeps its folder, resumable
+        damaged = not (folder / "config.json").is_file() or bool(_leftovers(folder))
+    else:
+        damaged = after != before
     return BadInput(
         name=name,
         exit_code=process.returncode,
         kind=error.get("kind"),
         message=error.get("message"),
         traceback="Traceback" in stderr,
-        damaged=after != before,
+        damaged=damaged,
+        hung=hung,
     )
 
 
@@ -272,6 +430,8 @@ def summarize(cycles: list[Cycle], matrix: list[BadInput]) -> dict[str, object]:
         "internal_errors": sum(b.exit_code == 3 or b.kind == "internal" for b in matrix),
         "matrix_tracebacks": sum(b.traceback for b in matrix),
         "matrix_damaged": sum(b.damaged for b in matrix),
+        "matrix_hung": sum(b.hung for b in matrix),
+        "matrix_defects": sum(b.defect for b in matrix),
     }
 
 

@@ -4,7 +4,9 @@ The ledger ``batch.jsonl`` says which prompts are done and where their meshes ar
 folder, so a folder copied off a cluster still reads); each run folder's ``log.jsonl`` and
 ``config.json`` give what the history shows (prior, steps, seed, threshold), and its newest preview
 PNG becomes the asset's thumbnail. Paths the engine wrote on another machine are never followed:
-everything is found again under the folder that was picked.
+everything is found again under the folder that was picked, and a path the ledger names that leads out of it
+(absolute, ``../``, a link) is refused for that prompt alone. Files are opened as every run folder's are
+(``engine/run_files.py``: no link followed, no FIFO waited on).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.batch.ledger import LEDGER_FILE, LedgerError, PromptRecord, PromptStatus, read_ledger
+from ..engine.run_files import is_regular_file, read_text
 from .command_line import RequestError
 from .history import RunRecord
 
@@ -41,8 +44,10 @@ class BatchFolder:
         return f"{len(self.records)} prompts: {parts}"
 
     def run_record(self, record: PromptRecord, created: datetime) -> RunRecord:
-        """The history's record of a done prompt, its files found under this folder."""
-        run_dir = self.path / record.run_dir
+        """The history's record of a done prompt, its files found under this folder (a RequestError for a path
+        that leads out of it)."""
+        run_dir = self.inside(record.run_dir)
+        mesh = self.inside(record.mesh)
         started = _last_event(run_dir, "started")
         done = _last_event(run_dir, "done")
         glb = Path(str(done.get("glb") or "")).name
@@ -50,7 +55,7 @@ class BatchFolder:
             prompt=record.prompt,
             created=f"{created:%Y-%m-%d %H:%M}",
             run_dir=str(run_dir),
-            mesh=str(self.path / record.mesh),
+            mesh=str(mesh),
             glb=str(run_dir / glb) if glb else "",
             thumbnail=str(newest_preview(run_dir) or ""),
             prior=str(started.get("prior") or ""),
@@ -59,6 +64,17 @@ class BatchFolder:
             elapsed_s=float(record.seconds),
             threshold=float(done.get("threshold") or 0.0),
         )
+
+    def inside(self, relative: str) -> Path:
+        """``relative`` (from the ledger) under this folder; a RequestError when it leads anywhere else."""
+        path = self.path / relative
+        try:
+            path.resolve().relative_to(self.path)
+        except (ValueError, OSError):
+            raise RequestError(f"the ledger names {relative!r}, which lies outside {self.path}") from None
+        if Path(relative).is_absolute() or ".." in Path(relative).parts or not relative:
+            raise RequestError(f"the ledger names {relative!r}, which is not a path inside {self.path}")
+        return path
 
 
 def read_batch_folder(path: Path) -> BatchFolder:
@@ -76,15 +92,15 @@ def read_batch_folder(path: Path) -> BatchFolder:
 
 def newest_preview(run_dir: Path) -> Path | None:
     """The run's last preview PNG (``previews/step_NNNNNN.png``), None when it wrote none."""
-    previews = sorted((run_dir / PREVIEWS).glob("step_*.png"))
+    previews = sorted(path for path in (run_dir / PREVIEWS).glob("step_*.png") if is_regular_file(path))
     return previews[-1] if previews else None
 
 
 def _last_event(run_dir: Path, name: str) -> dict[str, Any]:
     """The last ``name`` event of the run's log.jsonl; {} when the log or the event is missing or unreadable."""
     try:
-        lines = (run_dir / RUN_LOG).read_text(encoding="utf-8").splitlines()
-    except OSError:
+        lines = read_text(run_dir / RUN_LOG).splitlines()
+    except (OSError, UnicodeDecodeError):
         return {}
     for line in reversed(lines):
         try:
@@ -98,7 +114,7 @@ def _last_event(run_dir: Path, name: str) -> dict[str, Any]:
 
 def _run_config(run_dir: Path) -> dict[str, Any]:
     try:
-        config = json.loads((run_dir / RUN_CONFIG).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        config = json.loads(read_text(run_dir / RUN_CONFIG))
+    except (OSError, ValueError):
         return {}
     return config if isinstance(config, dict) else {}

@@ -34,6 +34,8 @@ class GenerateRequest:
     guidance_scale: float = 0.0  # 0: the prior's default
     device: str = "auto"
     preview_every: int = 0  # 0: the engine's default
+    perp_neg: bool = False  # Perp-Neg against the view prompts (learned priors)
+    low_memory: bool = False  # learned priors in less GPU memory, the same guidance
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prompt", checked_prompt(self.prompt))
@@ -78,6 +80,10 @@ def generate_command(python: Path, request: GenerateRequest) -> list[str]:
         command += ["--guidance-scale", repr(float(request.guidance_scale))]
     if request.preview_every > 0:
         command += ["--preview-every", str(request.preview_every)]
+    if request.low_memory:
+        command += ["--low-memory"]
+    if request.perp_neg:
+        command += ["--set", "guidance.perp_neg=true"]
     return command
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..engine.payloads import DoctorReport, MemoryNeed
+from .choices import prior_label
 from .model_list import format_bytes
 
 
@@ -36,9 +37,9 @@ def doctor_summary(report: DoctorReport) -> list[str]:
 
 
 def memory_need_line(need: MemoryNeed) -> str:
-    """ "deepfloyd-if: 18.1 GB of weights in float16 (9.5 GB at once in low-memory mode), more than the 8.0 GB free"."""
+    """ "DeepFloyd IF: 18.1 GB of weights in float16 (9.5 GB at once in low-memory mode), more than the 8.0 GB free"."""
     line = (
-        f"{need.prior}: {format_bytes(need.weights_bytes)} of weights in {need.dtype} "
+        f"{prior_label(need.prior)}: {format_bytes(need.weights_bytes)} of weights in {need.dtype} "
         f"({format_bytes(need.low_memory_weights_bytes)} at once in low-memory mode)"
     )
     if need.free_bytes is not None and need.weights_bytes > need.free_bytes:

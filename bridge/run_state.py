@@ -17,6 +17,13 @@ from .model_list import format_bytes
 from .worker import EventMessage, ExitMessage, LogMessage, WorkerMessage
 
 LOG_TAIL_LINES = 8
+# What the progress bar says during the stages around optimization (the engine's own message for any other).
+STAGE_LABELS = {
+    "turntable": "Rendering the turntable",
+    "mesh": "Extracting the mesh",
+    "bake": "Baking the colors",
+    "export": "Writing the mesh files",
+}
 
 
 class RunStatus(StrEnum):
@@ -49,6 +56,8 @@ class RunState:
     error_kind: str = ""
     log_tail: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))  # last non-event lines
     cancelled_at_step: int | None = None  # from the engine's ``cancelled`` event
+    warning: str = ""  # the engine's latest ``warning`` event: the run goes on, the user should know
+    warning_kind: str = ""
 
     @property
     def finished(self) -> bool:
@@ -67,7 +76,7 @@ class RunState:
 
     def progress_label(self) -> str:
         """ "Step 120/600 · 4.2 it/s · 1 min 54 s left", or the stage message after optimization."""
-        if self.stage_fraction is not None or self.total <= 0:
+        if self.stage_fraction is not None or self.total <= 0 or self.stage not in ("", "optimize"):
             return self.message
         parts = [f"Step {self.step}/{self.total}"]
         if self.it_per_s > 0:
@@ -98,9 +107,9 @@ class RunState:
             self.message = f"Running on {event.get('device', 'the engine')}"
         elif name == protocol.STAGE:
             self.stage = str(event.get("name", ""))
-            self.message = str(event.get("message") or self.stage).capitalize()
             fraction = event.get("fraction")
             self.stage_fraction = float(fraction) if fraction is not None and self.stage != "optimize" else None
+            self.message = stage_message(self.stage, str(event.get("message") or self.stage), self.stage_fraction)
         elif name == protocol.PROGRESS:
             self.step = int(event.get("step", self.step))
             self.total = int(event.get("total") or self.total)
@@ -117,10 +126,14 @@ class RunState:
             self.result = event
             self.run_dir = str(event.get("run_dir", self.run_dir))
         elif name == protocol.ERROR:
-            self.error = str(event.get("message") or "The engine reported an error without a message.")
+            error = str(event.get("message") or "The engine reported an error without a message.")
+            self.error = error[:1].upper() + error[1:]  # a sentence, as the panel shows sentences
             self.error_kind = str(event.get("kind", ""))
         elif name == protocol.CANCELLED:
             self.cancelled_at_step = int(event.get("step", self.step))
+        elif name == protocol.WARNING:
+            self.warning = str(event.get("message") or "")
+            self.warning_kind = str(event.get("kind", ""))
 
     def _apply_exit(self, returncode: int, forced: str | None) -> None:
         if self.result is not None:
@@ -154,6 +167,14 @@ class RunState:
         if not self.error or not self.log_tail:
             return self.error
         return self.error + " Last lines of its log:\n" + "\n".join(self.log_tail)
+
+
+def stage_message(stage: str, engine_message: str, fraction: float | None) -> str:
+    """ "Extracting the mesh 45%" for a stage this add-on names, else the engine's own message, capitalized."""
+    label = STAGE_LABELS.get(stage)
+    if label is None:
+        return engine_message.capitalize()
+    return label if fraction is None else f"{label} {fraction:.0%}"
 
 
 def describe_exit(returncode: int) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..engine import protocol
+from ..engine.run_files import open_file
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class EngineWorker:
         if self.log_path is not None:
             try:
                 self.log_path.parent.mkdir(parents=True, exist_ok=True)
-                self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 (the reader closes it)
+                self._log = open_file(self.log_path, "a")  # no link followed, no FIFO waited on; the reader closes it
             except OSError as exc:
                 raise WorkerStartError(
                     f"Cannot write the run log {self.log_path} ({exc.strerror or exc}); choose a writable folder"

@@ -14,10 +14,12 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save_file
 
 from .atomic_write import old_path, replacing
 from .errors import EngineError
+from .run_files import read_bytes, read_text
 
 STATE_FILE = "state.safetensors"
 META_FILE = "meta.json"
@@ -43,7 +45,7 @@ def save(
     return directory
 
 
-def _located(directory: Path) -> Path:
+def located(directory: Path) -> Path:
     """The checkpoint folder, or the one a crash between the two renames left as ``.old``."""
     directory = Path(directory)
     if not directory.is_dir() and old_path(directory).is_dir():
@@ -53,10 +55,10 @@ def _located(directory: Path) -> Path:
 
 def exists(directory: Path) -> bool:
     """Whether a checkpoint was ever completed here (its sidecar is there; it may still be corrupt)."""
-    return (_located(directory) / META_FILE).is_file()
+    return (located(directory) / META_FILE).is_file()
 
 
-def _corrupt(directory: Path, reason: str) -> EngineError:
+def corrupt(directory: Path, reason: str) -> EngineError:
     return EngineError(
         f"the checkpoint in {directory} is missing or corrupt ({reason}); start a new run instead of resuming this one",
         "checkpoint",
@@ -65,22 +67,22 @@ def _corrupt(directory: Path, reason: str) -> EngineError:
 
 def read_meta(directory: Path, total_steps: int | None = None) -> dict[str, Any]:
     """The checked sidecar of the checkpoint in ``directory`` (of a run of ``total_steps`` steps, when given)."""
-    directory = _located(directory)
+    directory = located(directory)
     try:
-        meta = json.loads((directory / META_FILE).read_text())
+        meta = json.loads(read_text(directory / META_FILE))
     except (OSError, ValueError) as exc:
-        raise _corrupt(directory, f"{type(exc).__name__}: {exc}") from exc
+        raise corrupt(directory, f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(meta, dict):
-        raise _corrupt(directory, f"{META_FILE} holds {json.dumps(meta)[:40]}, not an object")
+        raise corrupt(directory, f"{META_FILE} holds {json.dumps(meta)[:40]}, not an object")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise _corrupt(directory, f"format {meta.get('format_version')!r}, this engine reads {FORMAT_VERSION}")
+        raise corrupt(directory, f"format {meta.get('format_version')!r}, this engine reads {FORMAT_VERSION}")
     step = meta.get("step")
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise _corrupt(directory, f"its step is {json.dumps(step)}, not a whole number")
+        raise corrupt(directory, f"its step is {json.dumps(step)}, not a whole number")
     if total_steps is not None and step > total_steps:
-        raise _corrupt(directory, f"its step {step} lies past the end of this {total_steps}-step run")
+        raise corrupt(directory, f"its step {step} lies past the end of this {total_steps}-step run")
     if not isinstance(meta.get("param_groups"), list) or not all(isinstance(g, dict) for g in meta["param_groups"]):
-        raise _corrupt(directory, "its optimizer settings are not a list of parameter groups")
+        raise corrupt(directory, "its optimizer settings are not a list of parameter groups")
     return meta
 
 
@@ -92,10 +94,10 @@ def load(
     total_steps: int,
 ) -> int:
     """Restore a checkpoint into the given objects; returns the step it was taken at."""
-    directory = _located(directory)
+    directory = located(directory)
     meta = read_meta(directory, total_steps)
     try:
-        tensors = load_file(directory / STATE_FILE)
+        tensors = load_tensors(read_bytes(directory / STATE_FILE))
         field.load_state_dict({k[len("field.") :]: v for k, v in tensors.items() if k.startswith("field.")})
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
@@ -105,5 +107,5 @@ def load(
         optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
         generator.set_state(tensors["rng"])
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
-        raise _corrupt(directory, f"{type(exc).__name__}: {exc}") from exc
+        raise corrupt(directory, f"{type(exc).__name__}: {exc}") from exc
     return int(meta["step"])

@@ -23,7 +23,9 @@ from types import ModuleType
 from typing import NoReturn
 
 from . import protocol
+from .atomic_write import write_text
 from .errors import EngineError
+from .run_files import SpecialFileError
 
 COMMANDS = {
     "generate": ("engine.commands.generate", "generate a 3D asset from a text prompt"),
@@ -79,9 +81,8 @@ def join_text_options(argv: list[str], options: tuple[str, ...]) -> list[str]:
 def write_error_log(details: str, run_folder: Path | None) -> Path | None:
     """The traceback in the run folder's ``engine-error.log``, else in a new temporary file; None if neither works."""
     if run_folder is not None and run_folder.is_dir():
-        with suppress(OSError):
-            (run_folder / ERROR_LOG).write_text(details, encoding="utf-8")
-            return run_folder / ERROR_LOG
+        with suppress(OSError, EngineError):  # replaced, never written through: the name may be a link
+            return write_text(run_folder / ERROR_LOG, details)
     with suppress(OSError):
         handle, name = tempfile.mkstemp(prefix="dreamfusion-engine-error-", suffix=".log")
         with os.fdopen(handle, "w", encoding="utf-8") as log:
@@ -108,7 +109,17 @@ def exit_process(code: int, argv: list[str] | None = None) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    code = _run_command(sys.argv[1:] if argv is None else argv)
+    reason = protocol.lost_output()
+    if reason is not None:  # the events went nowhere: one sentence where a person may still see it
+        with suppress(OSError, ValueError, AttributeError):
+            sys.stderr.write(f"engine: its output could not be written ({reason}); give it a writable stdout\n")
+            sys.stderr.flush()
+        return code or 2
+    return code
+
+
+def _run_command(argv: list[str]) -> int:
     run_folder: Path | None = None
     try:
         command = command_name(argv)
@@ -119,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args))
     except EngineError as exc:
         protocol.emit(protocol.ERROR, message=str(exc), kind=exc.kind)
+        return 2
+    except SpecialFileError as exc:  # a link or a FIFO where a run's file belongs
+        protocol.emit(protocol.ERROR, message=str(exc), kind="input")
         return 2
     except KeyboardInterrupt:
         protocol.emit(protocol.ERROR, message="interrupted", kind="cancelled")

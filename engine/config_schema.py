@@ -17,6 +17,7 @@ from dataclasses import field as dataclass_field
 from itertools import pairwise
 from typing import Any, Union, get_args, get_origin
 
+from .config_migration import renamed
 from .errors import EngineError
 
 ALLOWED_KEY = "allowed"  # the dataclass field metadata key that holds a field's Allowed
@@ -176,3 +177,19 @@ def check_value(path: str, value: Any, hint: Any, allowed: Allowed) -> Any:
     if not ok:
         raise ConfigError([f"{path} must be {describe(hint, allowed)}, not {shown(value)}"])
     return stored
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["render.samples_per_ray=48"]`` -> ``{"render.samples_per_ray": 48}`` (values parsed as JSON); a setting
+    that moved into its own section is taken under its old name too (engine/config_migration.py)."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise EngineError(f"--set expects KEY=VALUE, got {item!r}", "input")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        overrides[key.strip()] = tuple(value) if isinstance(value, list) else value
+    return renamed(overrides)

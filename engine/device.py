@@ -65,6 +65,17 @@ def denoiser_dtype(device: torch.device, half: bool) -> torch.dtype:
     return torch.float32
 
 
+# What torch's CPU allocator and numpy say when RAM runs out (torch.OutOfMemoryError is the accelerators' only).
+_RAM_EXHAUSTED = ("DefaultCPUAllocator: can't allocate memory", "not enough memory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is the run's device or the machine's RAM running out."""
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    return isinstance(exc, RuntimeError) and any(words in str(exc) for words in _RAM_EXHAUSTED)
+
+
 def out_of_memory_error(device: torch.device, run_dir: Path, low_memory_helps: bool = False) -> EngineError:
     """The sentence for a run that ran out of memory on ``device``: what to change, and how to go on.
 

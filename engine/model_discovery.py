@@ -122,7 +122,7 @@ def _weight_variants(folder: Path, component: str, missing: list[str]) -> set[st
         elif index:
             try:
                 shards = set(json.loads((folder / name).read_text())["weight_map"].values())
-            except (OSError, ValueError, KeyError, AttributeError):
+            except (OSError, ValueError, KeyError, AttributeError, TypeError):  # TypeError: a list, not an index
                 broken.append(f"{component}: unreadable {name}")
                 continue
             absent = shards - names
@@ -196,7 +196,8 @@ def inspect_model(folder: Path, model_id: str | None = None, source: str = "fold
             f"The model index {index_path} cannot be read ({exc}); download that model again or remove the folder.",
             "prior",
         ) from exc
-    kind = PIPELINE_KINDS.get(index.get("_class_name")) if isinstance(index, dict) else None
+    class_name = index.get("_class_name") if isinstance(index, dict) else None
+    kind = PIPELINE_KINDS.get(class_name) if isinstance(class_name, str) else None  # ["a", "B"]: not a pipeline
     if kind is None:
         return None
     missing: list[str] = []

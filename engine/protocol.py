@@ -14,11 +14,13 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
+from .run_files import open_file
+
 PROTOCOL_VERSION = 1
 
 # Events the engine emits, in the order a run emits them.
 STARTED = "started"  # run_dir, prompt, prior, total, device
-STAGE = "stage"  # name ("prior", "optimize", "mesh", "bake", "export"), message, fraction (optional)
+STAGE = "stage"  # name ("prior", "optimize", "turntable", "mesh", "bake", "export"), message, fraction (optional)
 # step, total, loss, losses (weighted terms by name; null where not finite), it_per_s, eta_s, mode,
 # skipped_steps (steps whose loss or gradient was not finite, skipped without an update)
 PROGRESS = "progress"
@@ -102,27 +104,37 @@ class EventWriter:
         if not self.reader_gone:
             out = self.stream if self.stream is not None else sys.stdout
             try:
+                if out is None:  # started with its stdout closed
+                    raise OSError(errno.EBADF, "the standard output is closed")
                 out.write(line + "\n")
                 out.flush()
             except OSError as exc:
-                if exc.errno not in _READER_GONE_ERRNOS:
-                    raise
-                self._reader_left(out)
+                self._reader_left(out, exc)
         if self.log_path is not None:
             try:
-                with open(self.log_path, "a", encoding="utf-8") as log:
+                with open_file(self.log_path, "a") as log:
                     log.write(line + "\n")
             except OSError:
                 self.log_path = None
 
-    def _reader_left(self, out: IO[str]) -> None:
+    def _reader_left(self, out: IO[str] | None, exc: OSError) -> None:
         self.reader_gone = True
-        silence_closed_pipe(out)
+        if exc.errno not in _READER_GONE_ERRNOS:  # not a reader that went away: a full or closed stdout
+            _LOST_OUTPUT.setdefault("reason", exc.strerror or str(exc))
+        if out is not None:
+            silence_closed_pipe(out)
         if self.on_closed is not None:
             self.on_closed()
 
 
 _READER_GONE_ERRNOS = (errno.EPIPE, errno.ECONNRESET, errno.EINVAL)  # EINVAL: a closed pipe on Windows
+_LOST_OUTPUT: dict[str, str] = {}
+
+
+def lost_output() -> str | None:
+    """Why events could not be written to stdout (a full device, a closed stdout); None when every one was, or
+    when only a reader that went away missed them."""
+    return _LOST_OUTPUT.get("reason")
 
 
 def silence_closed_pipe(stream: IO[str]) -> None:

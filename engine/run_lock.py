@@ -15,6 +15,7 @@ from typing import IO
 
 from .atomic_write import write_error
 from .errors import EngineError
+from .run_files import SpecialFileError, open_file
 
 LOCK_FILE = ".lock"
 
@@ -51,7 +52,9 @@ class RunLock:
         deadline = time.monotonic() + wait_s
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until release)
+            handle = open_file(self.path, "r+")  # never through a link, never a FIFO; held until release
+        except SpecialFileError:
+            raise
         except OSError as exc:
             raise write_error(exc, self.path.parent) from exc
         while not _try_lock(handle):

@@ -28,12 +28,16 @@ class StopSignal:
 
     def install(self, stdin: IO[str] | None = None) -> StopSignal:
         """Route SIGINT/SIGTERM and stdin ``stop`` lines to this flag (main thread only)."""
-        signal.signal(signal.SIGINT, self.request)
-        signal.signal(signal.SIGTERM, self.request)
+        self.install_handlers()
         source = stdin if stdin is not None else sys.stdin
         if source is not None and not source.isatty():
             threading.Thread(target=self._watch, args=(source,), daemon=True, name="stdin-stop").start()
         return self
+
+    def install_handlers(self) -> None:
+        """Route SIGINT/SIGTERM to this flag again, after a library (Ray) replaced the handlers (main thread only)."""
+        signal.signal(signal.SIGINT, self.request)
+        signal.signal(signal.SIGTERM, self.request)
 
     def _watch(self, source: IO[str]) -> None:
         for line in source:

@@ -25,6 +25,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -209,14 +210,15 @@ class Trainer:
         count = self.config.turntable_frames
         (self.run_dir / "turntable").mkdir(parents=True, exist_ok=True)
         cameras = orbit_cameras(self.config.camera, [i * 360.0 / count for i in range(count)]).to(self.device)
-        for mode in (ShadingMode.COLORED, ShadingMode.TEXTURELESS):
-            for index in range(count):
-                if self.stop.requested:
-                    return False
-                frame = render_image(
-                    self.field, cameras[index], mode, self.config.render, self.config.shading, PREVIEW_RESOLUTION
-                )[0]
-                save_png(frame, self.run_dir / "turntable" / f"{mode.value}_{index:02d}.png")
+        for done, (mode, index) in enumerate(product((ShadingMode.COLORED, ShadingMode.TEXTURELESS), range(count))):
+            if self.stop.requested:
+                return False
+            fraction = round(done / (2 * count), 3)
+            self.emit(protocol.STAGE, name="turntable", message=f"turntable {fraction:.0%}", fraction=fraction)
+            frame = render_image(
+                self.field, cameras[index], mode, self.config.render, self.config.shading, PREVIEW_RESOLUTION
+            )[0]
+            save_png(frame, self.run_dir / "turntable" / f"{mode.value}_{index:02d}.png")
         return True
 
     def optimize(self) -> bool:

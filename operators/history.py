@@ -1,8 +1,9 @@
-"""The runs of this file: add a record, re-import it, open its folder, forget it."""
+"""The runs of this file: add or update a record, re-import it, open its folder, forget it (Resume, which starts
+an engine run, is with Generate)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import bpy
@@ -14,15 +15,28 @@ from ..properties import DreamFusionRunItem, DreamFusionSettings, settings
 from ..scene.mesh_import import import_mesh_file
 
 
-def add_record(scene_settings: DreamFusionSettings, record: RunRecord, obj: bpy.types.Object) -> DreamFusionRunItem:
-    """Append ``record`` to a scene's history (newest last) and select it in the list."""
+def add_record(
+    scene_settings: DreamFusionSettings, record: RunRecord, obj: bpy.types.Object | None
+) -> DreamFusionRunItem:
+    """Put ``record`` into a scene's history and select it: in place of the record of the same run folder (a
+    resumed run), else appended (newest last). ``obj``: the object it was imported as, None for a stopped run."""
     history = scene_settings.history
-    item = history.add()
+    index = next((i for i, item in enumerate(history) if item.run_dir == record.run_dir), None)
+    if index is None:
+        history.add()
+        index = len(history) - 1
+    item = history[index]
     for key, value in asdict(record).items():
         setattr(item, key, value)
-    item.object = obj
-    scene_settings.history_index = len(history) - 1
+    if obj is not None:
+        item.object = obj
+    scene_settings.history_index = index
     return item
+
+
+def record_of(item: DreamFusionRunItem) -> RunRecord:
+    """The ``RunRecord`` a history item stores."""
+    return RunRecord(**{field.name: getattr(item, field.name) for field in fields(RunRecord)})
 
 
 def history_item(context: bpy.types.Context, index: int) -> DreamFusionRunItem | None:
@@ -54,12 +68,15 @@ class DREAMFUSION_OT_history_import(HistoryItemOperator, bpy.types.Operator):
     """Import this run's mesh again as a new object"""
 
     bl_idname = "dreamfusion.history_import"
-    bl_label = "Import Again"
+    bl_label = "Import"
     bl_options = frozenset({"REGISTER", "UNDO"})
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         item = self.item_or_report(context)
         if item is None:
+            return {"CANCELLED"}
+        if not item.mesh:
+            self.report({"ERROR"}, f"The run '{item.prompt}' stopped before it made a mesh: resume it first")
             return {"CANCELLED"}
         try:
             item.object = import_mesh_file(context, Path(item.mesh), object_name(item.prompt), settings(context).size)

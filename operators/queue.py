@@ -21,7 +21,7 @@ from bpy_extras.io_utils import ImportHelper
 from .. import preferences, runtime
 from ..bridge.command_line import GenerateRequest, RequestError, generate_command, resume_command
 from ..bridge.engine_run import EngineRun
-from ..bridge.history import RunRecord
+from ..bridge.history import RunRecord, discard_empty_run
 from ..bridge.naming import object_name
 from ..bridge.prompt_queue import (
     QueueEntry,
@@ -125,6 +125,8 @@ def end_queued_run(scene_name: str, uid: str, context: bpy.types.Context, state:
     status, message = outcome(state)
     if item is not None:
         item.status, item.message = status, message
+        if status is QueueStatus.FAILED and discard_empty_run(Path(item.run_dir)):
+            item.run_dir = ""
     if scene is not None and status is not QueueStatus.CANCELLED:
         start_next(context, scene)
 

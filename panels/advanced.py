@@ -5,8 +5,10 @@ from __future__ import annotations
 import bpy
 
 from .. import runtime
+from ..bridge.choices import is_learned
 from ..bridge.presets import quality_preset
-from ..properties import settings
+from ..properties import chosen_prior, settings
+from ..ui_text import draw_wrapped
 from .main import DREAMFUSION_PT_main
 from .sidebar import SidebarPanel
 
@@ -23,11 +25,15 @@ class DREAMFUSION_PT_advanced(SidebarPanel, bpy.types.Panel):
         layout.enabled = not runtime.RUNS.busy()
         scene_settings = settings(context)
         preset = quality_preset(scene_settings.preset)
-        layout.label(text=f"{preset.label}: {preset.description}", icon="INFO")
+        draw_wrapped(layout, context, f"{preset.label}: {preset.description}", icon="INFO")
         layout.prop(scene_settings, "steps")
         layout.prop(scene_settings, "preview_every")
-        layout.prop(scene_settings, "model")
         layout.prop(scene_settings, "size")
+        learned = layout.column(heading="Learned Priors")
+        learned.active = is_learned(chosen_prior(context, scene_settings))
+        learned.prop(scene_settings, "model")
+        learned.prop(scene_settings, "perp_neg")
+        learned.prop(scene_settings, "low_memory")
 
 
 CLASSES = (DREAMFUSION_PT_advanced,)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import bpy
 
 from .. import runtime
+from ..bridge.choices import prior_label
+from ..bridge.run_state import RunStatus
 from ..properties import DreamFusionRunItem, settings
 from ..scene import thumbnails
+from ..ui_text import draw_wrapped
 from .main import DREAMFUSION_PT_main
 from .sidebar import SidebarPanel
 
 THUMBNAIL_SCALE = 6.0
+STATUS_ICONS = {RunStatus.DONE: "CHECKMARK", RunStatus.CANCELLED: "PAUSE", RunStatus.FAILED: "ERROR"}
 
 
 class DREAMFUSION_UL_history(bpy.types.UIList):
@@ -26,9 +30,11 @@ class DREAMFUSION_UL_history(bpy.types.UIList):
         index: int = 0,
         flt_flag: int = 0,
     ) -> None:
-        row = layout.row(align=True)
-        row.label(text=item.prompt, icon_value=thumbnails.icon_id(item.thumbnail) or 0)
-        row.label(text=item.created)
+        icon = thumbnails.icon_id(item.thumbnail)
+        if item.status == RunStatus.DONE and icon:
+            layout.label(text=item.prompt, icon_value=icon)
+        else:
+            layout.label(text=item.prompt, icon=STATUS_ICONS.get(item.status, "QUESTION"))
 
 
 class DREAMFUSION_PT_history(SidebarPanel, bpy.types.Panel):
@@ -52,18 +58,33 @@ class DREAMFUSION_PT_history(SidebarPanel, bpy.types.Panel):
         icon = thumbnails.icon_id(item.thumbnail)
         if icon:
             layout.template_icon(icon_value=icon, scale=THUMBNAIL_SCALE)
-        details = layout.column(align=True)
-        details.label(text=f"{item.prior}, {item.steps} steps, seed {item.seed}, {item.elapsed_s:.0f} s")
+        finished = item.status == RunStatus.DONE
+        if finished:
+            details = f"{prior_label(item.prior)}, {item.steps} steps, seed {item.seed}, {item.elapsed_s:.0f} s"
+        else:
+            details = f"{prior_label(item.prior)}, seed {item.seed}, stopped at step {item.steps}"
+        draw_wrapped(layout, context, f"{item.created} · {details}")
+        if not finished and item.message:
+            box = layout.box()
+            box.alert = item.status == RunStatus.FAILED
+            draw_wrapped(box, context, item.message, icon=STATUS_ICONS.get(item.status, "QUESTION"))
         row = layout.row(align=True)
-        row.operator("dreamfusion.history_import", icon="IMPORT").index = index
-        row.operator("dreamfusion.history_open_folder", icon="FILE_FOLDER").index = index
+        imports = row.row(align=True)
+        imports.enabled = finished
+        imports.operator("dreamfusion.history_import", icon="IMPORT").index = index
+        if not finished:
+            resume = row.row(align=True)
+            resume.enabled = not runtime.RUNS.busy()
+            resume.operator("dreamfusion.history_resume", icon="PLAY").index = index
+        row.operator("dreamfusion.history_open_folder", icon="FILE_FOLDER", text="").index = index
         row.operator("dreamfusion.history_remove", icon="X", text="").index = index
-        row = layout.row(align=True)
-        row.enabled = not runtime.RUNS.busy()
-        row.prop(item, "threshold")
-        remesh = row.operator("dreamfusion.remesh", icon="MOD_REMESH")
-        remesh.index = index
-        remesh.threshold = item.threshold
+        if finished:
+            column = layout.column(align=True)
+            column.enabled = not runtime.RUNS.busy()
+            column.prop(item, "threshold")
+            remesh = column.operator("dreamfusion.remesh", icon="MOD_REMESH")
+            remesh.index = index
+            remesh.threshold = item.threshold
 
 
 CLASSES = (DREAMFUSION_UL_history, DREAMFUSION_PT_history)

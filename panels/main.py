@@ -16,10 +16,12 @@ PREVIEW_ICON_SCALE = 8.0
 
 
 def draw_run_state(layout: bpy.types.UILayout, context: bpy.types.Context, state: RunState) -> None:
+    if state.warning:
+        draw_wrapped(layout.box(), context, state.warning, icon="ERROR")
     if not state.finished:
         layout.progress(factor=state.progress, type="BAR", text=state.progress_label())
         if state.status is RunStatus.STOPPING:
-            layout.label(text=state.message, icon="PAUSE")
+            draw_wrapped(layout, context, state.message, icon="PAUSE")
         return
     if state.status is RunStatus.FAILED:
         box = layout.box()
@@ -33,7 +35,9 @@ def draw_run_state(layout: bpy.types.UILayout, context: bpy.types.Context, state
                 for line in state.log_tail:
                     log.label(text=line)
     else:
-        layout.label(text=state.message, icon="CHECKMARK" if state.status is RunStatus.DONE else "INFO")
+        draw_wrapped(layout, context, state.message, icon="CHECKMARK" if state.status is RunStatus.DONE else "PAUSE")
+        if state.status is RunStatus.CANCELLED and state.cancelled_at_step is not None:
+            draw_wrapped(layout, context, "Resume it from the History panel.", icon="BLANK1")
 
 
 class DREAMFUSION_PT_main(SidebarPanel, bpy.types.Panel):
@@ -51,11 +55,12 @@ class DREAMFUSION_PT_main(SidebarPanel, bpy.types.Panel):
         column.prop(scene_settings, "prompt", text="")
         column.label(text="Negative Prompt")
         column.prop(scene_settings, "negative_prompt", text="")
-        column.prop(scene_settings, "prior")
+        column.label(text="Prior")
+        column.prop(scene_settings, "prior", text="")
         column.row().prop(scene_settings, "preset", expand=True)
-        row = column.row(align=True)
-        row.prop(scene_settings, "seed")
-        row.prop(scene_settings, "guidance_scale")
+        numbers = column.column(align=True)
+        numbers.prop(scene_settings, "seed")
+        numbers.prop(scene_settings, "guidance_scale")
 
         row = layout.row()
         row.scale_y = 1.5

@@ -37,10 +37,7 @@ class DREAMFUSION_UL_queue(bpy.types.UIList):
         index: int = 0,
         flt_flag: int = 0,
     ) -> None:  # the signature Blender requires of a UIList (it counts the arguments)
-        status = item_status(context.scene, item)
-        row = layout.row(align=True)
-        row.label(text=item.prompt, icon=STATUS_ICONS[status])
-        row.label(text=status.value.title())
+        layout.label(text=item.prompt, icon=STATUS_ICONS[item_status(context.scene, item)])
 
 
 def draw_queue(layout: bpy.types.UILayout, context: bpy.types.Context, scene_settings: DreamFusionSettings) -> None:
@@ -48,21 +45,24 @@ def draw_queue(layout: bpy.types.UILayout, context: bpy.types.Context, scene_set
     layout.template_list("DREAMFUSION_UL_queue", "", scene_settings, "queue", scene_settings, "queue_index", rows=4)
     statuses = [item_status(scene, item) for item in queue]
     counts = ", ".join(f"{statuses.count(s)} {s.value}" for s in QueueStatus if statuses.count(s))
-    layout.label(text=counts)
+    draw_wrapped(layout, context, counts)
     index = scene_settings.queue_index
     if 0 <= index < len(queue):
         item, status = queue[index], statuses[index]
+        draw_wrapped(layout, context, f"{status.value.title()}: {item.prompt}", icon=STATUS_ICONS[status])
         details = item.entry().summary()
         if details:
-            layout.label(text=f"Own settings: {details}")
+            draw_wrapped(layout, context, f"Own settings: {details}", icon="BLANK1")
         if item.message:
             box = layout.box()
             box.alert = status is QueueStatus.FAILED
             draw_wrapped(box, context, item.message, icon=STATUS_ICONS[status])
         row = layout.row(align=True)
-        row.operator("dreamfusion.queue_retry", icon="FILE_REFRESH").index = index
-        row.operator("dreamfusion.queue_remove", icon="X", text="").index = index
+        retry = row.row(align=True)
+        retry.enabled = status is QueueStatus.FAILED  # only a failed prompt can be queued again
+        retry.operator("dreamfusion.queue_retry", icon="FILE_REFRESH").index = index
         row.operator("dreamfusion.queue_clear_done", icon="TRASH")
+        row.operator("dreamfusion.queue_remove", icon="X", text="").index = index
     row = layout.row()
     row.scale_y = 1.5
     if runtime.RUNS.busy():
@@ -78,8 +78,9 @@ class DREAMFUSION_PT_queue(SidebarPanel, bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout, scene_settings = self.layout, settings(context)
-        row = layout.row(align=True)
-        row.operator("dreamfusion.queue_add", icon="ADD", text="Add Prompt")
+        column = layout.column(align=True)
+        column.operator("dreamfusion.queue_add", icon="ADD", text="Add Prompt")
+        row = column.row(align=True)
         row.operator("dreamfusion.queue_paste", icon="PASTEDOWN", text="Paste")
         row.operator("dreamfusion.queue_load", icon="FILE_TEXT", text="Load")
         queue = scene_settings.queue

@@ -13,13 +13,26 @@ import numpy as np
 from mathutils import Vector
 
 from ..engine.mesh.file_format import MeshData, MeshFileError, read_npz
-from .material import COLOR_ATTRIBUTE, new_albedo_material
+from ..engine.run_files import is_regular_file
+from .material import COLOR_ATTRIBUTE, mean_albedo, new_albedo_material
+
+# Metres per engine unit, kept on the object: a re-extracted mesh comes in at the same size, its scale still 1.
+ENGINE_UNIT_KEY = "dreamfusion_metres_per_unit"
 
 
 def build_mesh(name: str, data: MeshData, material: bpy.types.Material) -> bpy.types.Mesh:
     """A mesh datablock with smooth shading, the linear ``albedo`` colors, UVs when present."""
-    vertex_count, face_count = len(data.vertices), len(data.faces)
     mesh = bpy.data.meshes.new(name)
+    try:
+        _fill_mesh(mesh, data, material)
+    except BaseException:
+        bpy.data.meshes.remove(mesh)  # no orphan datablock from a mesh that could not be built
+        raise
+    return mesh
+
+
+def _fill_mesh(mesh: bpy.types.Mesh, data: MeshData, material: bpy.types.Material) -> None:
+    vertex_count, face_count = len(data.vertices), len(data.faces)
     mesh.vertices.add(vertex_count)
     mesh.loops.add(3 * face_count)
     mesh.polygons.add(face_count)
@@ -35,7 +48,6 @@ def build_mesh(name: str, data: MeshData, material: bpy.types.Material) -> bpy.t
     mesh.update()
     mesh.shade_smooth()
     mesh.materials.append(material)
-    return mesh
 
 
 def read_mesh_file(path: Path) -> tuple[MeshData, Path | None]:
@@ -44,20 +56,27 @@ def read_mesh_file(path: Path) -> tuple[MeshData, Path | None]:
     if len(data.faces) == 0:
         raise MeshFileError(f"{path} holds an empty mesh; try a lower threshold")
     texture = Path(path).parent / data.texture if data.texture else None
-    if texture is not None and not texture.is_file():
-        raise MeshFileError(f"{path} names the texture {data.texture}, which is missing beside it")
+    if texture is not None and not is_regular_file(texture):
+        raise MeshFileError(f"{path} names the texture {data.texture}, which is missing beside it or not a file")
     return data, texture
 
 
 def mesh_object(path: Path, name: str, size: float, base: Vector) -> bpy.types.Object:
-    """A new object from ``path``, in no collection yet: largest side ``size`` metres, resting on ``base``."""
+    """A new object from ``path``, in no collection yet: largest side ``size`` metres with its scale applied (1),
+    resting on ``base``."""
     data, texture = read_mesh_file(path)
-    mesh = build_mesh(name, data, new_albedo_material(name, texture))
-    obj = bpy.data.objects.new(name, mesh)
     extent = float((data.vertices.max(axis=0) - data.vertices.min(axis=0)).max())
     scale = size / extent if extent > 0 else 1.0
-    obj.scale = (scale, scale, scale)
-    obj.location = base + Vector((0.0, 0.0, -float(data.vertices[:, 2].min()) * scale))
+    data.vertices = data.vertices * np.float32(scale)
+    material = new_albedo_material(name, texture, mean_albedo(data))
+    try:
+        mesh = build_mesh(name, data, material)
+    except BaseException:
+        bpy.data.materials.remove(material)  # nothing left behind: the scene is as it was
+        raise
+    obj = bpy.data.objects.new(name, mesh)
+    obj[ENGINE_UNIT_KEY] = scale
+    obj.location = base + Vector((0.0, 0.0, -float(data.vertices[:, 2].min())))
     return obj
 
 
@@ -73,11 +92,13 @@ def import_mesh_file(context: bpy.types.Context, path: Path, name: str, size: fl
 
 
 def replace_mesh(obj: bpy.types.Object, path: Path) -> None:
-    """Swap ``obj``'s mesh for the one in ``path``, keeping its transform and, for vertex colors, its material."""
+    """Swap ``obj``'s mesh for the one in ``path`` at the size of the first, keeping its transform and, for vertex
+    colors, its material."""
     data, texture = read_mesh_file(path)
+    data.vertices = data.vertices * np.float32(obj.get(ENGINE_UNIT_KEY, 1.0))
     old = obj.data
     keep_material = texture is None and len(old.materials) > 0 and old.materials[0] is not None
-    material = old.materials[0] if keep_material else new_albedo_material(obj.name, texture)
+    material = old.materials[0] if keep_material else new_albedo_material(obj.name, texture, mean_albedo(data))
     name = old.name
     obj.data = build_mesh(name, data, material)
     if old.users == 0:

@@ -11,6 +11,8 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from ..engine.run_files import is_regular_file
+
 PREVIEW_IMAGE_NAME = "DreamFusion Preview"
 
 
@@ -19,6 +21,8 @@ def png_pixels(path: Path) -> tuple[int, int, np.ndarray]:
 
     The image datablock it is read through is removed again; RuntimeError when Blender cannot read it.
     """
+    if not is_regular_file(path):  # a link out of the run folder, or a FIFO that would block Blender
+        raise RuntimeError(f"{path} is not a regular file")
     loaded = bpy.data.images.load(str(path), check_existing=False)
     try:
         width, height = loaded.size

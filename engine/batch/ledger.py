@@ -9,11 +9,13 @@ Standard library only: the add-on reads it too.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 
 from ..atomic_write import write_text
+from ..run_files import read_text
 
 LEDGER_FILE = "batch.jsonl"
 LEDGER_VERSION = 1
@@ -61,25 +63,56 @@ class PromptRecord:
 
     @classmethod
     def from_json(cls, line: str) -> PromptRecord:
+        """A record from its line; ValueError naming the first field that is not what the ledger writes."""
         data = json.loads(line)
         if not isinstance(data, dict):
             raise ValueError("not an object")
-        known = {f.name for f in fields(cls)}
+        if "index" not in data or "prompt" not in data:
+            raise ValueError("it has no index or no prompt")
+        known = {f.name: f for f in fields(cls)}
+        for key, value in data.items():
+            if key in known and not _is_kind(value, _FIELD_KINDS[key]):
+                raise ValueError(f"its {key} is {json.dumps(value)[:40]}")
+        if data["index"] < 0:
+            raise ValueError(f"its index is {data['index']}")
+        try:
+            status = PromptStatus(data.get("status", PromptStatus.PENDING))
+        except ValueError:
+            raise ValueError(f"its status {json.dumps(data['status'])[:40]} is not one of the ledger's") from None
         record = cls(**{key: value for key, value in data.items() if key in known})
-        record.status = PromptStatus(record.status)
-        if not isinstance(record.index, int) or not isinstance(record.prompt, str):
-            raise ValueError("index or prompt of the wrong type")
+        record.status = status
         return record
+
+
+_FIELD_KINDS: dict[str, tuple[type, ...]] = {
+    "index": (int,),
+    "prompt": (str,),
+    "status": (str,),
+    "run_dir": (str,),
+    "mesh": (str,),
+    "seconds": (int, float),
+    "executor": (str,),
+    "machine": (str,),
+    "error": (str,),
+    "kind": (str,),
+    "attempts": (int,),
+    "step": (int,),
+    "version": (int,),
+}
+
+
+def _is_kind(value: object, kinds: tuple[type, ...]) -> bool:
+    return isinstance(value, kinds) and not isinstance(value, bool)
 
 
 def read_ledger(batch_dir: Path) -> list[PromptRecord]:
     """The ledger's records in prompt order; [] when the batch has not run yet."""
     path = Path(batch_dir) / LEDGER_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return []
     records = []
     try:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(read_text(path).splitlines(), start=1):
             if line.strip():
                 try:
                     records.append(PromptRecord.from_json(line))
@@ -87,6 +120,8 @@ def read_ledger(batch_dir: Path) -> list[PromptRecord]:
                     raise LedgerError(f"{path}, line {number}, is not a batch record ({exc})") from exc
     except OSError as exc:
         raise LedgerError(f"cannot read {path} ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise LedgerError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     return sorted(records, key=lambda record: record.index)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +108,9 @@ def _checked_prompt(prompt: str, where: str) -> str:
     text = " ".join(prompt.split())
     if not text:
         raise EngineError(f"{where}: the prompt is empty", "input")
+    control = next((char for char in text if unicodedata.category(char) == "Cc"), None)
+    if control is not None:  # a NUL cannot travel as an argument; none of them belongs in a prompt
+        raise EngineError(f"{where}: the prompt holds the control character {control!r}; remove it", "input")
     if len(text) > MAX_PROMPT_CHARS:
         raise EngineError(
             f"{where}: the prompt is {len(text)} characters long; keep it under {MAX_PROMPT_CHARS}", "input"

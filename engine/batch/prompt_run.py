@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import protocol
+from ..errors import EngineError
+from ..run_files import open_file
 from ..run_lock import RunLock
 from .ledger import PromptStatus
 
@@ -72,10 +74,11 @@ def has_checkpoint(run_dir: Path) -> bool:
 
 
 def engine_command(job: PromptJob) -> list[str]:
-    """``generate --resume`` where an earlier attempt left a checkpoint, else a fresh ``generate``."""
+    """``generate --resume`` where an earlier attempt started the run (its config.json), else a fresh ``generate``
+    (an attempt that died before its first checkpoint resumes from step 0)."""
     run_dir = Path(job.run_dir)
     command = [job.python, "-m", "engine", "generate"]
-    if has_checkpoint(run_dir):
+    if (run_dir / CONFIG_FILE).is_file():
         return [*command, "--resume", str(run_dir)]
     command += [f"--prompt={job.prompt}", "--out", str(run_dir), "--preset", job.preset]
     for flag, value in (("--prior", job.prior), ("--steps", job.steps), ("--seed", job.seed), ("--device", job.device)):
@@ -91,13 +94,17 @@ def engine_command(job: PromptJob) -> list[str]:
 def run_prompt(job: PromptJob, stop: threading.Event, listener: Listener | None = None) -> PromptOutcome:
     """Run the prompt's engine process to its end; setting ``stop`` asks it to checkpoint and exit."""
     run_dir = Path(job.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    RunLock(run_dir).acquire(wait_s=LOCK_WAIT_S).release()  # an earlier attempt may still be checkpointing
-    if (run_dir / CONFIG_FILE).is_file() and not has_checkpoint(run_dir):
-        (run_dir / CONFIG_FILE).unlink()  # an attempt that died before its first checkpoint: start it again
     started = time.monotonic()
     machine = socket.gethostname()
-    with open(run_dir / STDERR_FILE, "a", encoding="utf-8") as stderr:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        RunLock(run_dir).acquire(wait_s=LOCK_WAIT_S).release()  # an earlier attempt may still be checkpointing
+        stderr = open_file(run_dir / STDERR_FILE, "a")
+    except EngineError as exc:
+        return PromptOutcome(PromptStatus.FAILED, 0.0, machine, error=str(exc), kind=exc.kind)
+    except OSError as exc:  # a link or a FIFO in the run folder, a folder that cannot be made
+        return PromptOutcome(PromptStatus.FAILED, 0.0, machine, error=f"{run_dir}: {exc.strerror or exc}", kind="input")
+    with stderr:
         process = subprocess.Popen(
             engine_command(job),
             cwd=ENGINE_ROOT,

@@ -7,11 +7,15 @@ real cluster is a folder all machines share. Each task runs the engine with the 
 one its machine started Ray with, which has the engine's requirements), not the driver's path. A worker
 that dies is retried by Ray (the retry resumes from the run's checkpoint). Stopping is a file,
 ``DIR/.stop``, that every task watches: it reaches tasks on every machine through the same shared folder.
+A runtime of its own (``--ray local``) is watched by ``ray_reaper.py``, so a killed driver leaves no Ray agent
+running on (Linux).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -21,9 +25,11 @@ from pathlib import Path
 import ray
 
 from ..errors import EngineError
+from ..run_files import open_file
 from .executor import OnEvent, OnOutcome
 from .ledger import PromptStatus
 from .prompt_run import ENGINE_ROOT, PromptJob, PromptOutcome, run_prompt
+from .ray_reaper import DONE
 
 STOP_FILE = ".stop"
 WORKER_RETRIES = 2  # Ray re-runs a task whose worker process or machine died this many times
@@ -77,6 +83,7 @@ class RayExecutor:
                 ray.init(address=address, log_to_driver=False, runtime_env=runtime_env)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise EngineError(f"cannot reach the Ray cluster at {address!r} ({exc})", "input") from exc
+        self.reaper = _start_reaper() if address == "local" and sys.platform.startswith("linux") else None
         self.gpus = int(ray.cluster_resources().get("GPU", 0))
 
     def run(self, jobs: list[PromptJob], on_event: OnEvent, on_outcome: OnOutcome, stop: threading.Event) -> None:
@@ -110,13 +117,23 @@ class RayExecutor:
     def close(self) -> None:
         if ray.is_initialized():
             ray.shutdown()
+        if self.reaper is not None and self.reaper.stdin is not None:
+            self.reaper.stdin.write(DONE + "\n")  # Ray is shut down: nothing for the reaper to end
+            self.reaper.stdin.close()
+            self.reaper.wait()
+
+
+def _start_reaper() -> subprocess.Popen[str]:
+    """The process that ends this driver's Ray agents if the driver is killed (ray_reaper.py)."""
+    command = [sys.executable, "-m", "engine.batch.ray_reaper", str(os.getpid())]
+    return subprocess.Popen(command, cwd=ENGINE_ROOT, stdin=subprocess.PIPE, text=True)
 
 
 def last_progress(run_dir: Path) -> dict | None:
     """The last ``progress`` event a run wrote to its log.jsonl (how the driver follows remote tasks)."""
     log = run_dir / "log.jsonl"
     try:
-        with open(log, "rb") as handle:
+        with open_file(log, "rb") as handle:
             handle.seek(0, 2)
             handle.seek(max(0, handle.tell() - 4096))
             lines = handle.read().decode("utf-8", "replace").splitlines()

@@ -12,14 +12,16 @@ from pathlib import Path
 
 from .. import protocol
 from ..batch.executor import Executor
-from ..batch.ledger import LEDGER_FILE, PromptRecord, PromptStatus, read_ledger, write_ledger
+from ..batch.ledger import LEDGER_FILE, LedgerError, PromptRecord, PromptStatus, read_ledger, write_ledger
 from ..batch.progress_bar import ProgressBar
 from ..batch.prompt_list import BatchItem, read_prompt_list
 from ..batch.prompt_run import PromptJob, PromptOutcome
-from ..config import PRESETS
+from ..config import PRESETS, RunConfig, check, override
+from ..config_schema import ConfigError, parse_set
 from ..errors import EngineError
-from ..registry import EXECUTORS, resolve
-from ..run_lock import RunLock
+from ..registry import EXECUTORS, PRIORS, resolve
+from ..run_files import check_folder
+from ..run_lock import LOCK_FILE, RunLock
 from ..stop_signal import StopSignal
 
 HELP = (
@@ -148,20 +150,67 @@ def job_for(item: BatchItem, directory: Path, args: argparse.Namespace) -> Promp
     )
 
 
+def check_settings(items: list[BatchItem], args: argparse.Namespace) -> None:
+    """The batch's own flags with each prompt's line, checked as ``generate`` checks them (engine/config.py),
+    before the folder or the ledger exist: a bad flag fails the command, not every prompt of it."""
+    if args.prior is not None and args.prior not in PRIORS:
+        raise EngineError(f"--prior {args.prior!r} is not a prior; choose one of: {', '.join(PRIORS)}", "input")
+    settings = parse_set(args.set)
+    for item in items:
+        config = RunConfig(prompt=item.prompt)
+        flags = {
+            "guidance.prior": item.prior or args.prior,
+            "optim.steps": item.steps if item.steps is not None else args.steps,
+            "seed": item.seed if item.seed is not None else args.seed,
+            "device": args.device,
+        }
+        try:
+            override(config, {**PRESETS[item.preset or args.preset], **_given(flags), **settings})
+            check(config)
+        except ConfigError as exc:
+            raise EngineError(f"prompt {item.index + 1} ({item.prompt!r}) cannot run: {exc}", "input") from exc
+
+
+def _given(flags: dict[str, object]) -> dict[str, object]:
+    return {path: value for path, value in flags.items() if value is not None}
+
+
+def claim_batch_folder(directory: Path) -> None:
+    """Only a missing or empty folder, or one that holds a batch, becomes the batch folder: nothing is written
+    among a user's own files."""
+    if directory.exists() and not directory.is_dir():
+        raise EngineError(f"{directory} is a file, not a folder; choose a new --out folder", "output")
+    if directory.is_dir() and not (directory / LEDGER_FILE).exists():
+        held = sorted(entry.name for entry in directory.iterdir() if entry.name != LOCK_FILE)
+        if held:
+            raise EngineError(
+                f"{directory} is not empty (it holds {', '.join(held[:3])}{' ...' if len(held) > 3 else ''}) and "
+                "holds no batch; choose a new or empty --out folder",
+                "output",
+            )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise EngineError(f"cannot create {directory} ({reason}); choose another --out folder", "output") from exc
+    check_folder(directory)
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    signals = StopSignal().install()
     items = read_prompt_list(args.prompts)
+    check_settings(items, args)
     directory = args.out.expanduser().resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    claim_batch_folder(directory)
     with RunLock(directory):
-        batch = _Batch(
-            directory,
-            reconcile(items, read_ledger(directory), directory),
-            "ray" if args.ray else "local",
-            ProgressBar(sys.stderr),
-        )
+        try:
+            records = reconcile(items, read_ledger(directory), directory)
+        except LedgerError as exc:
+            raise EngineError(f"{exc}; fix or remove that line, or choose a new --out folder", "input") from exc
+        batch = _Batch(directory, records, "ray" if args.ray else "local", ProgressBar(sys.stderr))
         write_ledger(directory, batch.records)
-        stop = _stop_event(StopSignal().install())
+        stop = _stop_event(signals)
         todo = [
             item
             for item, record in zip(items, batch.records, strict=True)
@@ -171,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
             executor: Executor = resolve(EXECUTORS, batch.executor_name, "executor")(
                 *((args.ray, directory) if args.ray else ())
             )
+            signals.install_handlers()  # ray.init puts its own SIGTERM handler in place of the engine's
             try:
                 _run_until_settled(batch, todo, args, executor, stop)
             finally:

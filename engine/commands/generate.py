@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import time
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,12 @@ import torch
 
 from .. import checkpoint, protocol
 from ..atomic_write import write_text
+from ..batch.prompt_run import STDERR_FILE
+from ..cli import ERROR_LOG
 from ..config import PRESETS, RunConfig, check, from_dict, override, to_dict
-from ..config_migration import migrated, renamed
-from ..config_schema import ConfigError
-from ..device import choose_device, out_of_memory_error
+from ..config_migration import migrated
+from ..config_schema import ConfigError, parse_set
+from ..device import choose_device, is_out_of_memory, out_of_memory_error
 from ..errors import EngineError
 from ..guidance.base import DiffusionPrior
 from ..mesh.pipeline import export_run
@@ -35,7 +38,8 @@ from ..prompts import run_suffixes
 from ..protocol import MAX_PROMPT_CHARS
 from ..recipes import recipe_for, starting_settings
 from ..registry import FIELDS, PRIORS, resolve
-from ..run_lock import RunLock
+from ..run_files import SpecialFileError, check_folder, read_text
+from ..run_lock import LOCK_FILE, RunLock
 from ..stage_progress import Progress, StageProgress, Stopped
 from ..stop_signal import StopSignal
 from ..trainer import Trainer
@@ -43,6 +47,12 @@ from ..trainer import Trainer
 HELP = "Generate a 3D asset from a text prompt (Score Distillation Sampling)."
 SKIP_TEARDOWN = True  # a stopped run exits at once after its `cancelled` event (engine/cli.py)
 CONFIG_FILE = "config.json"
+LOG_FILE = "log.jsonl"
+# What a client puts in a run folder before the engine starts (a batch's lock and stderr log, the add-on's
+# worker.log, bridge/engine_run.py), and an earlier refusal's error log: a folder holding only these is empty.
+CLIENT_FILES = frozenset({LOCK_FILE, STDERR_FILE, "worker.log", ERROR_LOG})
+# What only a run that has checkpointed leaves: without a checkpoint beside them, --resume would start again.
+CHECKPOINTED_FILES = ("density_grid.npz", "mesh.npz")
 DEFAULT_PRESET = "balanced"
 # Free text: the argument after these is always their value, even when it starts with "-" (engine/cli.py).
 TEXT_OPTIONS = ("--prompt", "--negative-prompt")
@@ -122,22 +132,6 @@ def default_cache_dir() -> Path:
     return Path(base)
 
 
-def parse_set(items: list[str]) -> dict[str, Any]:
-    """``["render.samples_per_ray=48"]`` -> ``{"render.samples_per_ray": 48}`` (values parsed as JSON); a setting
-    that moved into its own section is taken under its old name too (engine/config_migration.py)."""
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise EngineError(f"--set expects KEY=VALUE, got {item!r}", "input")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        overrides[key.strip()] = tuple(value) if isinstance(value, list) else value
-    return renamed(overrides)
-
-
 def _flags(args: argparse.Namespace, table: dict[str, str]) -> dict[str, Any]:
     """The dotted config fields of the flags in ``table`` that were given."""
     return {path: getattr(args, name) for name, path in table.items() if getattr(args, name) is not None}
@@ -195,29 +189,59 @@ def write_config(run_dir: Path, config: RunConfig) -> None:
     write_text(run_dir / CONFIG_FILE, json.dumps(to_dict(config), indent=2))
 
 
-def claim_new_folder(path: Path | None) -> tuple[Path, RunLock]:
-    """Create and lock a new run folder; refuse one that holds a run, so nothing earlier is overwritten."""
+def refuse_used_folder(path: Path) -> None:
+    """Only a missing or empty folder becomes a new run: one that holds a run, or anything of the user's, is
+    refused before anything is written in it."""
+    if path.exists() and not path.is_dir():
+        raise EngineError(f"{path} is a file, not a folder; choose a new --out folder", "output")
+    if (path / CONFIG_FILE).exists():
+        raise EngineError(
+            f"{path} already holds a run; choose a new --out folder, or continue it with --resume {path}", "output"
+        )
+    held = sorted(entry.name for entry in path.iterdir() if entry.name not in CLIENT_FILES) if path.exists() else []
+    if held:
+        raise EngineError(
+            f"{path} is not empty (it holds {', '.join(held[:3])}{' ...' if len(held) > 3 else ''}) and is not a "
+            "run folder; choose a new or empty --out folder",
+            "output",
+        )
+
+
+def claim_new_folder(path: Path | None) -> tuple[Path, RunLock, list[Path]]:
+    """Create and lock a new run folder (missing or empty); also what this claim created (the folder, its lock)."""
     if path is None:
         raise EngineError("--out is required: the folder to write the run into", "input")
     path = path.expanduser().resolve()
     try:
+        refuse_used_folder(path)
+        created = [made for made in (path, path / LOCK_FILE) if not os.path.lexists(made)]
         path.mkdir(parents=True, exist_ok=True)
+        check_folder(path)
         lock = RunLock(path).acquire()
+    except SpecialFileError:
+        raise
     except OSError as exc:
         raise EngineError(f"cannot write to {path} ({exc.strerror}); choose another --out folder", "output") from exc
-    if (path / CONFIG_FILE).exists():
+    try:
+        refuse_used_folder(path)  # again under the lock: another process may have claimed it meanwhile
+    except EngineError:
         lock.release()
-        raise EngineError(
-            f"{path} already holds a run; choose a new --out folder, or continue it with --resume {path}", "output"
-        )
-    return path, lock
+        raise
+    return path, lock, created
 
 
 def new_run(args: argparse.Namespace) -> RunFolder:
     config = build_config(args)
     device, prior_class = check_runnable(config)
-    path, lock = claim_new_folder(args.out)
-    write_config(path, config)
+    path, lock, created = claim_new_folder(args.out)
+    try:
+        write_config(path, config)
+    except BaseException:  # a refused run (a full disk) leaves no folder or lock behind
+        lock.release()
+        for made in reversed(created):
+            with suppress(OSError):
+                made.rmdir() if made.is_dir() else made.unlink()
+        raise
     return RunFolder(path, config, lock, device, prior_class, resumed=False, saved_step=None)
 
 
@@ -225,7 +249,7 @@ def load_run_config(run_dir: Path) -> RunConfig:
     """The run's config.json, checked as strictly as a new run's settings."""
     path = run_dir / CONFIG_FILE
     try:
-        config = from_dict(RunConfig, migrated(json.loads(path.read_text())))
+        config = from_dict(RunConfig, migrated(json.loads(read_text(path))))
         check(config)
     except (OSError, ValueError, ConfigError) as exc:
         raise EngineError(
@@ -247,8 +271,10 @@ def resume_run(args: argparse.Namespace) -> RunFolder:
     path = args.resume.expanduser().resolve()
     if not (path / CONFIG_FILE).is_file():
         raise EngineError(f"{path} holds no run to resume (no {CONFIG_FILE}); start a new run with --out", "checkpoint")
+    check_folder(path)
     lock = RunLock(path).acquire()
     try:
+        refuse_lost_checkpoint(path)
         config = load_run_config(path)
         changes = _flags(args, RESUME_FLAGS)
         override(config, changes)
@@ -269,6 +295,29 @@ def resume_run(args: argparse.Namespace) -> RunFolder:
         lock.release()
         raise
     return RunFolder(path, config, lock, device, prior_class, resumed=True, saved_step=saved_step)
+
+
+def refuse_lost_checkpoint(run_dir: Path) -> None:
+    """A run that has checkpointed continues only from its checkpoint: one that is gone or incomplete is named,
+    never taken for a run that has not started (which would start at step 1 and overwrite the mesh)."""
+    folder = run_dir / "checkpoint"
+    if checkpoint.exists(folder):
+        return
+    if folder.exists() or checkpoint.located(folder) != folder:
+        raise checkpoint.corrupt(folder, f"{checkpoint.META_FILE} is missing")
+    left = [name for name in CHECKPOINTED_FILES if (run_dir / name).exists()]
+    if left or _logged_checkpoint(run_dir / LOG_FILE):
+        evidence = f"{left[0]} is there" if left else f"{LOG_FILE} records one"
+        raise checkpoint.corrupt(folder, f"the folder is missing, but {evidence}")
+
+
+def _logged_checkpoint(log: Path) -> bool:
+    """Whether the run's log records a checkpoint event (a checkpoint was written once)."""
+    try:
+        text = read_text(log)
+    except FileNotFoundError:
+        return False
+    return f'"event": "{protocol.CHECKPOINT}"' in text
 
 
 def prepare_prior(folder: RunFolder, cache_dir: Path, progress: Progress) -> DiffusionPrior:
@@ -307,7 +356,9 @@ def run(args: argparse.Namespace) -> int:
     folder = resume_run(args) if args.resume is not None else new_run(args)
     try:
         return _generate(folder, args.cache_dir or default_cache_dir(), stop)
-    except torch.OutOfMemoryError as exc:
+    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+        if not is_out_of_memory(exc):
+            raise
         low_memory_helps = folder.prior_class.has_low_memory_mode and not folder.config.guidance.low_memory
         raise out_of_memory_error(folder.device, folder.path, low_memory_helps) from exc
     finally:
@@ -316,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _generate(folder: RunFolder, cache_dir: Path, stop: StopSignal) -> int:
     run_dir, config = folder.path, folder.config
-    emit = protocol.EventWriter(log_path=str(run_dir / "log.jsonl"), on_closed=stop.request)
+    emit = protocol.EventWriter(log_path=str(run_dir / LOG_FILE), on_closed=stop.request)
     started = time.perf_counter()
     if folder.device.type == "cpu":
         torch.set_num_threads(max(1, config.cpu_threads))

@@ -7,6 +7,7 @@ its settings are checked as the run's own are (``engine/config.py``)."""
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from ..config import BAKES, MESH_FORMATS, override
 from ..errors import EngineError
 from ..mesh.density_grid import GRID_FILE
 from ..mesh.pipeline import load_mesh_config, remesh_run
+from ..run_files import check_folder
 from ..run_lock import RunLock
 
 HELP = "re-extract a run's mesh at another threshold from its stored density grid"
@@ -44,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if not args.run_dir.is_dir():
         raise EngineError(f"there is no run folder at {args.run_dir}; pass the folder of a finished run", "mesh")
+    if not any(os.path.lexists(args.run_dir / name) for name in (GRID_FILE, "config.json")):
+        raise EngineError(  # refused before its lock is made: nothing is written in a folder of the user's
+            f"{args.run_dir} holds no run (no {GRID_FILE}, no config.json); pass the folder of a finished run", "mesh"
+        )
+    check_folder(run_folder(args))  # a link or a FIFO in the folder is refused before anything opens it
     with RunLock(run_folder(args)):
         return _remesh(args, started)
 

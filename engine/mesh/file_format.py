@@ -7,6 +7,7 @@ OpenGL: origin at the bottom left, so PNG row 0 is v = 1.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,23 +66,54 @@ def write_npz(path: Path, mesh: MeshData) -> None:
 
 
 def read_npz(path: Path) -> MeshData:
-    """Read and validate a ``mesh.npz``."""
+    """Read and validate a ``mesh.npz``: every array's shape, type and values, so what reaches Blender builds a
+    mesh. Any file that is not one (truncated, another zip, a link, a FIFO) is a MeshFileError sentence."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise MeshFileError(f"no mesh file at {path}")
     try:
         arrays = versioned_npz.load(path, FORMAT_VERSION)
-        mesh = MeshData(
-            vertices=arrays["vertices"],
-            faces=arrays["faces"],
-            colors=arrays["colors"],
-            uvs=arrays.get("uvs"),
-            texture=str(arrays["texture"]) if "texture" in arrays else None,
-        )
     except versioned_npz.FormatVersionError as exc:
         raise MeshFileError(f"{path} has mesh format {exc.found}; this version reads {FORMAT_VERSION}") from None
-    except (OSError, KeyError, ValueError) as exc:
-        raise MeshFileError(f"{path} is not a readable mesh file ({exc})") from exc
-    if mesh.faces.size and (mesh.faces.min() < 0 or mesh.faces.max() >= len(mesh.vertices)):
-        raise MeshFileError(f"{path} has faces that index missing vertices")
-    return mesh
+    except KeyError:
+        raise MeshFileError(f"{path} is not a DreamFusion mesh file (it has no format_version)") from None
+    except Exception as exc:  # numpy and zipfile raise many kinds for a file that is not an archive
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+        raise MeshFileError(f"{path} is not a readable mesh file ({reason})") from exc
+    problem = _array_problem(arrays)
+    if problem is not None:
+        raise MeshFileError(f"{path} is not a usable mesh file: {problem}")
+    texture = str(arrays["texture"]) if "texture" in arrays else None
+    if texture is not None and (not texture or Path(texture).name != texture or texture in (".", "..")):
+        raise MeshFileError(f"{path} names the texture {texture!r}, which is not a file name beside it")
+    return MeshData(arrays["vertices"], arrays["faces"], arrays["colors"], arrays.get("uvs"), texture)
+
+
+def _array_problem(arrays: dict[str, np.ndarray]) -> str | None:
+    """What is wrong with a mesh file's arrays, in words; None when they make a mesh."""
+    for key in ("vertices", "faces", "colors"):
+        if key not in arrays:
+            return f"it has no {key}"
+    vertices, faces, colors, uvs = arrays["vertices"], arrays["faces"], arrays["colors"], arrays.get("uvs")
+    shapes = (
+        ("vertices", vertices, (3,), np.floating),
+        ("faces", faces, (3,), np.integer),
+        ("colors", colors, (3, 4), np.floating),
+    )
+    for key, array, widths, kind in shapes:
+        if array.ndim != 2 or array.shape[1] not in widths or not np.issubdtype(array.dtype, kind):
+            return f"its {key} are {array.dtype} of shape {array.shape}, not (N, {' or '.join(map(str, widths))})"
+    if len(colors) != len(vertices):
+        return f"it has {len(colors)} colors for {len(vertices)} vertices"
+    if not (np.isfinite(vertices).all() and np.isfinite(colors).all()):
+        return "its vertices or colors hold NaN or infinite values"
+    if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
+        return "it has faces that index missing vertices"
+    if uvs is not None:
+        if uvs.shape != (3 * len(faces), 2) or not np.issubdtype(uvs.dtype, np.floating):
+            return f"its uvs are {uvs.dtype} of shape {uvs.shape}, not ({3 * len(faces)}, 2)"
+        if not np.isfinite(uvs).all():
+            return "its uvs hold NaN or infinite values"
+    if "texture" in arrays and (arrays["texture"].shape != () or arrays["texture"].dtype.kind != "U"):
+        return "its texture is not a file name"
+    return None

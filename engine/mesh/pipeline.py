@@ -20,6 +20,7 @@ import numpy as np
 from ..config import CameraConfig, MeshConfig, check, from_dict
 from ..config_schema import ConfigError
 from ..errors import EngineError
+from ..run_files import read_text
 from .bake import bake_texture, vertex_albedo
 from .cleanup import drop_small_components, smooth
 from .decimate import decimate
@@ -106,7 +107,7 @@ def _run_section(run_dir: Path, name: str, cls: type) -> Any:
     if not path.is_file():
         return cls()
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_text(path))
         section = data.get(name, {}) if isinstance(data, dict) else data
         return from_dict(cls, section, f"{name}.")
     except (OSError, ValueError, ConfigError) as exc:

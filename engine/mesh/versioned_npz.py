@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic_write import write_bytes
+from ..run_files import open_file
 
 VERSION_KEY = "format_version"
 
@@ -41,10 +42,10 @@ def save(path: Path, version: int, arrays: dict[str, np.ndarray], compressed: bo
 def load(path: Path, version: int) -> dict[str, np.ndarray]:
     """Every array of the archive but the version, once its version is ``version``.
 
-    Raises FormatVersionError for another version, KeyError without one, and numpy's and zipfile's own
-    errors for a file that is not an archive.
+    Raises FormatVersionError for another version, KeyError without one, SpecialFileError (an OSError) for a
+    link or a FIFO, and numpy's and zipfile's own errors for a file that is not an archive.
     """
-    with np.load(path, allow_pickle=False) as data:
+    with open_file(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
         found = int(data[VERSION_KEY])
         if found != version:
             raise FormatVersionError(found, version)

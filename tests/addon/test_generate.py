@@ -42,7 +42,7 @@ def test_generate_imports_a_lit_object_at_the_cursor_in_one_undo_step(addon, tmp
     obj = bpy.context.view_layer.objects.active
     assert obj.name == "a red cube" and obj.select_get() and list(bpy.context.selected_objects) == [obj]
     scale = 2.0 / 0.6
-    assert tuple(obj.scale) == pytest.approx((scale,) * 3)
+    assert tuple(obj.scale) == (1.0, 1.0, 1.0), "the size is in the mesh: its scale is applied"
     assert tuple(obj.location) == pytest.approx((1.0, 2.0, 3.0 + 0.2 * scale)), "rests on the cursor"
     assert max(obj.dimensions) == pytest.approx(2.0)
 
@@ -50,7 +50,7 @@ def test_generate_imports_a_lit_object_at_the_cursor_in_one_undo_step(addon, tmp
     assert (len(mesh.vertices), len(mesh.polygons)) == (8, 12)
     positions = np.empty(8 * 3, np.float32)
     mesh.vertices.foreach_get("co", positions)
-    np.testing.assert_allclose(positions.reshape(-1, 3), BOX.vertices)
+    np.testing.assert_allclose(positions.reshape(-1, 3), BOX.vertices * scale, rtol=1e-6)
     attribute = mesh.color_attributes["albedo"]
     assert (attribute.data_type, attribute.domain) == ("FLOAT_COLOR", "POINT")
     colors = np.empty(8 * 4, np.float32)
@@ -62,6 +62,8 @@ def test_generate_imports_a_lit_object_at_the_cursor_in_one_undo_step(addon, tmp
     (link,) = bsdf.inputs["Base Color"].links
     assert link.from_node.type == "VERTEX_COLOR" and link.from_node.layer_name == "albedo"
     assert material.node_tree.nodes["Material Output"].inputs["Surface"].links[0].from_node == bsdf
+    # the box's colors run linearly from 0 to 1 across it, so its surface's mean is its center's: 0.5
+    assert tuple(material.diffuse_color) == pytest.approx((0.5, 0.5, 0.5, 1.0)), "Solid mode's color"
 
     image = bpy.data.images["DreamFusion Preview"]
     assert tuple(image.size) == fake_engine.PREVIEW_SIZE
@@ -97,7 +99,7 @@ def test_an_engine_error_is_shown_and_the_scene_is_untouched(addon, tmp_path: Pa
     configure(launcher(tmp_path, "--behaviour", "error"))
     bpy.ops.dreamfusion.generate()
     state = run_to_end()
-    assert state.status == "failed" and state.error == "the prompt has no word the prior knows"
+    assert state.status == "failed" and state.error == "The prompt has no word the prior knows"
     assert len(bpy.data.objects) == 0 and len(bpy.context.scene.dreamfusion.history) == 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import importlib
 import importlib.util
 import os
 import shutil
@@ -125,14 +126,26 @@ def test_operators_and_the_sidebar_are_registered(extension) -> None:
     assert bpy.context.scene.dreamfusion.preset == "balanced"
 
 
-def test_the_scene_offers_default_then_the_priors_of_the_preferences(extension) -> None:
-    def items(rna: bpy.types.Struct, name: str) -> list[tuple[str, str, str]]:
-        return [(item.identifier, item.name, item.description) for item in rna.properties[name].enum_items]
-
-    offered = items(bpy.context.scene.dreamfusion.bl_rna, "prior")
-    defaults = items(bpy.context.preferences.addons[PACKAGE].preferences.bl_rna, "default_prior")
-    assert offered[0][:2] == ("DEFAULT", "Default") and offered[1:] == defaults
+def test_the_scene_offers_default_naming_its_prior_then_the_priors_of_the_preferences(extension) -> None:
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    defaults = [
+        (item.identifier, item.name, item.description) for item in prefs.bl_rna.properties["default_prior"].enum_items
+    ]
     assert [key for key, _, _ in defaults] == ["procedural", "stable-diffusion", "deepfloyd-if"]
+    scene_settings = bpy.context.scene.dreamfusion
+    prior_items = importlib.import_module(f"{PACKAGE}.properties").prior_items  # the menu's items, as Blender asks
+    try:
+        for default, shown in (
+            ("procedural", "Default: Procedural (offline)"),
+            ("deepfloyd-if", "Default: DeepFloyd IF"),
+        ):
+            prefs.default_prior = default
+            offered = prior_items(scene_settings, bpy.context)
+            assert offered[0][:2] == ("DEFAULT", shown) and [item[:3] for item in offered[1:]] == defaults
+        scene_settings.prior = "stable-diffusion"
+        assert scene_settings.prior == "stable-diffusion"
+    finally:
+        prefs.default_prior, scene_settings.prior = "procedural", "DEFAULT"
 
 
 def test_disable_stops_the_engine_and_re_registering_twice_works(addon, tmp_path: Path) -> None:

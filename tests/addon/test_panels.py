@@ -115,8 +115,9 @@ def test_the_history_panel_lists_a_finished_run_with_its_actions(addon: ModuleTy
     configure(fake_engine.write_launcher(tmp_path), steps=4, preview_every=2)
     assert bpy.ops.dreamfusion.generate() == {"FINISHED"}
     assert run_to_end().status == "done"
-    (finished,) = [c for c in draw_main().of("label") if c.args.get("icon") == "CHECKMARK"]
-    assert finished.args["text"].endswith("· peak 250.0 MB of RAM"), "the fake engine's peak, as the run reported it"
+    assert [c.args.get("icon") for c in draw_main().of("label")].count("CHECKMARK") == 1
+    shown = " ".join(draw_main().texts())
+    assert "· peak 250.0 MB of RAM" in shown, "the fake engine's peak, as the run reported it, wrapped"
 
     history = draw_panel("history", "DREAMFUSION_PT_history")
     (listing,) = history.of("template_list")
@@ -126,12 +127,13 @@ def test_the_history_panel_lists_a_finished_run_with_its_actions(addon: ModuleTy
         assert operators[f"dreamfusion.{name}"].args["properties"]["index"] == 0
     item = bpy.context.scene.dreamfusion.history[0]
     assert operators["dreamfusion.remesh"].args["properties"]["threshold"] == pytest.approx(item.threshold)
-    assert any(text.startswith(f"{item.prior}, {item.steps} steps") for text in history.texts())
+    assert f"{item.created} · Procedural (offline), {item.steps} steps" in " ".join(history.texts())
+    assert "dreamfusion.history_resume" not in operators, "a finished run has nothing to resume"
 
     row = StrictLayout()
     ui_list = panel("history", "DREAMFUSION_UL_history")
     ui_list.draw_item(None, bpy.context, row, None, item, 0, None, "", 0)
-    assert [c.args["text"] for c in row.drawing.of("label")] == [item.prompt, item.created]
+    assert [c.args["text"] for c in row.drawing.of("label")] == [item.prompt]
 
 
 @pytest.fixture
@@ -198,3 +200,18 @@ def test_the_strict_layout_refuses_what_blender_would() -> None:
         layout.enable = False
     with pytest.raises(AttributeError):
         layout.operator("wm.read_homefile").no_such_property = 1
+
+
+def test_the_engines_cost_warning_is_shown_while_the_run_goes_on(addon: ModuleType, tmp_path: Path) -> None:
+    configure(fake_engine.write_launcher(tmp_path, "--warn-cpu-cost", "--step-seconds", "0.05"), steps=20)
+    assert bpy.ops.dreamfusion.generate() == {"FINISHED"}
+    try:
+        pump_until(lambda state: bool(state.warning) and state.step >= 1)
+        main = draw_main()
+        warning = [c for c in main.of("label") if c.args.get("icon") == "ERROR"]
+        assert warning, "the warning's first line carries the warning icon"
+        assert fake_engine.CPU_COST_WARNING in " ".join(main.texts()), "the whole sentence, wrapped"
+        assert main.of("progress"), "the run goes on"
+    finally:
+        bpy.ops.dreamfusion.cancel()
+        run_to_end()

@@ -134,7 +134,7 @@ def test_a_failing_prompt_fails_alone_and_can_be_retried(addon, tmp_path: Path) 
     bpy.ops.dreamfusion.queue_run()
     run_to_end()
     assert statuses() == ["done", "failed", "done"]
-    assert queue()[1].message == "the prompt has no word the prior knows"
+    assert queue()[1].message == "The prompt has no word the prior knows", "as a sentence"
     bpy.context.scene.dreamfusion.queue_index = 1
     failed = [c for c in draw_queue_panel().of("label") if c.alert]
     assert " ".join(c.args["text"] for c in failed) == queue()[1].message, "the reason, in red"
@@ -155,10 +155,8 @@ def test_an_item_saved_as_running_is_settled_when_the_queue_runs(addon, tmp_path
     assert "1 cancelled" in draw_queue_panel().texts()
     row = StrictLayout()
     queue_panels().DREAMFUSION_UL_queue.draw_item(None, bpy.context, row, None, queue()[0], 0, None, "", 0)
-    assert [(c.args["text"], c.args.get("icon")) for c in row.drawing.of("label")] == [
-        ("a red cube", "PAUSE"),
-        ("Cancelled", None),
-    ]
+    assert [(c.args["text"], c.args.get("icon")) for c in row.drawing.of("label")] == [("a red cube", "PAUSE")]
+    assert "Cancelled: a red cube" in draw_queue_panel().texts(), "the selected item's status, in words"
     assert bpy.ops.dreamfusion.queue_run() == {"FINISHED"}
     run_to_end()
     assert statuses() == ["done"]

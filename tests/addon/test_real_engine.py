@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import bpy
 import numpy as np
 import pytest
 
-from tests.addon.addon_harness import assert_process_gone, configure, preferences, pump_until, run_to_end, runs
+from tests.addon.addon_harness import PACKAGE, assert_process_gone, configure, preferences, pump_until, run_to_end, runs
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +30,9 @@ def test_generate_with_the_procedural_prior(addon) -> None:
     obj.data.color_attributes["albedo"].data.foreach_get("color", colors)
     assert np.isfinite(colors).all() and colors.min() >= 0.0 and colors.max() <= 1.0 + 1e-6
     assert max(obj.dimensions) == pytest.approx(bpy.context.scene.dreamfusion.size, rel=1e-3)
+    assert tuple(obj.scale) == (1.0, 1.0, 1.0), "the size is applied to the mesh"
+    red, green, blue, _ = obj.data.materials[0].diffuse_color
+    assert red > 1.5 * max(green, blue), f"Solid mode shows it red (after 10 steps): {red:.2f}, {green:.2f}, {blue:.2f}"
     image = bpy.data.images["DreamFusion Preview"]
     assert min(image.size) > 0 and state.preview_step == STEPS
     (record,) = bpy.context.scene.dreamfusion.history
@@ -46,3 +50,17 @@ def test_cancel_stops_the_real_engine(addon) -> None:
     assert state.status == "cancelled" and state.message.startswith("Cancelled at step"), state.message
     assert_process_gone(pid)
     assert len(bpy.data.objects) == 0
+    (record,) = bpy.context.scene.dreamfusion.history
+    assert record.status == "cancelled" and record.steps == state.cancelled_at_step, "History offers Resume"
+
+
+def test_a_prompt_the_prior_cannot_read_leaves_no_run_folder(addon) -> None:
+    configure(sys.executable, "a flying carpet", prior="procedural", preset="fast", steps=STEPS)
+    preferences().device = "cpu"
+    runs_root = Path(bpy.utils.extension_path_user(PACKAGE, create=True)) / "runs"
+    before = set(runs_root.iterdir()) if runs_root.is_dir() else set()
+    assert bpy.ops.dreamfusion.generate() == {"FINISHED"}
+    state = run_to_end(timeout=120.0)
+    assert state.status == "failed" and state.error.startswith("The procedural prior does not know 'flying'")
+    assert set(runs_root.iterdir()) == before, "the folder with only worker.log in it is gone"
+    assert len(bpy.context.scene.dreamfusion.history) == 0

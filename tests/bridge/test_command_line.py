@@ -43,7 +43,7 @@ def test_every_setting_reaches_the_real_generate_parser(tmp_path: Path) -> None:
     request = GenerateRequest(
         prompt="  a  wooden\tchair ", out=tmp_path / "run", prior="stable-diffusion", negative_prompt="blurry",
         model="/models/sd15", preset="quality", steps=321, seed=7, guidance_scale=42.5, device="cpu",
-        preview_every=25,
+        preview_every=25, perp_neg=True, low_memory=True,
     )  # fmt: skip
     command = generate_command(Path("/opt/py/bin/python"), request)
     assert command[:4] == ["/opt/py/bin/python", "-m", "engine", "generate"]
@@ -53,6 +53,9 @@ def test_every_setting_reaches_the_real_generate_parser(tmp_path: Path) -> None:
     assert args.preset == "quality"
     assert (args.steps, args.seed, args.guidance_scale, args.device, args.preview_every) == (321, 7, 42.5, "cpu", 25)
     assert Path(args.out) == tmp_path / "run"
+    assert args.low_memory is True and args.set == ["guidance.perp_neg=true"]
+    config = importlib.import_module("engine.commands.generate").build_config(args)
+    assert config.guidance.perp_neg is True and config.guidance.low_memory is True, "the engine's own config"
 
 
 def test_defaults_are_left_to_the_engine(tmp_path: Path) -> None:

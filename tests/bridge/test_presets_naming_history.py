@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dreamfusion.bridge.command_line import GenerateRequest
-from dreamfusion.bridge.history import RunRecord
+from dreamfusion.bridge.history import RunRecord, discard_empty_run
 from dreamfusion.bridge.naming import BLENDER_NAME_BYTES, new_run_dir, object_name, slug
 from dreamfusion.bridge.presets import QUALITY_PRESETS, quality_preset
 from dreamfusion.bridge.run_state import RunState
@@ -56,3 +56,26 @@ def test_a_record_from_a_finished_run(tmp_path: Path) -> None:
     assert record.created == "2025-11-21 19:59" and record.prompt == "a red cube"
     assert record.mesh.endswith("mesh.npz") and record.thumbnail.endswith("step_000050.png")
     assert (record.steps, record.seed, record.elapsed_s, record.threshold) == (50, 3, 12.5, 7.5)
+
+
+def test_a_stopped_run_with_a_checkpoint_is_recorded_and_an_empty_folder_is_discarded(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    request = GenerateRequest(prompt="a red cube", out=run_dir, seed=2)
+    state = RunState()
+    state.apply(EventMessage({"event": "started", "run_dir": str(run_dir), "total": 600}))
+    state.apply(EventMessage({"event": "cancelled", "step": 240, "checkpoint": str(run_dir / "checkpoint")}))
+    state.apply(ExitMessage(0))
+    run_dir.mkdir()
+    assert RunRecord.from_stopped(request, state, datetime(2025, 11, 21, 20, 5)) is None, "no checkpoint: nothing"
+    (run_dir / "checkpoint").mkdir()
+    (run_dir / "checkpoint" / "meta.json").write_text('{"step": 240}')
+    record = RunRecord.from_stopped(request, state, datetime(2025, 11, 21, 20, 5))
+    assert (record.status, record.steps, record.mesh, record.seed) == ("cancelled", 240, "", 2)
+    assert record.message.startswith("Cancelled at step 240") and not record.finished
+    assert not discard_empty_run(run_dir) and run_dir.is_dir(), "a folder with a checkpoint stays"
+
+    refused = tmp_path / "refused"
+    refused.mkdir()
+    (refused / "worker.log").write_text("error: the procedural prior does not know 'carpet'\n")
+    assert discard_empty_run(refused) and not refused.exists()
+    assert not discard_empty_run(tmp_path / "never made")

@@ -30,7 +30,7 @@ def test_progress_preview_and_done() -> None:
     assert state.progress_label() == "Step 25/100 · 4.0 it/s · 2 min 05 s left"
     assert (state.preview_path, state.preview_step) == ("/runs/a/previews/step_000025.png", 25)
     state.apply(event("stage", name="mesh", message="mesh 50%", fraction=0.5))
-    assert state.progress == 0.5 and state.progress_label() == "Mesh 50%"
+    assert state.progress == 0.5 and state.progress_label() == "Extracting the mesh 50%"
     state.apply(event("done", run_dir="/runs/a", mesh="/runs/a/mesh.npz", glb="/runs/a/mesh.glb", elapsed_s=75.2))
     assert not state.finished, "finished only once the process has exited"
     state.apply(ExitMessage(0))
@@ -64,7 +64,7 @@ def test_an_engine_error_is_shown_in_its_own_words() -> None:
     state.apply(event("error", message="the prompt has no word the prior knows", kind="input"))
     state.apply(ExitMessage(2))
     assert state.status is RunStatus.FAILED
-    assert (state.error, state.error_kind) == ("the prompt has no word the prior knows", "input")
+    assert (state.error, state.error_kind) == ("The prompt has no word the prior knows", "input")
 
 
 def test_a_crash_reports_the_exit_and_the_last_log_lines() -> None:
@@ -109,3 +109,24 @@ def test_the_priors_preparation_shows_its_fraction_until_optimization_begins() -
     state.apply(event("stage", name="optimize", message="optimizing 100 steps"))
     state.apply(event("progress", step=10, total=100, loss=0.5, it_per_s=4.0, eta_s=22.5))
     assert state.progress == 0.1 and state.progress_label().startswith("Step 10/100")
+
+
+def test_the_stages_after_optimization_replace_the_step_count() -> None:
+    state = RunState()
+    state.apply(started(total=600))
+    state.apply(event("progress", step=600, total=600, loss=0.5, it_per_s=9.0, eta_s=0.0))
+    assert state.progress_label() == "Step 600/600 · 9.0 it/s · 0 s left"
+    state.apply(event("stage", name="turntable", message="turntable 25%", fraction=0.25))
+    assert state.progress_label() == "Rendering the turntable 25%" and state.progress == 0.25
+    state.apply(event("stage", name="bake", message="bake"))  # a stage without a fraction still says what runs
+    assert state.progress_label() == "Baking the colors"
+    state.apply(event("stage", name="export", message="export 100%", fraction=1.0))
+    assert state.progress_label() == "Writing the mesh files 100%"
+
+
+def test_a_warning_is_kept_while_the_run_goes_on() -> None:
+    state = RunState()
+    state.apply(started())
+    message = "DeepFloyd IF on a CPU takes about 41 s a step: 6.8 hours for 600 steps."
+    state.apply(event("warning", kind="cpu_cost", message=message, seconds_per_step=41.0, hours=6.8))
+    assert (state.warning, state.warning_kind, state.status) == (message, "cpu_cost", RunStatus.RUNNING)

@@ -134,3 +134,69 @@ def test_ctrl_c_stops_the_running_prompt_with_a_checkpoint_and_a_rerun_finishes_
     assert [r.status for r in records] == [PromptStatus.DONE, PromptStatus.DONE]
     started = [json.loads(line) for line in (cube / "log.jsonl").read_text().splitlines() if '"started"' in line]
     assert [e["resumed"] for e in started] == [False, True]
+
+
+def start_ray_batch(tmp_path: Path) -> tuple[subprocess.Popen[str], Path, int]:
+    """A one-prompt ``batch --ray local`` of many steps, once it has reported step 2: (process, folder, step)."""
+    prompts = write_prompts(tmp_path, ["a red cube"])
+    out = tmp_path / "batch"
+    process = subprocess.Popen(
+        batch_command(prompts, out, "--steps", "2000", "--ray", "local"),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        event = json.loads(line)
+        if event["event"] == "batch" and (event.get("step") or 0) >= 2:
+            return process, out, event["step"]
+    raise AssertionError("the batch ended before its prompt reported a step")
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(parent_pid(int(entry.name)), []).append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sigterm_stops_a_ray_batch_with_a_checkpoint_and_the_ledger_says_so(tmp_path: Path) -> None:
+    """ray.init puts its own SIGTERM handler in place of the engine's; the batch takes it back (issue 28)."""
+    process, out, reported = start_ray_batch(tmp_path)
+    process.send_signal(signal.SIGTERM)
+    stdout, _ = process.communicate(timeout=120)
+    assert process.returncode == 0 and json.loads(stdout.splitlines()[-1])["event"] == "cancelled"
+    record = read_ledger(out)[0]
+    saved = json.loads((out / record.run_dir / "checkpoint" / "meta.json").read_text())["step"]
+    assert record.status is PromptStatus.CANCELLED and saved == record.step >= reported, "no step lost to SIGTERM"
+
+
+def test_a_killed_ray_driver_leaves_no_ray_process_running(tmp_path: Path) -> None:
+    """Ray ends its head with the driver, its agents only 60 s later; the reaper ends them at once (issue 28)."""
+    process, out, _ = start_ray_batch(tmp_path)
+    tree = descendants(process.pid)
+    assert len(tree) > 3, "the Ray head, its agents, the task's worker and the engine"
+    process.kill()
+    process.wait()
+    killed = time.monotonic()
+    wait_for(lambda: not [pid for pid in tree if running(pid)], timeout=20)  # Ray alone: 60 s and more
+    print(f"every process of the killed driver's Ray gone {time.monotonic() - killed:.1f} s after the kill")
+    assert (out / read_ledger(out)[0].run_dir / "config.json").is_file(), "a run the next batch resumes, as a kill"

@@ -39,8 +39,8 @@ def test_sizes_follow_precision_and_low_memory_mode() -> None:
     assert full["stable-diffusion"].weights_bytes == 2 * half["stable-diffusion"].weights_bytes
 
     lines = doctor_summary(doctor_report(memory_needs=list(half.values())))
-    assert "stable-diffusion: 2.6 GB of weights in float16 (1.9 GB at once in low-memory mode)" in lines
+    assert "Stable Diffusion: 2.6 GB of weights in float16 (1.9 GB at once in low-memory mode)" in lines
     assert (
-        "deepfloyd-if: 18.1 GB of weights in float16 (9.5 GB at once in low-memory mode), more than the 8.0 GB "
+        "DeepFloyd IF: 18.1 GB of weights in float16 (9.5 GB at once in low-memory mode), more than the 8.0 GB "
         "free even then"
     ) in lines

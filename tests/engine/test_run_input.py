@@ -4,12 +4,8 @@ ends before the prior loads, so none needs an engine subprocess."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import signal
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,25 +16,7 @@ from engine.commands import generate
 from engine.config import RunConfig, to_dict
 from engine.device import out_of_memory_error
 from engine.protocol import EventWriter
-
-Engine = Callable[..., tuple[int, list[dict]]]
-
-
-@pytest.fixture
-def engine(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Engine:
-    """``python -m engine ARGS`` in this process: (exit code, events). Its signal handlers are undone after."""
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def run(*argv: str) -> tuple[int, list[dict]]:
-        try:
-            code = cli.main(list(argv))
-        finally:
-            for sig, handler in handlers.items():
-                signal.signal(sig, handler)
-        return code, [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
-
-    return run
+from tests.engine.conftest import Engine
 
 
 @pytest.mark.parametrize(
