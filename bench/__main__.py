@@ -4,7 +4,7 @@ python -m bench quality [--prompts all|smoke|P ...] [--preset fast] [--ablations
 python -m bench ablations [--seeds 0 1 2] [--names no-view-prompts no-textureless] [--jobs 2]
 python -m bench speed [--presets fast balanced quality]
 python -m bench report
-python -m bench mesh | import | gpu | prior | batch | reliability [their own arguments]
+python -m bench mesh | import | gpu | full-size | prior | batch | reliability [their own arguments]
 python -m bench all                 # everything above, then the report (hours on 2 cores)
 python -m bench --smoke [--out DIR] # every part once on tiny settings, into a temporary folder
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 from engine.config import PRESETS
 from engine.errors import EngineError
 
+from .external import SCRIPTS, run_script
 from .report import REPORT_PATH
 from .results_file import ABLATIONS, QUALITY, RESULTS_DIR, ResultsFile, read_results
 from .suite import PAPER_ABLATIONS, TEXT_PRIOR
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("mesh", "bench/mesh_bench.py"),
         ("import", "bench/import_bench.py"),
         ("gpu", "bench/gpu_priors.py"),
+        ("full-size", "bench/full_size.py"),
         ("prior", "bench/procedural_prior.py"),
         ("batch", "bench/batch_bench.py"),
         ("reliability", "bench/reliability.py"),
@@ -250,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if args.command in ("mesh", "import", "gpu", "prior", "batch", "reliability"):
-        from .external import run_script
-
+    if args.command in SCRIPTS:
         return run_script(args.command, extra)
     if extra:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")

@@ -5,11 +5,12 @@
 
 Cases: the offline prior at 64x64; Stable Diffusion 2.1-base and DeepFloyd IF-I-XL built from their public configs
 with RANDOM weights (``bench/random_checkpoint.py``), saved as diffusers folders and loaded by ``generate --model``,
-each in the usual and the low-memory mode. Each case is one engine process (``bench/engine_run.py``); the numbers
-are the engine's own: it/s over the optimization, the render / prior / update split of the steps (the ``phase_s``
-of its events) and its peak memory (``peak_memory``). Random weights: throughput and memory only, never quality.
-Results are written after every case to bench/results/device_check.json (device_check_tiny.json with --tiny),
-so a run cut short keeps what it measured; ``python -m bench report`` shows them beside the issue's targets.
+each in the usual and the low-memory mode, each running its prior's own recipe (engine/recipes.py: field, samples per
+ray, schedules) for 300 steps, not a few toy ones. Each case is one engine process (``bench/engine_run.py``); the
+numbers are the engine's own: it/s over the optimization, the render / prior / update split of the steps (the
+``phase_s`` of its events) and its peak memory (``peak_memory``). Random weights: throughput and memory only, never
+quality. Results are written after every case to bench/results/device_check.json (device_check_tiny.json with
+--tiny), so a run cut short keeps what it measured; ``python -m bench report`` shows them beside the issue's targets.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import torch
 
 from engine.device import choose_device, denoiser_dtype
+from engine.recipes import recipe_for
 
 from .architectures import DEEPFLOYD_IF_I_XL, FULL_SIZE, STABLE_DIFFUSION_2_1_BASE, TINY, Architecture
 from .engine_run import EngineRequest, RunRecord, run_engine
@@ -63,6 +65,9 @@ class Target:
         return fast and small
 
 
+LEARNED_STEPS = 300  # of the learned recipes' 10,000: long enough for a steady rate and the peak of the real recipe
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -75,17 +80,24 @@ class Case:
 
 CASES = (
     Case("offline", "procedural", None, False, 600, Target(it_per_s=50.0)),
-    Case("sd", STABLE_DIFFUSION_2_1_BASE.prior, STABLE_DIFFUSION_2_1_BASE.name, False, 300, Target(15.0, 8 * GB)),
+    Case(
+        "sd",
+        STABLE_DIFFUSION_2_1_BASE.prior,
+        STABLE_DIFFUSION_2_1_BASE.name,
+        False,
+        LEARNED_STEPS,
+        Target(15.0, 8 * GB),
+    ),
     Case(
         "sd-low-memory",
         STABLE_DIFFUSION_2_1_BASE.prior,
         STABLE_DIFFUSION_2_1_BASE.name,
         True,
-        200,
+        LEARNED_STEPS,
         Target(None, 6 * GB),
     ),
-    Case("if-low-memory", DEEPFLOYD_IF_I_XL.prior, DEEPFLOYD_IF_I_XL.name, True, 150, Target(None, 16 * GB)),
-    Case("if", DEEPFLOYD_IF_I_XL.prior, DEEPFLOYD_IF_I_XL.name, False, 150, Target(None, 16 * GB)),
+    Case("if-low-memory", DEEPFLOYD_IF_I_XL.prior, DEEPFLOYD_IF_I_XL.name, True, LEARNED_STEPS, Target(None, 16 * GB)),
+    Case("if", DEEPFLOYD_IF_I_XL.prior, DEEPFLOYD_IF_I_XL.name, False, LEARNED_STEPS, Target(None, 16 * GB)),
 )
 TINY_STEPS = 3
 
@@ -96,6 +108,7 @@ class CaseResult:
 
     case: str
     prior: str
+    recipe: str  # the prior's recipe the run used (engine/recipes.py), at ``steps`` steps
     architecture: str
     low_memory: bool
     steps: int
@@ -122,6 +135,7 @@ def case_result(case: Case, architecture: str, record: RunRecord, judged: bool) 
     return CaseResult(
         case=case.name,
         prior=case.prior,
+        recipe=recipe_for(case.prior).name,
         architecture=architecture,
         low_memory=case.low_memory,
         steps=record.steps,
@@ -208,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         "dtype": str(denoiser_dtype(device, half=True)).removeprefix("torch."),
         "notes": [
             "Random weights: throughput and memory only. Each case is one `generate` process through the normal CLI "
-            "(preset fast, default 64x64 render, previews and checkpoints as usual); it/s is the engine's own "
-            "average over the optimization, which includes the first steps' warm-up.",
+            "running its prior's recipe (engine/recipes.py, docs/recipes.md: the learned ones on the hash-grid "
+            "field, 64x64 renders) for its step count, preset fast, previews and checkpoints as usual; it/s is the "
+            "engine's own average over the optimization, which includes the first steps' warm-up.",
             "render: the volume render forward; prior: encoding the render (SD's VAE) and the UNet on [cond; uncond]; "
             "update: the loss, the backward pass (through SD's VAE encoder and the renderer) and Adam.",
             "Peak memory: CUDA's max_memory_reserved over the whole process, model loading included.",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU check in one call (at most 8 minutes on a lent H100/H200): install the carried wheels, run the GPU tests,
-# run `generate` on CUDA for every prior (bench/device_check.py), rebuild the report.
+# The GPU check in one call (meant to fit a lent H100/H200's 10-minute call; not yet run on one): install the carried
+# wheels, run the GPU tests, run `generate` on CUDA for every prior, each learned one with its own recipe for 300 steps
+# (bench/device_check.py: it/s, the render/prior/update split, peak memory), rebuild the report.
 #
 #   bench/fetch_device_wheels.sh                     # here, first: the wheels into .whl/ (ignored, ~26 MB)
 #   bench/device_check.sh                            # there: everything, results copied to $OUT when it is set

@@ -12,6 +12,7 @@ SCRIPTS = {
     "mesh": "bench.mesh_bench",  # marching cubes and bake at 256^3 (CPU)
     "import": "bench.import_bench",  # Blender import of a 300k-triangle mesh (bpy)
     "gpu": "bench.gpu_priors",  # full-size learned priors with random weights (CUDA)
+    "full-size": "bench.full_size",  # SD 2.1-base at full size with random weights, prompt to mesh on the CPU
     "prior": "bench.procedural_prior",  # the procedural prior's costs and 2D SDS behaviour (CPU)
     "batch": "bench.batch_bench",  # engine batch: local executor against --ray local
     "reliability": "bench.reliability",  # cancel/kill/parent-death cycles and the bad-input matrix (CPU)

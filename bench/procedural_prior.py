@@ -49,8 +49,8 @@ QUERY_TARGET_MS = 10.0
 
 def _prior(cache: Path, selection: str = "suffix", width: float = 20.0) -> TextProceduralPrior:
     run = RunConfig()
-    run.guidance.procedural_view_selection = selection
-    run.guidance.procedural_view_width_deg = width
+    run.guidance.procedural_text.view_selection = selection
+    run.guidance.procedural_text.view_width_deg = width
     return TextProceduralPrior.from_run_config(run, torch.device("cpu"), cache)
 
 
@@ -158,8 +158,8 @@ def sds_3d(cache: Path, prompt: str, steps: int) -> list[dict]:
             command = [sys.executable, "-m", "engine", "generate", "--prompt", prompt, "--preset", "fast"]
             command += ["--steps", str(steps), "--seed", "0", "--device", "cpu", "--guidance-scale", str(scale)]
             command += ["--cache-dir", str(cache), "--out", str(out), "--set", "optim.lr=0.05"]
-            command += ["--set", f"guidance.procedural_view_selection={selection}"]
-            command += ["--set", f"guidance.procedural_view_width_deg={width}"]
+            command += ["--set", f"guidance.procedural_text.view_selection={selection}"]
+            command += ["--set", f"guidance.procedural_text.view_width_deg={width}"]
             started = time.perf_counter()
             subprocess.run(command, check=True, capture_output=True)
             seconds = time.perf_counter() - started

@@ -48,12 +48,12 @@ POLITE = ("stop", "sigterm", "parent-death")
 MATRIX_TIMEOUT_S = 120.0  # a bad input whose process is still running this long has hung on it
 EXIT_WAIT_S = 30.0  # a process still running this long after its interruption is counted as an orphan
 TINY = ("--set", "render.resolution=32", "--set", "mesh.grid_resolution=32", "--set", "turntable_frames=1")
-TINY += ("--set", "guidance.procedural_views=8", "--preview-every", "0", "--checkpoint-every", "10")
+TINY += ("--set", "guidance.procedural_text.views=8", "--preview-every", "0", "--checkpoint-every", "10")
 PHASES = ("optimize", "prior", "mesh")
 # Settings that make a phase last long enough to be interrupted in (seconds here), after TINY's.
 PHASE_SETTINGS = {
     "optimize": ("--prior", "procedural"),
-    "prior": ("--prior", "procedural-text", "--set", "guidance.procedural_views=240"),
+    "prior": ("--prior", "procedural-text", "--set", "guidance.procedural_text.views=240"),
     "mesh": ("--prior", "procedural", "--set", "mesh.grid_resolution=128"),
 }
 

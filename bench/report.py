@@ -605,6 +605,7 @@ def device_check_section(page: Page, results: Results) -> None:
             [
                 r["case"],
                 r["architecture"],
+                r.get("recipe", "-"),  # files from before the recipes have none
                 "yes" if r["low_memory"] else "no",
                 str(r["steps"]),
                 _num(r["it_per_s"], 2),
@@ -614,7 +615,16 @@ def device_check_section(page: Page, results: Results) -> None:
                 verdict if r["error"] is None else f"failed: {r['error']}",
             ]
         )
-    header = ["case", "networks", "low-memory", "steps", "it/s", "render / prior / update per step", "peak GB"]
+    header = [
+        "case",
+        "networks",
+        "recipe",
+        "low-memory",
+        "steps",
+        "it/s",
+        "render / prior / update per step",
+        "peak GB",
+    ]
     page.add(*_table([*header, "target", "verdict"], rows))
     page.add(*[f"- {note}" for note in check["notes"]])
 

@@ -20,7 +20,7 @@ from .suite import SMOKE_SUITE, TEXT_PRIOR, ablations_named
 
 SMOKE_OVERRIDES = (
     ("render.resolution", 32),
-    ("guidance.procedural_views", 8),
+    ("guidance.procedural_text.views", 8),
     ("mesh.grid_resolution", 32),
     ("turntable_frames", 2),
     ("preview_every", 0),

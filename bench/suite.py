@@ -71,7 +71,7 @@ ABLATIONS: tuple[Ablation, ...] = (
     Ablation(
         "no-render-light",
         "the camera prior's data under its own lights only, not also the render's",
-        (("guidance.procedural_render_light", False),),
+        (("guidance.procedural.render_light", False),),
     ),
     Ablation("guidance-1", "guidance scale 1 (no classifier-free guidance)", (("guidance.guidance_scale", 1.0),)),
     Ablation("guidance-30", "guidance scale 30", (("guidance.guidance_scale", 30.0),)),
@@ -92,7 +92,9 @@ ORACLE = Ablation(
 THIN_SHAPE_TRIALS: tuple[Ablation, ...] = (
     Ablation("field-96", "a fourth grid level at 96^3", (("field.grid_resolutions", [16, 32, 64, 96]),)),
     Ablation("field-128", "a fourth grid level at 128^3", (("field.grid_resolutions", [16, 32, 64, 128]),)),
-    Ablation("sharp-sdf", "a sharper surface: SDF Laplace scale 0.01 m (default 0.02)", (("field.sdf_beta", 0.01),)),
+    Ablation(
+        "sharp-sdf", "a sharper surface: SDF Laplace scale 0.01 m (default 0.02)", (("field.sdf_grid.beta", 0.01),)
+    ),
     Ablation(
         "high-views",
         "more views from above: elevation uniform in angle only (default: half uniform on the sphere)",

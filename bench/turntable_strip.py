@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from engine.atomic_write import replacing
 from engine.cameras import orbit_cameras
 from engine.config import RunConfig, from_dict, to_dict
+from engine.config_migration import migrated
 from engine.procedural.raymarch import render
 from engine.procedural.scene import Scene
 from engine.shading import ShadingMode
@@ -28,7 +29,7 @@ _TITLE_HEIGHT = 24
 
 
 def run_config(run_dir: Path) -> RunConfig:
-    return from_dict(RunConfig, json.loads((run_dir / "config.json").read_text()))
+    return from_dict(RunConfig, migrated(json.loads((run_dir / "config.json").read_text())))
 
 
 def truth_key(scene: Scene, config: RunConfig) -> str:

@@ -83,6 +83,25 @@ class ShadingConfig:
 
 
 @dataclass
+class MLPConfig:
+    """The paper's MLP field (``field.name = "mlp"``): 5 ResNet blocks of 128 units, SiLU, LayerNorm, PE L=8."""
+
+    hidden: int = setting(128, low=1, high=4096)
+    blocks: int = setting(5, low=0, high=64)
+    octaves: int = setting(8, low=0, high=16)
+
+
+@dataclass
+class SDFGridConfig:
+    """The signed-distance grid (``field.name = "sdf-grid"``)."""
+
+    beta: float = setting(0.02, low=1e-4, high=1.0)  # VolSDF's Laplace scale, metres (2/3 of a 64^3 voxel)
+    init_radius: float = setting(0.5, low=0.05, high=0.95)  # the start sphere, metres
+    # beta at the run's end, reached geometrically from beta (None: constant; bench/results/surface-trials.md)
+    beta_end: float | None = setting(None, low=1e-4, high=1.0)
+
+
+@dataclass
 class HashGridConfig:
     """The hash-grid field (``field.name = "hash_grid"``): instant-NGP's multiresolution hash encoding with small
     MLP heads, as threestudio's dreamfusion-sd geometry ("implicit-volume" with a "ProgressiveBandHashGrid").
@@ -109,27 +128,21 @@ class HashGridConfig:
 @dataclass
 class FieldConfig:
     """The NeRF: density tau and albedo rho. ``grid`` is the fast CPU backbone, ``mlp`` the paper's, ``hash_grid``
-    threestudio's (its settings in ``field.hash_grid``)."""
+    threestudio's. Settings one field alone uses live in its own section (``field.sdf_grid``, ``field.mlp``,
+    ``field.hash_grid``); the grid levels (both dense grids) and the blob (the density fields) are shared."""
 
     # "sdf-grid" (default) | "grid" (density) | "mlp" (the paper's) | "hash_grid" (instant-NGP encoding + MLP heads)
     name: str = setting("sdf-grid", choices=tuple(FIELDS))
     grid_resolutions: tuple[int, ...] = setting((16, 32, 64), low=2, high=256, length=(1, 8))
     # levels unlock evenly over this fraction of the run
     coarse_to_fine_fraction: float = setting(0.2, low=0.0, high=1.0)
-    mlp_hidden: int = setting(128, low=1, high=4096)  # paper: 5 ResNet blocks, 128 units, SiLU, LayerNorm, PE L=8
-    mlp_blocks: int = setting(5, low=0, high=64)
-    mlp_octaves: int = setting(8, low=0, high=16)
     blob: str = setting("magic3d", choices=("magic3d", "gaussian"))  # "magic3d" (threestudio) | "gaussian" (paper)
     # magic3d: 10 * (1 - r / radius); gaussian paper lambda = 5
     blob_strength: float = setting(10.0, low=0.0, high=1000.0)
     # magic3d radius; gaussian sigma = 0.2 * SCENE_SCALE
     blob_radius: float = setting(0.5 * SCENE_SCALE, low=0.01, high=10.0)
-    sdf_beta: float = setting(
-        0.02, low=1e-4, high=1.0
-    )  # sdf-grid: VolSDF's Laplace scale, metres (2/3 of a 64^3 voxel)
-    sdf_init_radius: float = setting(0.5, low=0.05, high=0.95)  # sdf-grid: the start sphere, metres
-    # sdf-grid: beta at the run's end, reached geometrically from sdf_beta (None: constant)
-    sdf_beta_end: float | None = setting(None, low=1e-4, high=1.0)
+    sdf_grid: SDFGridConfig = default(default_factory=SDFGridConfig)
+    mlp: MLPConfig = default(default_factory=MLPConfig)
     hash_grid: HashGridConfig = default(default_factory=HashGridConfig)
 
 
@@ -150,12 +163,42 @@ class RenderConfig:
 
 
 @dataclass
+class PerpNegConfig:
+    """Perp-Neg for the learned priors (engine/guidance/perp_neg.py); weights from stable-dreamfusion/threestudio."""
+
+    enabled: bool = setting(False)
+    weight: float = setting(-2.0, low=-100.0, high=0.0)
+    front_decay: float = setting(2.0, low=0.0, high=100.0)
+    side_decay: float = setting(10.0, low=0.0, high=100.0)
+
+
+@dataclass
+class ProceduralConfig:
+    """The camera-conditioned procedural prior: the lights its data are rendered under at each query's camera."""
+
+    lights: int = setting(16, low=1, high=256)
+    # ... and the render's own light among them (what many lights give near the render's; see procedural_camera.py)
+    render_light: bool = setting(True)
+
+
+@dataclass
+class ProceduralTextConfig:
+    """The text-only procedural prior: renders per prompt, and how a render's camera narrows them."""
+
+    views: int = setting(240, low=8, high=2000)
+    # "suffix": the view prompt's range | "kernel": near cameras
+    view_selection: str = setting("suffix", choices=("suffix", "kernel"))
+    # kernel: Gaussian width in the angle between cameras
+    view_width_deg: float = setting(20.0, low=0.1, high=180.0)
+
+
+@dataclass
 class GuidanceConfig:
     """Score Distillation Sampling with classifier-free guidance.
 
-    The guidance scale s is diffusers' and threestudio's: eps = eps_uncond + s (eps_cond - eps_uncond), so
-    s = 1 is no guidance. The paper writes (1 + w) eps_cond - w eps_uncond: its w = 100 is s = 101. The
-    defaults come from threestudio in this convention (Stable Diffusion 100, DeepFloyd IF 20).
+    The guidance scale s is diffusers' and stable-dreamfusion's: eps = eps_uncond + s (eps_cond - eps_uncond), so
+    s = 1 is no guidance. The paper and threestudio write eps_cond + w (eps_cond - eps_uncond): their w = 100 is
+    s = 101. Settings one prior alone uses live in its own section (``guidance.procedural``, ...).
     """
 
     # "procedural" (camera-conditioned) | "procedural-text" | "oracle" | "stable-diffusion" | "deepfloyd-if"
@@ -169,26 +212,14 @@ class GuidanceConfig:
     weighting: str = setting("sds", choices=("sds", "uniform"))  # "sds": w = 1 - alphabar (sigma_t^2) | "uniform"
     negative_prompt: str = setting("", length=(0, MAX_PROMPT_CHARS))
     view_dependent_prompts: bool = setting(True)
-    # Perp-Neg for the learned priors (engine/guidance/perp_neg.py); weights from stable-dreamfusion/threestudio.
-    perp_neg: bool = setting(False)
-    perp_neg_weight: float = setting(-2.0, low=-100.0, high=0.0)
-    perp_neg_front_decay: float = setting(2.0, low=0.0, high=100.0)
-    perp_neg_side_decay: float = setting(10.0, low=0.0, high=100.0)
     half_precision: bool = setting(True)  # on GPU only
     # Learned priors in less GPU memory, same guidance (engine/guidance/learned_prior.py): the text encoder runs and
     # is freed before the UNet moves to the device, attention is memory-efficient, the VAE encodes one image at a time.
     low_memory: bool = setting(False)
     offline: bool = setting(True)  # local_files_only for real models
-    # The procedural prior (camera-conditioned): lights its data are rendered under at each query's camera.
-    procedural_lights: int = setting(16, low=1, high=256)
-    # ... and the render's own light among them (what many lights give near the render's; see procedural_camera.py)
-    procedural_render_light: bool = setting(True)
-    # The text-only procedural prior: renders per prompt, and how a render's camera narrows them.
-    procedural_views: int = setting(240, low=8, high=2000)
-    # "suffix": the view prompt's range | "kernel": near cameras
-    procedural_view_selection: str = setting("suffix", choices=("suffix", "kernel"))
-    # kernel: Gaussian width in the angle between cameras
-    procedural_view_width_deg: float = setting(20.0, low=0.1, high=180.0)
+    perp_neg: PerpNegConfig = default(default_factory=PerpNegConfig)
+    procedural: ProceduralConfig = default(default_factory=ProceduralConfig)
+    procedural_text: ProceduralTextConfig = default(default_factory=ProceduralTextConfig)
 
 
 @dataclass
@@ -198,6 +229,7 @@ class RegularizerConfig:
     orientation_weight: float = setting(1e-2, low=0.0, high=1000.0)
     orientation_weight_start: float = setting(1e-4, low=1e-12, high=1000.0)
     orientation_anneal_fraction: float = setting(1.0 / 3.0, low=0.0, high=1.0)  # paper: over 5k of 15k steps
+    orientation_ramp: str = setting("log", choices=("log", "linear"))  # the start-to-full weight's interpolation
     opacity_weight: float = setting(1e-3, low=0.0, high=1000.0)  # sqrt(acc^2 + 0.01)
     # total variation of the grid's density (not in the paper)
     smoothness_weight: float = setting(0.0, low=0.0, high=1e4)
@@ -219,6 +251,12 @@ class OptimConfig:
     warmup_fraction: float = setting(0.05, low=0.0, high=1.0)
     adam_eps: float = setting(1e-15, low=1e-30, high=1.0)
     batch_size: int = setting(1, low=1, high=64)
+    # The gradient's total norm is clipped to this (None: not clipped; neither anchor clips by default).
+    grad_clip: float | None = setting(None, low=1e-6, high=1e6)
+    # Steps whose loss or gradient is not finite are skipped; this many in a row stop the run (its last checkpoint
+    # is kept). threestudio's 16-bit grad scaler skips such steps without a limit; a run that makes nothing else
+    # for this long has diverged.
+    max_skipped_in_a_row: int = setting(50, low=1, high=1_000_000)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from dataclasses import field as dataclass_field
 from itertools import pairwise
 from typing import Any, Union, get_args, get_origin
 
+from .config_migration import renamed
 from .errors import EngineError
 
 ALLOWED_KEY = "allowed"  # the dataclass field metadata key that holds a field's Allowed
@@ -179,7 +180,8 @@ def check_value(path: str, value: Any, hint: Any, allowed: Allowed) -> Any:
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    """``["render.samples_per_ray=48"]`` -> ``{"render.samples_per_ray": 48}`` (values parsed as JSON)."""
+    """``["render.samples_per_ray=48"]`` -> ``{"render.samples_per_ray": 48}`` (values parsed as JSON); a setting
+    that moved into its own section is taken under its old name too (engine/config_migration.py)."""
     overrides: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -190,4 +192,4 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             value = raw
         overrides[key.strip()] = tuple(value) if isinstance(value, list) else value
-    return overrides
+    return renamed(overrides)

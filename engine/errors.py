@@ -7,7 +7,7 @@ class EngineError(Exception):
     """A failure with a message for a person and a machine-readable ``kind``.
 
     Kinds in use: "input" (bad argument or prompt), "prior" (model missing or unusable),
-    "checkpoint", "mesh", "output" (cannot write), "device", "internal".
+    "checkpoint", "mesh", "output" (cannot write), "device", "diverged" (steps kept failing), "internal".
     """
 
     def __init__(self, message: str, kind: str = "input") -> None:

@@ -77,12 +77,15 @@ def opacity_penalty(opacity: torch.Tensor) -> torch.Tensor:
 
 
 def orientation_weight(fraction: float, config: RegularizerConfig) -> float:
-    """Annealed in log space from the start weight to the full weight (paper: 1e-4 -> 1e-2 over 5k steps)."""
+    """Annealed from the start weight to the full weight over ``orientation_anneal_fraction`` of the run, in log
+    space (paper: 1e-4 -> 1e-2 over 5k steps) or linearly (threestudio: 10 -> 1000 over 5k steps)."""
     if config.orientation_weight <= 0.0:
         return 0.0
     ramp = min(fraction / config.orientation_anneal_fraction, 1.0) if config.orientation_anneal_fraction > 0 else 1.0
-    low, high = math.log(config.orientation_weight_start), math.log(config.orientation_weight)
-    return math.exp(low + (high - low) * ramp)
+    low, high = config.orientation_weight_start, config.orientation_weight
+    if config.orientation_ramp == "linear":
+        return low + (high - low) * ramp
+    return math.exp(math.log(low) + (math.log(high) - math.log(low)) * ramp)
 
 
 TERMS: tuple[LossTerm, ...] = (

@@ -21,7 +21,9 @@ PROTOCOL_VERSION = 1
 # Events the engine emits, in the order a run emits them.
 STARTED = "started"  # run_dir, prompt, prior, total, device
 STAGE = "stage"  # name ("prior", "optimize", "turntable", "mesh", "bake", "export"), message, fraction (optional)
-PROGRESS = "progress"  # step, total, loss, losses (weighted terms by name), it_per_s, eta_s, mode
+# step, total, loss, losses (weighted terms by name; null where not finite), it_per_s, eta_s, mode,
+# skipped_steps (steps whose loss or gradient was not finite, skipped without an update)
+PROGRESS = "progress"
 PREVIEW = "preview"  # step, path (PNG, absolute)
 CHECKPOINT = "checkpoint"  # step, path
 DONE = "done"  # run_dir, mesh (Blender-ready .npz), glb, elapsed_s, and optional extras
@@ -30,10 +32,12 @@ CANCELLED = "cancelled"  # step, checkpoint
 RESULT = "result"  # payload of one-shot commands (doctor, models, vocabulary)
 BATCH = "batch"  # engine batch: total, done, failed, cancelled, pending, and the prompt that changed
 # Something the user should know before or during a run that does not stop it: message (for a person), kind
-# (machine-readable: "cpu_cost" for a learned prior on a CPU, with seconds_per_step and hours), extras by kind.
+# (machine-readable: "cpu_cost" for a learned prior on a CPU, after its first step, with seconds_per_step, steps
+# (those left) and hours), extras by kind.
 WARNING = "warning"
+CONFIG = "config"  # generate --dry-run: config (every resolved setting, as config.json holds them), recipe (its name)
 
-EVENTS = (STARTED, STAGE, PROGRESS, PREVIEW, CHECKPOINT, DONE, ERROR, CANCELLED, RESULT, BATCH, WARNING)
+EVENTS = (STARTED, STAGE, PROGRESS, PREVIEW, CHECKPOINT, DONE, ERROR, CANCELLED, RESULT, BATCH, WARNING, CONFIG)
 
 # Commands a client may write on the engine's stdin, one per line.
 STOP_COMMAND = "stop"

@@ -9,10 +9,19 @@ Every random draw comes from one ``torch.Generator`` whose state is checkpointed
 use fixed cameras without drawing from it, so a resumed CPU run ends identical to an
 uninterrupted one. The last step is checkpointed too, so the trained field is on disk before the
 turntable and the export begin: a run stopped (or killed) after optimization can still be exported.
+
+A learned prior on a CPU takes minutes a step: after the first step the run says what the rest will cost
+(a ``warning`` of kind "cpu_cost"), timed here, on this machine, model and settings, which a benchmark measured
+elsewhere cannot be; the first step is one of thousands, and includes its warm-up (the estimate errs high).
+
+A step whose loss or gradient is not finite is skipped (``optimizer.descend``): the step is spent, nothing
+changes, and ``progress`` events count such steps (``skipped_steps``). ``optim.max_skipped_in_a_row`` of them
+in a row stop the run with an error; the checkpoint on disk, written before them, is kept as it is.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +37,12 @@ from .atomic_write import replacing
 from .background import TrainingBackground
 from .cameras import orbit_cameras, sample_cameras
 from .config import RunConfig
+from .errors import EngineError
 from .field.base import Field
 from .guidance.base import DiffusionPrior
 from .guidance.sds import ScoreDistillation
 from .loss import LossBreakdown, LossInputs, step_loss
-from .optimizer import build_optimizer, descend, set_learning_rate
+from .optimizer import SkippedSteps, build_optimizer, descend, set_learning_rate
 from .peak_memory import PeakMemoryMeter
 from .prompts import view_contexts
 from .registry import FIELDS, resolve
@@ -45,6 +55,7 @@ PREVIEW_RESOLUTION = 128
 PREVIEW_AZIMUTH_DEG = -35.0  # a three-quarter view of the front
 PROGRESS_INTERVAL_S = 0.25
 LOSS_DIGITS = 6  # rounding of the losses in progress events
+CPU_COST = "cpu_cost"  # the warning's kind: what a learned prior's run will take on a CPU
 
 
 def save_png(image: torch.Tensor, path: Path) -> Path:
@@ -55,10 +66,26 @@ def save_png(image: torch.Tensor, path: Path) -> Path:
     return path
 
 
+def finite_or_none(value: float) -> float | None:
+    """A loss for a progress event: rounded, or None (JSON null) where it is not finite."""
+    return round(value, LOSS_DIGITS) if math.isfinite(value) else None
+
+
+def duration_text(hours: float) -> str:
+    """``412.3`` -> "412 hours", ``0.04`` -> "2 minutes": a run's cost as a person reads it."""
+    if hours >= 10:
+        return f"{hours:.0f} hours"
+    if hours >= 1:
+        return f"{hours:.1f} hours"
+    minutes = max(round(hours * 60), 1)
+    return f"{minutes} minute{'s' if minutes > 1 else ''}"
+
+
 @dataclass
 class StepResult:
     losses: LossBreakdown
     mode: ShadingMode
+    skipped: torch.Tensor  # 1 (on the device): the loss or a gradient was not finite, and nothing changed
 
 
 class Trainer:
@@ -88,6 +115,8 @@ class Trainer:
         self.background = TrainingBackground.for_prior(config.shading, prior)
         self.step = 0
         self.saved_step: int | None = None  # the step of the checkpoint on disk
+        self.cost_reported = False  # the cpu_cost warning, once per process
+        self.skips = SkippedSteps(device)  # steps this process skipped for a loss or gradient that was not finite
         self.preview_cameras = orbit_cameras(config.camera, [PREVIEW_AZIMUTH_DEG]).to(device)
         self.timer = StepTimer(device)  # render / prior / update seconds, in progress and done events
         self.memory = PeakMemoryMeter(device)
@@ -134,10 +163,31 @@ class Trainer:
             score = self.sds(rendering.rgb, views, fraction, self.generator)
             self.timer.lap(PRIOR)
             losses = step_loss(LossInputs(rendering, score, self.field), fraction, config.regularizers)
-            descend(self.optimizer, losses.total)
+            skipped = descend(self.optimizer, losses.total, config.optim.grad_clip)
             self.timer.lap(UPDATE)
         self.step += 1
-        return StepResult(losses=losses, mode=mode)
+        self.skips.add(skipped)
+        if self.device.type == "cpu":
+            self.check_skips()
+        return StepResult(losses=losses, mode=mode, skipped=skipped)
+
+    def check_skips(self) -> tuple[int, int]:
+        """The steps skipped in all and in a row; too many in a row end the run (EngineError, kind "diverged"),
+        keeping the checkpoint on disk."""
+        total, in_a_row = self.skips.counts()
+        if in_a_row < self.config.optim.max_skipped_in_a_row:
+            return total, in_a_row
+        kept = (
+            f"its checkpoint at step {self.saved_step} is kept ({self.checkpoint_dir})"
+            if self.saved_step is not None
+            else "no checkpoint had been written yet"
+        )
+        raise EngineError(
+            f"the run stopped at step {self.step}: the loss or its gradient was not finite for {in_a_row} steps in a "
+            f"row ({total} in all), so the field had stopped changing; {kept}. Lower the guidance "
+            "scale or the learning rate, or set optim.grad_clip, and start again",
+            "diverged",
+        )
 
     def write_preview(self) -> Path:
         image = render_image(
@@ -185,18 +235,23 @@ class Trainer:
                 if self.saved_step != self.step:
                     self.save_checkpoint()
                 return False
+            step_started = time.perf_counter()
             result = self.train_step()
             now = time.perf_counter()
+            if not self.cost_reported:
+                self.report_cpu_cost(now - step_started)
             done_here = self.step - steps_at_start
             rate = done_here / max(now - started, 1e-9)
             if now - last_report >= PROGRESS_INTERVAL_S or self.step == total:
                 last_report = now
+                skipped_steps, _ = self.check_skips()
                 self.emit(
                     protocol.PROGRESS,
                     step=self.step,
                     total=total,
-                    loss=round(float(result.losses.total.detach()), LOSS_DIGITS),
-                    losses={name: round(value, LOSS_DIGITS) for name, value in result.losses.as_floats().items()},
+                    loss=finite_or_none(float(result.losses.total.detach())),
+                    losses={name: finite_or_none(value) for name, value in result.losses.as_floats().items()},
+                    skipped_steps=skipped_steps,
                     it_per_s=round(rate, 3),
                     eta_s=round((total - self.step) / max(rate, 1e-9), 1),
                     mode=result.mode.value,
@@ -205,7 +260,8 @@ class Trainer:
                 )
             if config.preview_every and self.step % config.preview_every == 0:
                 self.write_preview()
-            if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < total:
+            due = config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < total
+            if due and not self.check_skips()[1]:  # a checkpoint holds a step that changed the field
                 self.save_checkpoint()
         if self.step > steps_at_start and not (config.preview_every and self.step % config.preview_every == 0):
             self.write_preview()
@@ -213,6 +269,25 @@ class Trainer:
             self.save_checkpoint()  # the trained field is on disk before the export begins
         self.field.set_progress(self.step / total)  # the schedules' end (all levels, the last beta) for the export
         return True
+
+    def report_cpu_cost(self, seconds_per_step: float) -> None:
+        """Warn, once, what the steps left will take when a learned prior runs on the CPU."""
+        self.cost_reported = True
+        if self.device.type != "cpu" or not self.prior.learned:
+            return
+        left = self.config.optim.steps - self.step
+        hours = seconds_per_step * left / 3600.0
+        self.emit(
+            protocol.WARNING,
+            kind=CPU_COST,
+            message=(
+                f"{self.prior.name} on the CPU: the first step took {seconds_per_step:.0f} s, so the {left} steps "
+                f"left take about {duration_text(hours)}; stop now and run it on a GPU, or give fewer steps"
+            ),
+            seconds_per_step=round(seconds_per_step, 2),
+            steps=left,
+            hours=round(hours, 2),
+        )
 
     def phase_seconds(self) -> dict[str, float]:
         """Seconds spent rendering, in the prior and in the update, over this process's steps."""

@@ -28,6 +28,7 @@ from ..atomic_write import write_text
 from ..batch.prompt_run import STDERR_FILE
 from ..cli import ERROR_LOG
 from ..config import PRESETS, RunConfig, check, from_dict, override, to_dict
+from ..config_migration import migrated
 from ..config_schema import ConfigError, parse_set
 from ..device import choose_device, is_out_of_memory, out_of_memory_error
 from ..errors import EngineError
@@ -35,6 +36,7 @@ from ..guidance.base import DiffusionPrior
 from ..mesh.pipeline import export_run
 from ..prompts import run_suffixes
 from ..protocol import MAX_PROMPT_CHARS
+from ..recipes import recipe_for, starting_settings
 from ..registry import FIELDS, PRIORS, resolve
 from ..run_files import SpecialFileError, check_folder, read_text
 from ..run_lock import LOCK_FILE, RunLock
@@ -110,6 +112,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="any config field, e.g. --set render.samples_per_ray=48 (JSON values)",
     )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print every resolved setting as one config event and exit: nothing is loaded or written",
+    )
 
 
 def run_folder(args: argparse.Namespace) -> Path | None:
@@ -131,19 +138,22 @@ def _flags(args: argparse.Namespace, table: dict[str, str]) -> dict[str, Any]:
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
-    """A checked RunConfig from the preset, then the flags, then ``--set``; checks the prompt first."""
+    """A checked RunConfig: the preset, then the chosen prior's recipe, then the flags, then ``--set``, each over the
+    one before (engine/recipes.py); checks the prompt first."""
     prompt = (args.prompt or "").strip()
     if not prompt:
         raise EngineError("the prompt is empty: describe an object, for example --prompt 'a red cube'", "input")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise EngineError(f"the prompt is {len(prompt)} characters long; keep it under {MAX_PROMPT_CHARS}", "input")
     config = RunConfig(prompt=prompt)
-    dotted: dict[str, Any] = dict(PRESETS[args.preset or DEFAULT_PRESET])
     flags = {"guidance.prior": args.prior, "guidance.model": args.model, "seed": args.seed}
     flags["guidance.negative_prompt"] = args.negative_prompt
-    dotted.update({path: value for path, value in flags.items() if value is not None})
-    dotted.update(_flags(args, RESUME_FLAGS))
-    dotted.update(parse_set(args.set))
+    user = {path: value for path, value in flags.items() if value is not None}
+    user.update(_flags(args, RESUME_FLAGS))
+    user.update(parse_set(args.set))
+    prior = user.get("guidance.prior", config.guidance.prior)
+    dotted = starting_settings(str(prior), args.preset or DEFAULT_PRESET)
+    dotted.update(user)
     override(config, dotted)
     return config
 
@@ -239,7 +249,7 @@ def load_run_config(run_dir: Path) -> RunConfig:
     """The run's config.json, checked as strictly as a new run's settings."""
     path = run_dir / CONFIG_FILE
     try:
-        config = from_dict(RunConfig, json.loads(read_text(path)))
+        config = from_dict(RunConfig, migrated(json.loads(read_text(path))))
         check(config)
     except (OSError, ValueError, ConfigError) as exc:
         raise EngineError(
@@ -321,7 +331,27 @@ def prepare_prior(folder: RunFolder, cache_dir: Path, progress: Progress) -> Dif
     return prior
 
 
+def dry_run(args: argparse.Namespace) -> int:
+    """One ``config`` event with every setting the run would use (a new run's, or ``--resume``'s with its changes),
+    checked; no folder, lock, model or weights are touched."""
+    if args.resume is None:
+        config = build_config(args)
+        recipe: str | None = recipe_for(config.guidance.prior).name
+    else:
+        path = args.resume.expanduser().resolve()
+        if not (path / CONFIG_FILE).is_file():
+            raise EngineError(f"{path} holds no run (no {CONFIG_FILE})", "checkpoint")
+        config = load_run_config(path)
+        override(config, _flags(args, RESUME_FLAGS))
+        recipe = None  # a resumed run keeps its config.json's settings
+    check(config)
+    protocol.emit(protocol.CONFIG, config=to_dict(config), recipe=recipe)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return dry_run(args)
     stop = StopSignal().install()
     folder = resume_run(args) if args.resume is not None else new_run(args)
     try:

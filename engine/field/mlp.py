@@ -32,11 +32,11 @@ class MLPField(Field):
         super().__init__()
         self.config = config
         self.bound = bound
-        self.register_buffer("frequencies", 2.0 ** torch.arange(config.mlp_octaves) * torch.pi, persistent=False)
-        in_features = 3 + 6 * config.mlp_octaves
-        self.input = nn.Linear(in_features, config.mlp_hidden)
-        self.blocks = nn.Sequential(*[_ResidualBlock(config.mlp_hidden) for _ in range(config.mlp_blocks)])
-        self.output = nn.Linear(config.mlp_hidden, 4)
+        self.register_buffer("frequencies", 2.0 ** torch.arange(config.mlp.octaves) * torch.pi, persistent=False)
+        in_features = 3 + 6 * config.mlp.octaves
+        self.input = nn.Linear(in_features, config.mlp.hidden)
+        self.blocks = nn.Sequential(*[_ResidualBlock(config.mlp.hidden) for _ in range(config.mlp.blocks)])
+        self.output = nn.Linear(config.mlp.hidden, 4)
         nn.init.zeros_(self.output.weight)
         nn.init.zeros_(self.output.bias)
 

@@ -1,7 +1,7 @@
 """The signed-distance grid (the default field): multi-resolution grids of a signed distance and albedo.
 
 The geometry channel is a correction to the signed distance of a sphere (the start shape, radius
-``sdf_init_radius``), and density is VolSDF's: sigma = Psi_beta(-s) / beta, the Laplace CDF of the
+``field.sdf_grid.init_radius``), and density is VolSDF's: sigma = Psi_beta(-s) / beta, the Laplace CDF of the
 distance (Yariv et al. 2021), so the surface is the zero level wherever it goes. With the eikonal term
 (|grad s| = 1 near the surface, ``loss.py``) the geometry stays a distance, which is what makes the
 surfaces smooth and the mesh export exact: the density grid's free logits crumple under a 64 px SDS
@@ -34,15 +34,16 @@ class SDFGridField(GridLevels):
 
     def __init__(self, config: FieldConfig, bound: float = BOUND) -> None:
         super().__init__(config, bound)
-        self.beta = config.sdf_beta
-        self.init_radius = config.sdf_init_radius
+        self.beta = config.sdf_grid.beta
+        self.init_radius = config.sdf_grid.init_radius
 
     def set_progress(self, fraction: float) -> None:
-        """Coarse levels unlock, and beta falls from ``sdf_beta`` to ``sdf_beta_end`` (geometrically) over the run."""
+        """Coarse levels unlock, and beta falls from ``sdf_grid.beta`` to ``sdf_grid.beta_end`` (geometrically)
+        over the run."""
         super().set_progress(fraction)
-        end = self.config.sdf_beta_end
+        end = self.config.sdf_grid.beta_end
         if end is not None:
-            self.beta = self.config.sdf_beta * (end / self.config.sdf_beta) ** min(max(fraction, 0.0), 1.0)
+            self.beta = self.config.sdf_grid.beta * (end / self.config.sdf_grid.beta) ** min(max(fraction, 0.0), 1.0)
 
     @property
     def surface_density(self) -> float:

@@ -55,6 +55,7 @@ class DiffusionPrior(ABC):
     num_train_timesteps: int
     renders_any_background = False  # True: its data can be composited over the render's own background
     has_low_memory_mode = False  # True: guidance.low_memory makes it fit in less device memory
+    learned = False  # True: a large trained network, minutes a step on a CPU (the run warns what it will cost)
 
     @classmethod  # noqa: B027 - an optional hook
     def check_run_config(cls, run: RunConfig) -> None:

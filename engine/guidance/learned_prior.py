@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..config import GuidanceConfig, RunConfig
+from ..config import PerpNegConfig, RunConfig
 from ..device import denoiser_dtype
 from ..model_discovery import hub_cache_dir
 from ..prompts import view_prompt
@@ -62,6 +62,7 @@ class LearnedPrior(DiffusionPrior):
     """
 
     has_low_memory_mode = True
+    learned = True
 
     default_model: ClassVar[str]  # hub id used when the run names no model
     parts: ClassVar[tuple[str, ...]]  # checkpoint subfolders the prior loads
@@ -95,7 +96,7 @@ class LearnedPrior(DiffusionPrior):
         self._text_encoder = text_encoder
         self._conditional: dict[str, torch.Tensor] = {}
         self._unconditional: torch.Tensor | None = None
-        self.perp_neg: GuidanceConfig | None = None  # Perp-Neg's settings when it is on (from_run_config)
+        self.perp_neg: PerpNegConfig | None = None  # Perp-Neg's settings when it is on (from_run_config)
 
     @classmethod
     def model_source(cls, run: RunConfig) -> ModelSource:
@@ -117,10 +118,10 @@ class LearnedPrior(DiffusionPrior):
     def check_run_config(cls, run: RunConfig) -> None:
         """The model must be there, complete (PriorError saying what is missing and how to get it), and
         Perp-Neg needs the view prompts it mixes."""
-        if run.guidance.perp_neg and not run.guidance.view_dependent_prompts:
+        if run.guidance.perp_neg.enabled and not run.guidance.view_dependent_prompts:
             raise PriorError(
                 "guidance.perp_neg mixes the front, side and back view prompts; set "
-                "guidance.view_dependent_prompts=true or guidance.perp_neg=false",
+                "guidance.view_dependent_prompts=true or guidance.perp_neg.enabled=false",
                 kind="input",
             )
         cls.model_source(run)
@@ -134,7 +135,7 @@ class LearnedPrior(DiffusionPrior):
         load = PartLoader(cls.model_source(run), cls.parts, progress)
         dtype = denoiser_dtype(device, run.guidance.half_precision)
         prior = cls.load(load, device, dtype, low_memory=run.guidance.low_memory)
-        prior.perp_neg = run.guidance if run.guidance.perp_neg else None
+        prior.perp_neg = run.guidance.perp_neg if run.guidance.perp_neg.enabled else None
         return prior
 
     @classmethod

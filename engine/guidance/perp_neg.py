@@ -9,7 +9,7 @@ without cancelling the object itself.
 
 The weights w_i (negative) follow the public implementations: on the front half the front and side prompts
 are the negatives, decaying as the view nears them; on the back half the side (decaying) and the front
-(full weight). Settings: ``guidance.perp_neg`` and its three numbers in engine/config.py.
+(full weight). Settings: ``guidance.perp_neg`` (PerpNegConfig in engine/config.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import GuidanceConfig
+from ..config import PerpNegConfig
 
 
 @dataclass(frozen=True)
@@ -31,17 +31,17 @@ class PerpNegView:
     negatives: tuple[tuple[str, float], ...]
 
 
-def perp_neg_view(azimuth_deg: float, guidance: GuidanceConfig) -> PerpNegView:
+def perp_neg_view(azimuth_deg: float, settings: PerpNegConfig) -> PerpNegView:
     """The prompts and weights for a render at ``azimuth_deg`` (0 is the front, 90 the side, 180 the back)."""
     azimuth = abs((azimuth_deg + 180.0) % 360.0 - 180.0)  # 0..180, symmetric left and right
-    negative = guidance.perp_neg_weight
+    negative = settings.weight
     if azimuth < 90.0:
         share = 1.0 - azimuth / 90.0  # of the front prompt
-        front = 0.0 if share > 0.8 else math.exp(-share * guidance.perp_neg_front_decay) * negative
-        side = 0.0 if share < 0.2 else math.exp(-(1.0 - share) * guidance.perp_neg_side_decay) * negative
+        front = 0.0 if share > 0.8 else math.exp(-share * settings.front_decay) * negative
+        side = 0.0 if share < 0.2 else math.exp(-(1.0 - share) * settings.side_decay) * negative
         return PerpNegView((("front", share), ("side", 1.0 - share)), (("front", front), ("side", side)))
     share = 1.0 - (azimuth - 90.0) / 90.0  # of the side prompt
-    side = 0.0 if share > 0.8 else math.exp(-share * guidance.perp_neg_side_decay) * negative / 2.0
+    side = 0.0 if share > 0.8 else math.exp(-share * settings.side_decay) * negative / 2.0
     return PerpNegView((("side", share), ("back", 1.0 - share)), (("side", side), ("front", negative)))
 
 

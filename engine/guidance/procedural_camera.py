@@ -2,8 +2,8 @@
 
 Its data for a query are renders of the prompt's scene at the query's own camera (position, rotation, field of
 view, as Zero-1-to-3 and MVDream condition a diffusion model on the camera), in the render's shading mode,
-under ``procedural_lights`` lights drawn around that camera as the trainer draws its lights and, with
-``procedural_render_light`` (the default), the render's own light too, composited over the render's own
+under ``guidance.procedural.lights`` lights drawn around that camera as the trainer draws its lights and, with
+``guidance.procedural.render_light`` (the default), the render's own light too, composited over the render's own
 background. The denoiser is the Bayes-optimal one for those images, and classifier-free guidance
 is against an unconditional set seen from the same camera: random vocabulary scenes (or the negative prompt's),
 under the first ``UNCONDITIONAL_LIGHTS`` of those lights.
@@ -93,12 +93,12 @@ class CameraProceduralPrior(VocabularyPrior):
         unconditional_now = cls.guidance_scale_of(guidance) != 1.0
         return cls(
             run.render.resolution,
-            guidance.procedural_lights,
+            guidance.procedural.lights,
             run.camera,
             run.shading,
             device,
             unconditional_now,
-            guidance.procedural_render_light,
+            guidance.procedural.render_light,
         )
 
     @property

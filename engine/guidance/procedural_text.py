@@ -79,13 +79,13 @@ class TextProceduralPrior(VocabularyPrior):
         guidance = run.guidance
         settings = ImageSetSettings(
             resolution=run.render.resolution,
-            views=guidance.procedural_views,
+            views=guidance.procedural_text.views,
             camera=run.camera,
             shading=run.shading,
         )
-        selection = ViewSelection(guidance.procedural_view_selection)
+        selection = ViewSelection(guidance.procedural_text.view_selection)
         unconditional_now = cls.guidance_scale_of(guidance) != 1.0
-        return cls(settings, selection, guidance.procedural_view_width_deg, device, cache_dir, unconditional_now)
+        return cls(settings, selection, guidance.procedural_text.view_width_deg, device, cache_dir, unconditional_now)
 
     @property
     def alphas_cumprod(self) -> torch.Tensor:

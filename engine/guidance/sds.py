@@ -61,7 +61,7 @@ class ScoreDistillation:
             noisy = alphabar.sqrt() * x.detach() + (1.0 - alphabar).sqrt() * noise
             eps_hat = self.prior.predict_noise(noisy, t, views, self.guidance_scale)
             w = self.weight(t).to(x.dtype).view_as(alphabar)
-            gradient = torch.nan_to_num(w * (eps_hat.to(x.dtype) - noise))
+            gradient = w * (eps_hat.to(x.dtype) - noise)  # not finite: the step is skipped (optimizer.descend)
         target = (x - gradient).detach()
         loss = 0.5 * ((x - target) ** 2).sum() / batch
         return SDSStep(loss=loss, gradient=gradient, t=t)

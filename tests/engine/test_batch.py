@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 # Small runs: a 32x32 render, few prior views, a coarse mesh, no previews; a checkpoint every few steps, so a
 # stop or a kill can land while a run has one and still has steps left.
 TINY = [
-    "--preset", "fast", "--set", "render.resolution=32", "--set", "guidance.procedural_views=16",
+    "--preset", "fast", "--set", "render.resolution=32", "--set", "guidance.procedural_text.views=16",
     "--set", "mesh.grid_resolution=32", "--set", "turntable_frames=1", "--set", "checkpoint_every=5",
     "--set", "preview_every=0",
 ]  # fmt: skip

@@ -41,12 +41,12 @@ TINY = {
     "render.resolution": 32,
     "render.samples_per_ray": 16,
     "field.grid_resolutions": (8, 16),
-    "field.mlp_hidden": 16,
-    "field.mlp_blocks": 1,
+    "field.mlp.hidden": 16,
+    "field.mlp.blocks": 1,
     "optim.steps": 4,
     "turntable_frames": 1,
-    "guidance.procedural_views": 8,
-    "guidance.procedural_lights": 2,
+    "guidance.procedural_text.views": 8,
+    "guidance.procedural.lights": 2,
     "mesh.grid_resolution": 32,
 }
 
@@ -86,7 +86,7 @@ CASES = {
         "regularizers.smoothness_weight": 1.0,
     },
     "oracle, mlp": {"guidance.prior": "oracle", "field.name": "mlp", "regularizers.smoothness_weight": 1.0},
-    "stable-diffusion, perp-neg": {"guidance.prior": "stable-diffusion", "guidance.perp_neg": True},
+    "stable-diffusion, perp-neg": {"guidance.prior": "stable-diffusion", "guidance.perp_neg.enabled": True},
     "deepfloyd-if": {"guidance.prior": "deepfloyd-if"},
 }
 

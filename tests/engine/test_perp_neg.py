@@ -10,7 +10,7 @@ import pytest
 import torch
 from diffusers import StableDiffusionPipeline
 
-from engine.config import GuidanceConfig
+from engine.config import PerpNegConfig
 from engine.guidance.base import PriorError, ViewContext
 from engine.guidance.perp_neg import perp_neg_view
 from engine.guidance.stable_diffusion import StableDiffusionPrior
@@ -36,7 +36,7 @@ def _weights(azimuth: float) -> tuple[dict[str, float], list[tuple[str, float]]]
 
 @pytest.mark.parametrize("azimuth", [0.0, 30.0, -60.0, 90.0, 135.0, 180.0])
 def test_the_view_schedule_is_the_published_one(azimuth: float) -> None:
-    plan = perp_neg_view(azimuth, GuidanceConfig())
+    plan = perp_neg_view(azimuth, PerpNegConfig())
     positive, negatives = _weights(abs(azimuth))
     assert dict(plan.positive) == pytest.approx(positive)
     assert [name for name, _ in plan.negatives] == [name for name, _ in negatives]
@@ -45,7 +45,7 @@ def test_the_view_schedule_is_the_published_one(azimuth: float) -> None:
 
 def test_perp_neg_needs_the_view_prompts(tiny_stable_diffusion: Path) -> None:
     run = run_config_for(str(tiny_stable_diffusion))
-    run.guidance.perp_neg, run.guidance.view_dependent_prompts = True, False
+    run.guidance.perp_neg.enabled, run.guidance.view_dependent_prompts = True, False
     with pytest.raises(PriorError, match=r"guidance\.perp_neg mixes the front, side and back view prompts"):
         StableDiffusionPrior.check_run_config(run)
 
@@ -53,7 +53,7 @@ def test_perp_neg_needs_the_view_prompts(tiny_stable_diffusion: Path) -> None:
 @pytest.mark.slow
 def test_guided_noise_follows_the_formula(tiny_stable_diffusion: Path) -> None:
     run = run_config_for(str(tiny_stable_diffusion))
-    run.guidance.perp_neg = True
+    run.guidance.perp_neg.enabled = True
     prior = StableDiffusionPrior.from_run_config(run, CPU, None)
     prior.set_prompt(PROMPT, NEGATIVE, SUFFIXES)
     azimuths = [30.0, 150.0]

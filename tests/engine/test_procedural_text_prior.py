@@ -56,9 +56,9 @@ def _small_run(selection: str = "suffix", guidance_scale: float = 1.0) -> RunCon
     run = RunConfig(prompt=PROMPT)
     run.guidance.guidance_scale = guidance_scale
     run.render.resolution = 16
-    run.guidance.procedural_views = 24
-    run.guidance.procedural_view_selection = selection
-    run.guidance.procedural_view_width_deg = 25.0
+    run.guidance.procedural_text.views = 24
+    run.guidance.procedural_text.view_selection = selection
+    run.guidance.procedural_text.view_width_deg = 25.0
     return run
 
 
@@ -202,7 +202,7 @@ def test_unknown_words_and_bad_settings_fail_clearly(tmp_path):
         prior.set_prompt("a red cube", "a red dragn", ())  # the negative prompt is checked up front too
     with pytest.raises(PriorError, match="'dragon'"):
         TextProceduralPrior.check_run_config(RunConfig(prompt="a red dragon"))  # before a run writes anything
-    with pytest.raises(ConfigError, match="procedural_view_selection must be one of suffix, kernel"):
+    with pytest.raises(ConfigError, match="view_selection must be one of suffix, kernel"):
         check(_small_run("nearest"))  # the settings' one check (engine/config.py) refuses it before the prior
 
 
@@ -255,7 +255,7 @@ def test_a_stop_during_a_build_leaves_whole_sets_only_and_the_next_build_finishe
             raise Stop
 
     run = _small_run(guidance_scale=2.0)
-    run.guidance.procedural_views = 16  # one view of each of the 16 unconditional scenes: 16 chunks
+    run.guidance.procedural_text.views = 16  # one view of each of the 16 unconditional scenes: 16 chunks
     stopped = TextProceduralPrior.from_run_config(run, torch.device("cpu"), tmp_path)
     with pytest.raises(Stop):
         stopped.set_prompt(PROMPT, "", (), stop_in_the_unconditional_set)

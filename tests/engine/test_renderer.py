@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine.cameras import orbit_cameras, sample_cameras
-from engine.config import CameraConfig, FieldConfig, RenderConfig, ShadingConfig
+from engine.config import CameraConfig, FieldConfig, RenderConfig, SDFGridConfig, ShadingConfig
 from engine.field.grid import GridField
 from engine.field.sdf_grid import SDFGridField
 from engine.loss import orientation_penalty
@@ -88,7 +88,7 @@ def test_grid_levels_unlock_coarse_to_fine() -> None:
 
 
 def test_sdf_beta_falls_geometrically_to_its_end_and_the_surface_level_follows() -> None:
-    field = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_beta=0.02, sdf_beta_end=0.005))
+    field = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_grid=SDFGridConfig(beta=0.02, beta_end=0.005)))
     betas = []
     for fraction in (0.0, 0.5, 1.0):
         field.set_progress(fraction)
@@ -98,14 +98,16 @@ def test_sdf_beta_falls_geometrically_to_its_end_and_the_surface_level_follows()
     # The density at the zero level is the surface level whatever beta is.
     on_surface = torch.tensor([[0.5, 0.0, 0.0]])
     assert field.density(on_surface).item() == pytest.approx(field.surface_density, rel=1e-4)
-    constant = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_beta=0.02))
+    constant = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_grid=SDFGridConfig(beta=0.02)))
     constant.set_progress(1.0)
     assert constant.beta == 0.02
 
 
 def _cube_field(beta: float) -> SDFGridField:
     """A signed-distance grid holding the procedural prior's cube (exact at its 128^3 lattice)."""
-    field = SDFGridField(FieldConfig(grid_resolutions=(128,), coarse_to_fine_fraction=0.0, sdf_beta=beta))
+    field = SDFGridField(
+        FieldConfig(grid_resolutions=(128,), coarse_to_fine_fraction=0.0, sdf_grid=SDFGridConfig(beta=beta))
+    )
     axis = torch.linspace(-field.bound, field.bound, 128)
     lattice = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).flip(-1)
     distance = Scene.from_prompt("a red cube").distance(lattice.reshape(-1, 3)).reshape(lattice.shape[:-1])
@@ -144,7 +146,7 @@ def test_gradients_reach_the_grid() -> None:
 def test_per_sample_shading_of_a_sphere_is_the_papers_formula_at_its_surface() -> None:
     """An opaque sphere (the signed-distance field's start, radius 0.5, with a sharp density): each pixel is
     rho * (l_a + l_rho * max(0, n . (l - mu) / ||l - mu||)) at the ray's first hit mu, n = mu / |mu|."""
-    field = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_beta=0.002))
+    field = SDFGridField(FieldConfig(grid_resolutions=(4,), sdf_grid=SDFGridConfig(beta=0.002)))
     camera = orbit_cameras(CameraConfig(), [30.0], elevation_deg=20.0)
     camera = dataclasses.replace(camera, light=torch.tensor([[2.0, -1.0, 1.5]]))
     config = RenderConfig(samples_per_ray=512, jitter=False, shading="per-sample")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow  # every test runs the real engine as a subprocess
 
 # The text-only prior renders 240 views of the prompt and 240 of its unconditional scenes into a cold cache:
 # about twenty chunks of views, seconds of work.
-TEXT_PRIOR = ("--prior", "procedural-text", "--set", "guidance.procedural_views=240")
+TEXT_PRIOR = ("--prior", "procedural-text", "--set", "guidance.procedural_text.views=240")
 # A finer mesh grid is sampled in several chunks; a UV bake at 1024 px takes seconds after the extraction.
 LONG_MESH = ("--prior", "procedural", "--set", "mesh.grid_resolution=128", "--set", 'mesh.bake="uv"')
 WAIT_S = 120  # a process still running this long after its stop fails the test (the latency is benchmarked)
