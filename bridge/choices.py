@@ -40,11 +40,11 @@ PRIORS = (
     ),
     PriorChoice(
         "stable-diffusion", "Stable Diffusion", "A local Stable Diffusion 1.x/2.x diffusers model", "IMAGE_DATA",
-        default_guidance_scale=100.0, learned=True,
+        default_guidance_scale=101.0, learned=True,
     ),
     PriorChoice(
         "deepfloyd-if", "DeepFloyd IF", "A local DeepFloyd IF stage I diffusers model", "IMAGE_DATA",
-        default_guidance_scale=20.0, learned=True,
+        default_guidance_scale=21.0, learned=True,
     ),
 )  # fmt: skip
 
@@ -79,5 +79,5 @@ def prior_label(key: str) -> str:
 
 
 def guidance_defaults_text() -> str:
-    """ "Procedural (offline) 1, Stable Diffusion 100, DeepFloyd IF 20": each prior's own guidance scale."""
+    """ "Procedural (offline) 1, Stable Diffusion 101, DeepFloyd IF 21": each prior's own guidance scale."""
     return ", ".join(f"{prior.label} {prior.default_guidance_scale:g}" for prior in PRIORS)

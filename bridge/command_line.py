@@ -83,7 +83,7 @@ def generate_command(python: Path, request: GenerateRequest) -> list[str]:
     if request.low_memory:
         command += ["--low-memory"]
     if request.perp_neg:
-        command += ["--set", "guidance.perp_neg=true"]
+        command += ["--set", "guidance.perp_neg.enabled=true"]
     return command
 
 

@@ -53,9 +53,9 @@ def test_every_setting_reaches_the_real_generate_parser(tmp_path: Path) -> None:
     assert args.preset == "quality"
     assert (args.steps, args.seed, args.guidance_scale, args.device, args.preview_every) == (321, 7, 42.5, "cpu", 25)
     assert Path(args.out) == tmp_path / "run"
-    assert args.low_memory is True and args.set == ["guidance.perp_neg=true"]
+    assert args.low_memory is True and args.set == ["guidance.perp_neg.enabled=true"]
     config = importlib.import_module("engine.commands.generate").build_config(args)
-    assert config.guidance.perp_neg is True and config.guidance.low_memory is True, "the engine's own config"
+    assert config.guidance.perp_neg.enabled is True and config.guidance.low_memory is True, "the engine's own config"
 
 
 def test_defaults_are_left_to_the_engine(tmp_path: Path) -> None:

@@ -101,5 +101,5 @@ def test_dry_run_of_an_old_folder_shows_the_migrated_settings_and_writes_nothing
     event = protocol.decode(capsys.readouterr().out.strip())
     assert event["event"] == protocol.CONFIG and event["recipe"] is None
     assert event["config"]["optim"]["steps"] == 9
-    assert event["config"]["field"]["sdf_grid"] == {"beta": 0.03, "init_radius": 0.4}
+    assert event["config"]["field"]["sdf_grid"] == {"beta": 0.03, "init_radius": 0.4, "beta_end": None}
     assert (sorted(tmp_path.iterdir()), (tmp_path / "config.json").read_text()) == before

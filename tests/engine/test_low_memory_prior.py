@@ -53,6 +53,7 @@ def device_of(module: torch.nn.Module) -> torch.device:
     return device
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PRIORS))
 def test_low_memory_gives_the_same_sds_gradient(name: str, request: pytest.FixtureRequest) -> None:
     folder = folder_of(name, request)

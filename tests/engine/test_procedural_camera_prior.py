@@ -109,6 +109,7 @@ def test_noise_prediction_is_the_posterior_of_the_scene_seen_from_the_query_came
     torch.testing.assert_close(eps.flatten().double(), expected, atol=2e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_oracle_recovers_the_noise_added_to_the_true_render() -> None:
     oracle = OraclePrior(RESOLUTION, LIGHTS, CameraConfig(), ShadingConfig(), torch.device("cpu"))
     oracle.set_prompt(PROMPT, "", ())
