@@ -25,10 +25,10 @@ import torch
 
 from engine.config import GuidanceConfig
 from engine.device import choose_device, denoiser_dtype
-from engine.guidance.base import ViewContext
 from engine.guidance.deepfloyd_if import TEXT_TOKENS
 from engine.guidance.learned_prior import RENDER_RESOLUTION, LearnedPrior
 from engine.guidance.sds import ScoreDistillation
+from engine.prompts import ViewContext
 from engine.shading import ShadingMode
 
 from .architectures import FULL_SIZE, STABLE_DIFFUSION_2_1_BASE, TINY, Architecture, build_prior

@@ -33,11 +33,10 @@ import torch
 from engine import metrics
 from engine.cameras import sample_cameras
 from engine.config import RunConfig
-from engine.guidance.base import ViewContext
 from engine.guidance.procedural_text import TextProceduralPrior
 from engine.procedural.raymarch import render
 from engine.procedural.scene import Scene
-from engine.prompts import view_suffix
+from engine.prompts import ViewContext, view_suffix
 from engine.shading import ShadingMode
 
 from .results_file import PRIOR, RESULTS_DIR, Envelope, Results, write_results

@@ -13,3 +13,10 @@ class EngineError(Exception):
     def __init__(self, message: str, kind: str = "input") -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class PriorError(EngineError):
+    """A prior that cannot be built or used (missing weights, unknown words); the message is for the user."""
+
+    def __init__(self, message: str, kind: str = "prior") -> None:
+        super().__init__(message, kind)

@@ -3,14 +3,32 @@ view", chosen from its camera's angles, so the prior is asked for the side of th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .cameras import Cameras
 from .config import CameraConfig, GuidanceConfig
-from .guidance.base import ViewContext
 from .shading import ShadingMode
 
 VIEW_SUFFIXES = ("front", "side", "back", "overhead")
+
+
+@dataclass(frozen=True)
+class ViewContext:
+    """What the guidance call knows about one rendered image.
+
+    Learned priors use only ``suffix`` (the view-dependent prompt). The text-only procedural prior also
+    compares like with like: the shading ``mode`` and the camera's angles. The camera-conditioned one is told
+    the whole camera and the background the render was composited over.
+    """
+
+    suffix: str  # "front" | "side" | "back" | "overhead" | "" (no view-dependent prompt)
+    mode: ShadingMode
+    azimuth_deg: float
+    elevation_deg: float
+    camera: Cameras | None = None  # this render's camera (batch of one), with its light
+    background: torch.Tensor | None = None  # (3,) the color the render was composited over
 
 
 def view_suffix(azimuth_deg: float, elevation_deg: float, config: CameraConfig) -> str:

@@ -108,7 +108,7 @@ class Trainer:
         self.stop = stop or StopSignal()
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.field: Field = resolve(FIELDS, config.field.name, "field")(config.field).to(device)
+        self.field: Field = resolve(FIELDS, config.field.name, "field").from_config(config.field).to(device)
         self.prior = prior
         self.sds = ScoreDistillation(prior, config.guidance)
         self.optimizer = build_optimizer(self.field, config.optim)

@@ -16,7 +16,7 @@ from ..batch.ledger import LEDGER_FILE, LedgerError, PromptRecord, PromptStatus,
 from ..batch.progress_bar import ProgressBar
 from ..batch.prompt_list import BatchItem, read_prompt_list
 from ..batch.prompt_run import PromptJob, PromptOutcome
-from ..config import PRESETS, RunConfig, check, override
+from ..config import DEVICES, PRESETS, RunConfig, check, override
 from ..config_schema import ConfigError, parse_set
 from ..errors import EngineError
 from ..registry import EXECUTORS, PRIORS, resolve
@@ -41,10 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run on Ray: 'local' starts a runtime here, 'auto' or an address joins a cluster",
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="balanced", help="for prompts without one")
-    parser.add_argument("--prior", default=None, help="for prompts without one (default: procedural)")
+    prior_help = f"for prompts without one: {' | '.join(PRIORS)} (default: {RunConfig().guidance.prior})"
+    parser.add_argument("--prior", default=None, help=prior_help)
     parser.add_argument("--steps", type=int, default=None, help="for prompts without their own")
     parser.add_argument("--seed", type=int, default=None, help="for prompts without their own")
-    parser.add_argument("--device", default=None, help="auto | cpu | cuda | mps")
+    parser.add_argument("--device", default=None, help=" | ".join(DEVICES))
     parser.add_argument("--cache-dir", type=Path, default=None, help="where priors cache their data")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="engine setting for every run")
     parser.add_argument("--retries", type=int, default=1, help="re-runs of a prompt whose engine crashed")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__, protocol
-from ..config import GuidanceConfig
+from ..config import DEVICES, GuidanceConfig
 from ..errors import EngineError
 from ..memory_needs import memory_needs
 from ..model_discovery import discover
@@ -49,7 +49,7 @@ REPAIR = "click Repair Engine in the add-on preferences"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", help="the device setting to check: auto, cuda, mps or cpu")
+    parser.add_argument("--device", default="auto", help=f"the device setting to check: {', '.join(DEVICES)}")
     parser.add_argument(
         "--folder", action="append", default=[], type=Path, help="an extra folder with models (repeatable)"
     )

@@ -27,7 +27,7 @@ from .. import checkpoint, protocol
 from ..atomic_write import write_text
 from ..batch.prompt_run import STDERR_FILE
 from ..cli import ERROR_LOG
-from ..config import PRESETS, RunConfig, check, from_dict, override, to_dict
+from ..config import DEVICES, PRESETS, RunConfig, check, from_dict, override, to_dict
 from ..config_migration import migrated
 from ..config_schema import ConfigError, parse_set
 from ..device import choose_device, is_out_of_memory, out_of_memory_error
@@ -80,13 +80,13 @@ NEW_RUN_FLAGS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", help="what to make, e.g. 'a red cube'")
     parser.add_argument("--negative-prompt", default=None, help="what to avoid (learned priors)")
-    parser.add_argument("--prior", default=None, help="procedural | stable-diffusion | deepfloyd-if")
+    parser.add_argument("--prior", default=None, help=f"{' | '.join(PRIORS)} (default: {RunConfig().guidance.prior})")
     parser.add_argument("--model", default=None, help="model folder or hub id for learned priors")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None, help=f"quality preset ({DEFAULT_PRESET})")
     parser.add_argument("--steps", type=int, default=None, help="optimization steps (overrides the preset)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--guidance-scale", type=float, default=None, help="classifier-free guidance scale")
-    parser.add_argument("--device", default=None, help="auto | cpu | cuda | mps")
+    parser.add_argument("--device", default=None, help=" | ".join(DEVICES))
     parser.add_argument(
         "--low-memory",
         action="store_true",

@@ -17,6 +17,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from ..config import BOUND, FieldConfig
+
 
 @dataclass
 class FieldSample:
@@ -33,6 +35,12 @@ class Field(nn.Module, ABC):
 
     bound: float
     default_learning_rates: ClassVar[dict[str, float]]  # Adam's rate per parameter group (OptimConfig may override)
+
+    @classmethod
+    def from_config(cls, config: FieldConfig) -> Field:
+        """The field a run trains, from its ``field`` settings, in the box of half-extent ``BOUND``. Every field's
+        constructor takes ``(config, bound)``; one that needs more builds it here."""
+        return cls(config, BOUND)
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """The parameters by group name, each optimized at its own learning rate."""

@@ -3,39 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from ..cameras import Cameras
 from ..config import GuidanceConfig, RunConfig
-from ..errors import EngineError
-from ..shading import ShadingMode
+from ..prompts import ViewContext
 from ..stage_progress import Progress, no_progress
-
-
-class PriorError(EngineError):
-    """A prior that cannot be built or used (missing weights, unknown words); the message is for the user."""
-
-    def __init__(self, message: str, kind: str = "prior") -> None:
-        super().__init__(message, kind)
-
-
-@dataclass(frozen=True)
-class ViewContext:
-    """What the guidance call knows about one rendered image.
-
-    Learned priors use only ``suffix`` (the view-dependent prompt). The text-only procedural prior also
-    compares like with like: the shading ``mode`` and the camera's angles. The camera-conditioned one is told
-    the whole camera and the background the render was composited over.
-    """
-
-    suffix: str  # "front" | "side" | "back" | "overhead" | "" (no view-dependent prompt)
-    mode: ShadingMode
-    azimuth_deg: float
-    elevation_deg: float
-    camera: Cameras | None = None  # this render's camera (batch of one), with its light
-    background: torch.Tensor | None = None  # (3,) the color the render was composited over
 
 
 class DiffusionPrior(ABC):
@@ -56,6 +30,14 @@ class DiffusionPrior(ABC):
     renders_any_background = False  # True: its data can be composited over the render's own background
     has_low_memory_mode = False  # True: guidance.low_memory makes it fit in less device memory
     learned = False  # True: a large trained network, minutes a step on a CPU (the run warns what it will cost)
+
+    @classmethod
+    @abstractmethod
+    def from_run_config(
+        cls, run: RunConfig, device: torch.device, cache_dir: Path, progress: Progress = no_progress
+    ) -> DiffusionPrior:
+        """The prior a run uses, built from its settings on ``device``; long work (loading weights) reports to
+        ``progress``. ``cache_dir`` is where a prior may keep data between runs."""
 
     @classmethod  # noqa: B027 - an optional hook
     def check_run_config(cls, run: RunConfig) -> None:
@@ -96,11 +78,6 @@ class DiffusionPrior(ABC):
         guidance_scale: float,
     ) -> torch.Tensor:
         """eps_hat with classifier-free guidance: uncond + s * (cond - uncond). Called under no_grad."""
-
-    @property
-    def input_resolution(self) -> int | None:
-        """The render size the prior expects (None: any)."""
-        return None
 
     def release_text_encoder(self) -> None:  # noqa: B027 - optional hook
         """Free the text encoder once all prompts are encoded (real models)."""

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DConditionModel
 from transformers import T5EncoderModel, T5Tokenizer
 
-from .base import PriorError
+from ..errors import PriorError
 from .learned_prior import LearnedPrior, parked_device
 from .model_loading import PartLoader, frozen
 

@@ -22,10 +22,11 @@ import torch
 
 from ..config import PerpNegConfig, RunConfig
 from ..device import denoiser_dtype
+from ..errors import PriorError
 from ..model_discovery import hub_cache_dir
-from ..prompts import view_prompt
+from ..prompts import ViewContext, view_prompt
 from ..stage_progress import Progress, no_progress
-from .base import DiffusionPrior, PriorError, ViewContext
+from .base import DiffusionPrior
 from .model_loading import ModelSource, PartLoader, resolve_model
 from .perp_neg import perp_neg_guided, perp_neg_view
 

@@ -17,8 +17,8 @@ from huggingface_hub import snapshot_download
 from huggingface_hub.errors import EntryNotFoundError, HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
+from ..errors import PriorError
 from ..stage_progress import Progress
-from .base import PriorError
 
 # The config file each part of a diffusers layout must have; the weighted parts also need .safetensors weights.
 _PART_CONFIG = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..procedural.baked_scene import BakedScene
-from .base import ViewContext
+from ..prompts import ViewContext
 from .procedural_camera import CameraProceduralPrior
 
 

@@ -28,13 +28,14 @@ from pathlib import Path
 import torch
 
 from ..config import CameraConfig, RunConfig, ShadingConfig
+from ..errors import PriorError
 from ..procedural.baked_scene import BakedScene
 from ..procedural.denoiser import ClosedFormDenoiser, linear_schedule_alphas_cumprod
 from ..procedural.image_set import unconditional_scenes
 from ..procedural.prompt import check_prompts, parse_prompt
 from ..procedural.scene import Scene
+from ..prompts import ViewContext
 from ..stage_progress import Progress, no_progress, span
-from .base import PriorError, ViewContext
 from .vocabulary_prior import VocabularyPrior
 
 UNCONDITIONAL_SCENES = 8  # random vocabulary scenes (half of them pairs) behind classifier-free guidance

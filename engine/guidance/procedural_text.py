@@ -15,12 +15,13 @@ from pathlib import Path
 import torch
 
 from ..config import RunConfig
+from ..errors import PriorError
 from ..procedural.denoiser import ClosedFormDenoiser, ViewSelection, ViewWeighting, linear_schedule_alphas_cumprod
 from ..procedural.image_set import MODES, ImageSet, ImageSetSettings, load_or_build, unconditional_scenes
 from ..procedural.prompt import SceneSpec, parse_prompt
 from ..procedural.scene import Scene
+from ..prompts import ViewContext
 from ..stage_progress import Progress, no_progress, span
-from .base import PriorError, ViewContext
 from .vocabulary_prior import VocabularyPrior
 
 _UNCONDITIONAL_SCENES = 16  # random vocabulary scenes behind the unconditional set (half of them pairs)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from ..config import GuidanceConfig
-from .base import DiffusionPrior, ViewContext
+from ..prompts import ViewContext
+from .base import DiffusionPrior
 
 
 @dataclass

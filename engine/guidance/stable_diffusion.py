@@ -16,7 +16,7 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from torch.utils.checkpoint import checkpoint
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from .base import PriorError
+from ..errors import PriorError
 from .learned_prior import LearnedPrior, parked_device
 from .model_loading import PartLoader, frozen
 

@@ -16,8 +16,7 @@ import torch
 
 from ..cameras import spherical_to_position
 from ..config import CameraConfig
-from ..guidance.base import ViewContext
-from ..prompts import view_suffix
+from ..prompts import ViewContext, view_suffix
 
 
 class ViewSelection(StrEnum):

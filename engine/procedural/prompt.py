@@ -10,7 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from ..guidance.base import PriorError
+from ..errors import PriorError
 from .shapes import SHAPES
 from .vocabulary import ARTICLES, COLORS, RELATIONS, known_words
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 from diffusers import DDPMScheduler, IFPipeline
 
-from engine.guidance.base import PriorError
+from engine.errors import PriorError
 from engine.guidance.deepfloyd_if import DeepFloydIFPrior
 from engine.registry import PRIORS, resolve
 from tests.fixtures.prior_checks import run_config_for, sds_steps, views
@@ -158,7 +158,7 @@ def test_a_python_without_sentencepiece_is_told_to_install_it(tiny_deepfloyd_if:
     script = f"""
 import sys
 sys.modules["sentencepiece"] = None  # import sentencepiece now fails, as where it is not installed
-from engine.guidance.base import PriorError
+from engine.errors import PriorError
 from tests.engine.test_deepfloyd_if_prior import load_prior
 try:
     load_prior({str(folder)!r})

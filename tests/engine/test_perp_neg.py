@@ -11,9 +11,10 @@ import torch
 from diffusers import StableDiffusionPipeline
 
 from engine.config import PerpNegConfig
-from engine.guidance.base import PriorError, ViewContext
+from engine.errors import PriorError
 from engine.guidance.perp_neg import perp_neg_view
 from engine.guidance.stable_diffusion import StableDiffusionPrior
+from engine.prompts import ViewContext
 from engine.shading import ShadingMode
 from tests.fixtures.prior_checks import run_config_for
 

@@ -17,13 +17,14 @@ import torch
 
 from engine.cameras import orbit_cameras, sample_cameras
 from engine.config import CameraConfig, ShadingConfig
-from engine.guidance.base import PriorError, ViewContext
+from engine.errors import PriorError
 from engine.guidance.oracle import OraclePrior
 from engine.guidance.procedural_camera import PIXEL_SAMPLES, UNCONDITIONAL_LIGHTS, CameraProceduralPrior
 from engine.procedural.baked_scene import BakedScene
 from engine.procedural.prompt import parse_prompt
 from engine.procedural.raymarch import render as analytic_render
 from engine.procedural.scene import Scene
+from engine.prompts import ViewContext
 from engine.shading import ShadingMode
 
 PROMPT = "a red cube"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.guidance.base import PriorError
+from engine.errors import PriorError
 from engine.procedural.prompt import ObjectSpec, parse_prompt
 from engine.procedural.scene import SCENE_RADIUS, Scene
 from engine.procedural.shapes import SHAPES

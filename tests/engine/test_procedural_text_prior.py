@@ -11,11 +11,11 @@ from safetensors.torch import load_file
 
 from engine.config import RunConfig, check
 from engine.config_schema import ConfigError
-from engine.guidance.base import PriorError, ViewContext
+from engine.errors import PriorError
 from engine.guidance.procedural_text import TextProceduralPrior
 from engine.procedural.denoiser import ClosedFormDenoiser
 from engine.procedural.image_set import MODES, ImageSet
-from engine.prompts import view_suffix
+from engine.prompts import ViewContext, view_suffix
 from engine.shading import ShadingMode
 
 PROMPT = "a red cube on top of a blue sphere"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import torch
 
 from engine.config import GuidanceConfig
-from engine.guidance.base import DiffusionPrior, ViewContext
+from engine.guidance.base import DiffusionPrior
 from engine.guidance.oracle import OraclePrior
 from engine.guidance.procedural_camera import CameraProceduralPrior
 from engine.guidance.sds import ScoreDistillation
 from engine.guidance.stable_diffusion import StableDiffusionPrior
+from engine.prompts import ViewContext
 from engine.shading import ShadingMode
 
 
@@ -24,6 +25,10 @@ class LinearPrior(DiffusionPrior):
         betas = torch.linspace(1e-4, 0.02, 1000)
         self._alphas = torch.cumprod(1 - betas, dim=0)
         self.calls: list[torch.Tensor] = []
+
+    @classmethod
+    def from_run_config(cls, run, device, cache_dir, progress=None):  # type: ignore[no-untyped-def]
+        return cls()
 
     @property
     def alphas_cumprod(self) -> torch.Tensor:

@@ -12,8 +12,7 @@ import torch
 from diffusers import DDPMScheduler, PNDMScheduler, StableDiffusionPipeline
 from safetensors.torch import load_file, save_file
 
-from engine.errors import EngineError
-from engine.guidance.base import PriorError
+from engine.errors import EngineError, PriorError
 from engine.guidance.model_loading import PartLoader, resolve_model
 from engine.guidance.stable_diffusion import StableDiffusionPrior
 from engine.registry import PRIORS, resolve

@@ -13,8 +13,9 @@ from engine import checkpoint, protocol
 from engine.config import RunConfig
 from engine.errors import EngineError
 from engine.field.sdf_grid import SDFGridField
-from engine.guidance.base import DiffusionPrior, ViewContext
+from engine.guidance.base import DiffusionPrior
 from engine.optimizer import build_optimizer, descend
+from engine.prompts import ViewContext
 from engine.trainer import Trainer, duration_text
 
 
@@ -29,6 +30,12 @@ class FailingPrior(DiffusionPrior):
     def __init__(self, failures: dict[int, float]) -> None:
         self.failures = failures  # call index (0-based: the step) -> the value every prediction then takes
         self.calls = 0
+
+    @classmethod
+    def from_run_config(
+        cls, run: RunConfig, device: torch.device, cache_dir: Path, progress: Any = None
+    ) -> FailingPrior:
+        return cls({})
 
     @property
     def alphas_cumprod(self) -> torch.Tensor:
