@@ -44,7 +44,7 @@ def test_the_registry_builds_it_and_it_is_not_the_default() -> None:
 
 
 def test_levels_grow_geometrically_to_the_finest() -> None:
-    resolutions = level_resolutions(HashGridConfig())  # threestudio: 16 levels from 16 to 4096
+    resolutions = level_resolutions(HashGridConfig(levels=16, finest_resolution=4096))  # threestudio's
     assert len(resolutions) == 16 and resolutions[0] == 16 and resolutions[-1] == 4096
     ratios = [b / a for a, b in itertools.pairwise(resolutions)]
     assert min(ratios) > 1.38 and max(ratios) < 1.52  # per_level_scale 1.447, floored
@@ -70,6 +70,11 @@ def test_gradients_reach_the_table_and_both_heads() -> None:
     (sample.density.sum() + sample.albedo.sum() + (sample.normals * torch.tensor([0.3, -0.2, 0.9])).sum()).backward()
     for name, parameter in field.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_the_default_encodings_finest_levels_hash() -> None:
+    encoding = HashGridField(FieldConfig(name="hash_grid")).encoding
+    assert encoding.hashed == [False, False, True, True] and encoding.resolutions[-1] == 64
 
 
 def test_hashed_levels_collide_and_dense_levels_do_not() -> None:
