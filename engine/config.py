@@ -91,8 +91,8 @@ class HashGridConfig:
     10k steps of 512 px-equivalent detail on a GPU; the defaults here are that encoding scaled to the CPU and to 64 px
     renders: 4 levels from 16 to 64 cells (the dense grid's finest), 2^16 rows, so the two finest levels hash
     (65^3 and 41^3 vertices into 65,536 rows), and half the levels at the start as threestudio's 8 of 16. Measured
-    on a 2-core CPU (bench/results/hash-grid/): a step costs about five times the default field's. The learned
-    priors' recipe on a GPU sets threestudio's values (in the comments)."""
+    on a busy 2-core CPU (bench/results/hash-grid/): a step costs 3 to 7 times the default field's. The learned
+    priors' recipe on a GPU sets threestudio's values (in the comments) and its learning rate 0.01."""
 
     levels: int = setting(4, low=1, high=32)  # threestudio n_levels 16
     features_per_level: int = setting(2, low=1, high=8)  # threestudio n_features_per_level 2
