@@ -268,10 +268,16 @@ class HashGridField(Field):
         gradient = raw_gradient.reshape(points.shape) + offset_gradient
         normals = -gradient / gradient.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         albedo = torch.sigmoid(self.albedo_head(features))
-        return FieldSample(density=F.softplus(pre), albedo=albedo, normals=normals)
+        return FieldSample(density=self._inside(points, F.softplus(pre)), albedo=albedo, normals=normals)
+
+    def _inside(self, points: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
+        """Zero outside the ball the renderer marches (radius ``bound``): nothing there is ever seen, and the box's
+        corners would otherwise read whatever their hashed rows learned elsewhere (measured: a sphere's export
+        filled the whole box, IoU 0.355, fast preset)."""
+        return torch.where(points.norm(dim=-1) <= self.bound, density, torch.zeros_like(density))
 
     def _density_from(self, points: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        return F.softplus(self.density_head(features)[..., 0] + blob(points, self.config)[0])
+        return self._inside(points, F.softplus(self.density_head(features)[..., 0] + blob(points, self.config)[0]))
 
     @torch.no_grad()
     def density(self, points: torch.Tensor) -> torch.Tensor:

@@ -39,7 +39,7 @@ def _field(seed: int = 0, **overrides: object) -> HashGridField:
 
 
 def _points(count: int, seed: int = 1) -> torch.Tensor:
-    return torch.rand(count, 3, generator=torch.Generator().manual_seed(seed)) * 1.6 - 0.8
+    return torch.rand(count, 3, generator=torch.Generator().manual_seed(seed)) * 1.1 - 0.55  # inside the ball
 
 
 def test_the_registry_builds_it_and_it_is_not_the_default() -> None:
@@ -69,6 +69,14 @@ def test_shapes_ranges_and_the_start_is_the_blob() -> None:
     torch.testing.assert_close(sample.density, torch.nn.functional.softplus(blob))
     torch.testing.assert_close(sample.albedo, torch.full_like(sample.albedo, 0.5))
     torch.testing.assert_close(sample.normals, points / radius.unsqueeze(-1))
+
+
+def test_nothing_outside_the_rendered_ball() -> None:
+    field = _field()
+    corners = torch.tensor([[0.9, 0.9, 0.9], [-0.95, 0.8, -0.9], [1.0, -1.0, 1.0]])  # in the box, outside the ball
+    assert field(corners).density.abs().max() == 0 and field.density(corners).abs().max() == 0
+    assert field.density_and_albedo(corners)[0].abs().max() == 0
+    assert (field.density(_points(100) * 0.7) > 0).all()
 
 
 def test_gradients_reach_the_table_and_both_heads() -> None:
