@@ -105,17 +105,22 @@ class SDFGridConfig:
 class HashGridConfig:
     """The hash-grid field (``field.name = "hash_grid"``): instant-NGP's multiresolution hash encoding with small
     MLP heads, as threestudio's dreamfusion-sd geometry ("implicit-volume" with a "ProgressiveBandHashGrid").
-    threestudio's values are for 10k steps at 512 samples a ray on a GPU; where a default differs it says why."""
 
-    # threestudio n_levels 16, finest 4096 (per_level_scale 1.4473); here the CPU scale (see finest_resolution)
-    levels: int = setting(16, low=1, high=32)
+    threestudio's encoding (16 levels from 16 to 4096 cells, 2^19 rows a level, 8 levels at the start) is sized for
+    10k steps of 512 px-equivalent detail on a GPU; the defaults here are that encoding scaled to the CPU and to 64 px
+    renders: 4 levels from 16 to 64 cells (the dense grid's finest), 2^16 rows, so the two finest levels hash
+    (65^3 and 41^3 vertices into 65,536 rows), and half the levels at the start as threestudio's 8 of 16. Measured
+    on a busy 2-core CPU (bench/results/hash-grid/): a step costs 3 to 7 times the default field's. The learned
+    priors' recipe on a GPU sets threestudio's values (in the comments) and its learning rate 0.01."""
+
+    levels: int = setting(4, low=1, high=32)  # threestudio n_levels 16
     features_per_level: int = setting(2, low=1, high=8)  # threestudio n_features_per_level 2
-    log2_table_size: int = setting(19, low=8, high=24)  # threestudio log2_hashmap_size 19 (per level)
+    log2_table_size: int = setting(16, low=8, high=24)  # threestudio log2_hashmap_size 19 (rows per level)
     base_resolution: int = setting(16, low=2, high=4096)  # threestudio base_resolution 16 (cells across the box)
-    finest_resolution: int = setting(4096, low=2, high=1 << 16)  # threestudio 16 * 1.4473^15 = 4096
+    finest_resolution: int = setting(64, low=2, high=1 << 16)  # threestudio 16 * 1.4473^15 = 4096
     # Progressive levels (threestudio ProgressiveBandHashGrid): start_level 8 of 16, one more every update_steps 500
     # from start_step 2000 of 10k steps; as fractions of the run. Locked levels read as zero features.
-    start_levels: int = setting(8, low=1, high=32)
+    start_levels: int = setting(2, low=1, high=32)  # threestudio start_level 8
     progressive_start: float = setting(0.2, low=0.0, high=1.0)  # 2000 / 10000
     progressive_every: float = setting(0.05, low=0.0, high=1.0)  # 500 / 10000; 0: every level from the start
     # "linear" (instant-NGP's default) | "smoothstep" (instant-NGP's option: continuous analytic normals)

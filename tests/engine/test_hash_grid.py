@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +15,13 @@ import torch
 from engine import checkpoint
 from engine.config import FieldConfig, HashGridConfig, OptimConfig, RunConfig, override
 from engine.field.hash_grid import HASH_PRIMES, HashGridField, level_resolutions
+from engine.metrics import compare, load_mesh
 from engine.optimizer import build_optimizer
+from engine.procedural.prompt import parse_prompt
+from engine.procedural.scene import Scene
 from engine.registry import FIELDS, resolve
 
+ROOT = Path(__file__).resolve().parents[2]
 # Small enough for milliseconds: levels 8, 12, 19, 30 cells; the last two do not fit 2^12 rows, so they hash.
 SMALL = {"levels": 4, "base_resolution": 8, "finest_resolution": 30, "log2_table_size": 12, "start_levels": 4}
 
@@ -32,7 +39,7 @@ def _field(seed: int = 0, **overrides: object) -> HashGridField:
 
 
 def _points(count: int, seed: int = 1) -> torch.Tensor:
-    return torch.rand(count, 3, generator=torch.Generator().manual_seed(seed)) * 1.6 - 0.8
+    return torch.rand(count, 3, generator=torch.Generator().manual_seed(seed)) * 1.1 - 0.55  # inside the ball
 
 
 def test_the_registry_builds_it_and_it_is_not_the_default() -> None:
@@ -44,7 +51,7 @@ def test_the_registry_builds_it_and_it_is_not_the_default() -> None:
 
 
 def test_levels_grow_geometrically_to_the_finest() -> None:
-    resolutions = level_resolutions(HashGridConfig())  # threestudio: 16 levels from 16 to 4096
+    resolutions = level_resolutions(HashGridConfig(levels=16, finest_resolution=4096))  # threestudio's
     assert len(resolutions) == 16 and resolutions[0] == 16 and resolutions[-1] == 4096
     ratios = [b / a for a, b in itertools.pairwise(resolutions)]
     assert min(ratios) > 1.38 and max(ratios) < 1.52  # per_level_scale 1.447, floored
@@ -64,12 +71,25 @@ def test_shapes_ranges_and_the_start_is_the_blob() -> None:
     torch.testing.assert_close(sample.normals, points / radius.unsqueeze(-1))
 
 
+def test_nothing_outside_the_rendered_ball() -> None:
+    field = _field()
+    corners = torch.tensor([[0.9, 0.9, 0.9], [-0.95, 0.8, -0.9], [1.0, -1.0, 1.0]])  # in the box, outside the ball
+    assert field(corners).density.abs().max() == 0 and field.density(corners).abs().max() == 0
+    assert field.density_and_albedo(corners)[0].abs().max() == 0
+    assert (field.density(_points(100) * 0.7) > 0).all()
+
+
 def test_gradients_reach_the_table_and_both_heads() -> None:
     field = _field()
     sample = field(_points(400))
     (sample.density.sum() + sample.albedo.sum() + (sample.normals * torch.tensor([0.3, -0.2, 0.9])).sum()).backward()
     for name, parameter in field.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_the_default_encodings_finest_levels_hash() -> None:
+    encoding = HashGridField(FieldConfig(name="hash_grid")).encoding
+    assert encoding.hashed == [False, False, True, True] and encoding.resolutions[-1] == 64
 
 
 def test_hashed_levels_collide_and_dense_levels_do_not() -> None:
@@ -187,3 +207,22 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     original, loaded = field(points), restored(points)
     for name in ("density", "albedo", "normals"):
         torch.testing.assert_close(getattr(loaded, name), getattr(original, name), rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_it_learns_a_duck_from_the_oracle(tmp_path: Path) -> None:
+    """A short real run through the engine on the exact truth renders, small settings (10 s on 2 idle cores, two
+    minutes on busy ones). Measured with these settings: IoU 0.834, normal consistency 0.928 (one step: 0.188)."""
+    prompt = "a yellow duck"
+    command = [sys.executable, "-m", "engine", "generate", "--prompt", prompt, "--prior", "oracle", "--steps", "80"]
+    command += ["--preset", "fast", "--seed", "0", "--out", str(tmp_path / "duck")]
+    settings = ('field.name="hash_grid"', "render.resolution=32", "render.samples_per_ray=32")
+    settings += ("mesh.grid_resolution=64", "preview_every=0", "turntable_frames=1")
+    for setting in settings:
+        command += ["--set", setting]
+    result = subprocess.run(
+        command, cwd=ROOT, env=dict(os.environ), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    trained = compare(load_mesh(tmp_path / "duck" / "mesh.npz"), Scene(parse_prompt(prompt)))
+    assert trained.iou > 0.7, trained  # one step: 0.188
