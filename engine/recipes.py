@@ -22,8 +22,7 @@ from typing import Any
 
 from .config import PRESETS
 
-# The field the learned recipes use: the anchors' multiresolution hash-grid density field (its settings, in
-# field.hash_grid, default to threestudio's).
+# The field the learned recipes use: the anchors' multiresolution hash-grid density field, with their encoding.
 LEARNED_FIELD = "hash_grid"
 
 
@@ -51,6 +50,11 @@ def _learned(guidance_scale: float) -> dict[str, Any]:
         "camera.elevation_range_deg": (-10.0, 90.0),
         "camera.fovy_range_deg": (40.0, 70.0),
         "field.name": LEARNED_FIELD,
+        # the field's own defaults are scaled for a CPU (engine/config.py HashGridConfig); the anchors' encoding:
+        "field.hash_grid.levels": 16,
+        "field.hash_grid.log2_table_size": 19,
+        "field.hash_grid.finest_resolution": 4096,
+        "field.hash_grid.start_levels": 8,
         "field.blob": "magic3d",
         "field.blob_strength": 10.0,
         # threestudio 512 (pruned by an occupancy grid), stable-dreamfusion 64 (+ 32 importance samples): its 64, as
