@@ -284,7 +284,7 @@ class Trainer:
                 f"{self.prior.name} on the CPU: the first step took {seconds_per_step:.0f} s, so the {left} steps "
                 f"left take about {duration_text(hours)}; stop now and run it on a GPU, or give fewer steps"
             ),
-            seconds_per_step=round(seconds_per_step, 2),
+            seconds_per_step=float(f"{seconds_per_step:.3g}"),  # three digits: a tiny step is not 0
             steps=left,
             hours=round(hours, 2),
         )
