@@ -8,7 +8,7 @@ of the right shape for the text encoders). Numbers are throughput only, never im
 One step is the engine's own path: ``ScoreDistillation`` over ``StableDiffusionPrior`` /
 ``DeepFloydIFPrior`` (SD: 64 px render upsampled to 512 and VAE-encoded with grad, UNet on the
 batch [cond; uncond] under no_grad, backward through the encoder; IF: the UNet on 64 px pixels).
-The NeRF renderer is not included. Target (issue 3): >= 15 it/s for SD at batch 1 on one H100, < 8 GB peak.
+The NeRF renderer is not included. Target: >= 15 it/s for SD at batch 1 on one H100, < 8 GB peak.
 Prints a table and writes bench/results/gpu_priors.json (gpu_priors_tiny.json with --tiny).
 """
 

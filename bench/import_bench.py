@@ -5,7 +5,7 @@
 Runs the add-on's own ``scene.mesh_import`` in the bpy module (the repository imported as its package,
 without registration). Times, per repeat: reading the npz (``read_npz``), building the mesh with
 ``foreach_set`` (color attribute, material, smooth shading), and the whole import (read, build, object
-at the cursor); and, for reference, Blender's ``from_pydata`` with Python lists. Target (issue 6): the
+at the cursor); and, for reference, Blender's ``from_pydata`` with Python lists. Target: the
 whole import under 1 s. Prints a table and writes bench/results/import_bench.json.
 """
 

@@ -1,6 +1,6 @@
 """Mesh extraction and albedo bake speed on analytic fields at the default 256^3 grid.
 
-Targets (issue 5, on 2 cores): extraction plus vertex bake of a 256^3 grid at most 10 s; a 1024x1024
+Targets (on 2 cores): extraction plus vertex bake of a 256^3 grid at most 10 s; a 1024x1024
 texture bake at most 20 s. "Extraction plus vertex bake" is a whole ``remesh_run`` from the stored
 grid (load, threshold, marching cubes, face budget, clean-up, smoothing, bake, files written): what a
 user waits for after dragging the threshold. Sampling the field is timed apart (it depends on the field).

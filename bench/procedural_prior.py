@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.procedural_prior [--threads 2] [--sds-steps 300] [--quick]
 
-1. Costs (targets from issue 4): building a prompt's image set (<= 20 s on 2 cores), the
+1. Costs (targets): building a prompt's image set (<= 20 s on 2 cores), the
    unconditional set (built once per machine, on first use), loading a cached set, and one eps
    query at 64x64 (<= 10 ms) with classifier-free guidance (both sets).
 2. SDS on a single 64x64 image (the reference's 2D test): pixels start as the empty background and

@@ -10,7 +10,7 @@ interruption that the checkpoint does not hold (0 for every polite way; a kill l
 last periodic checkpoint, by design). Stop-to-exit is the time from the interruption to the process's end.
 The matrix feeds each bad input to a new run, a resume, a remesh or a batch and expects an ``error`` of an
 expected kind, exit 2, no traceback, no hang, and no run folder left behind (or the folder unchanged; a run that
-ran out of memory keeps its resumable folder). Its rows include the classes a hostile test found (issue 28): links
+ran out of memory keeps its resumable folder). Its rows include the classes a hostile test found: links
 and FIFOs in a run folder, ``--out`` at a folder of the user's, running out of CPU memory, bad ledger lines and
 prompts, a batch's own bad flags, and a resume whose checkpoint is gone. Targets: 0 orphans, 0 lost runs,
 0 internal errors, 0 defects in the matrix.
@@ -318,7 +318,7 @@ MATRIX: dict[str, Callable[[Path], list[str]]] = {
     'config.json seed "zero"': lambda folder: _resume_folder(folder, config=_seed_zero()),
     "--resume with --prompt": lambda folder: [*_resume_folder(folder), "--prompt", "a blue sphere"],
     "--resume --steps fewer than done": lambda folder: [*_resume_folder(folder), "--steps", "5"],
-    # issue 28, 1: links and FIFOs in a run folder are neither followed nor waited on
+    # class 1: links and FIFOs in a run folder are neither followed nor waited on
     "remesh, .lock a link to a user's file": _link_in_run(".lock", "remesh"),
     "resume, checkpoint/meta.json a link": _link_in_run("checkpoint/meta.json", "resume"),
     "resume, config.json a link": _link_in_run("config.json", "resume"),

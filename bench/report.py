@@ -321,7 +321,7 @@ def quality_section(page: Page, results: Results) -> None:
         page.add(*_table(["category", "prompts", "mean IoU"], summary))
     targets = quality_targets(baseline, oracle)
     if targets:
-        page.add("Targets (issue 16), judged on these runs:")
+        page.add("Targets, judged on these runs:")
         page.add(*_table(["target", "measured", "verdict"], targets))
         if any("missed" in verdict for *_, verdict in targets):
             page.add(

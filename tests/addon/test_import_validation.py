@@ -1,4 +1,4 @@
-"""Blender's imports trust nothing they read (issue 28, class 3): a mesh file that is truncated, of the wrong
+"""Blender's imports trust nothing they read: a mesh file that is truncated, of the wrong
 shapes, NaN, a link or a FIFO is one sentence and leaves the scene and ``bpy.data`` as they were; a batch
 imports every prompt it can past a bad one, and never a mesh its ledger places outside the batch folder."""
 

@@ -1,4 +1,4 @@
-"""The add-on's side of issue 28 without bpy: the files it opens in a run or batch folder are never followed
+"""The add-on's side of a hostile test, without bpy: the files it opens in a run or batch folder are never followed
 through a link nor waited on as a FIFO (a frozen Blender), and a path a ledger names stays inside its folder."""
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ def running(pid: int) -> bool:
 
 
 def test_sigterm_stops_a_ray_batch_with_a_checkpoint_and_the_ledger_says_so(tmp_path: Path) -> None:
-    """ray.init puts its own SIGTERM handler in place of the engine's; the batch takes it back (issue 28)."""
+    """ray.init puts its own SIGTERM handler in place of the engine's; the batch takes it back."""
     process, out, reported = start_ray_batch(tmp_path)
     process.send_signal(signal.SIGTERM)
     stdout, _ = process.communicate(timeout=120)
@@ -190,7 +190,7 @@ def test_sigterm_stops_a_ray_batch_with_a_checkpoint_and_the_ledger_says_so(tmp_
 
 
 def test_a_killed_ray_driver_leaves_no_ray_process_running(tmp_path: Path) -> None:
-    """Ray ends its head with the driver, its agents only 60 s later; the reaper ends them at once (issue 28)."""
+    """Ray ends its head with the driver, its agents only 60 s later; the reaper ends them at once."""
     process, out, _ = start_ray_batch(tmp_path)
     tree = descendants(process.pid)
     assert len(tree) > 3, "the Ray head, its agents, the task's worker and the engine"

@@ -1,4 +1,4 @@
-"""What a hostile test of the engine found (issue 28), by class, each with its reproduction and more instances:
+"""What a hostile test of the engine found, by class, each with its reproduction and more instances:
 nothing outside a run folder is touched, nothing hangs, every bad input is one sentence and loses nothing.
 In process where the case ends before the prior loads; a real engine process where a hang, a closed stdout or
 a signal is the point."""
