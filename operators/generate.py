@@ -17,7 +17,6 @@ from ..bridge.history import RunRecord, discard_empty_run, request_of
 from ..bridge.naming import new_run_dir, object_name
 from ..bridge.prompt_queue import QueueEntry, can_resume
 from ..bridge.run_state import RunState
-from ..bridge.worker import WorkerStartError
 from ..properties import DEFAULT_PRIOR, DreamFusionSettings, settings
 from ..scene.mesh_import import import_mesh_file
 from .history import HistoryItemOperator, add_record, record_of
@@ -88,19 +87,12 @@ class DREAMFUSION_OT_generate(bpy.types.Operator):
     bl_options = frozenset({"REGISTER"})
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        refusal = runtime.run_refusal()
-        if refusal is not None:
-            self.report({"ERROR"}, refusal)
-            return {"CANCELLED"}
-        try:
+        def start() -> None:
             request = request_from_settings(settings(context), preferences.get(context))
             start_run(request, generate_command(preferences.ready_engine_python(context), request))
-        except (RequestError, WorkerStartError) as exc:
-            runtime.show_refused_run(str(exc), "generate")
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Generating '{request.prompt}'")
-        return {"FINISHED"}
+            self.report({"INFO"}, f"Generating '{request.prompt}'")
+
+        return {"FINISHED"} if runtime.start_or_report(self, "generate", start) else {"CANCELLED"}
 
 
 class DREAMFUSION_OT_history_resume(HistoryItemOperator, bpy.types.Operator):
@@ -111,24 +103,18 @@ class DREAMFUSION_OT_history_resume(HistoryItemOperator, bpy.types.Operator):
     bl_options = frozenset({"REGISTER"})
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        refusal = runtime.run_refusal()
-        if refusal is not None:
-            self.report({"ERROR"}, refusal)
-            return {"CANCELLED"}
         item = self.item_or_report(context)
         if item is None:
             return {"CANCELLED"}
-        try:
+
+        def start() -> None:
             if not can_resume(item.run_dir):
                 raise RequestError(f"The run folder {item.run_dir} holds no checkpoint to resume from.")
             request = request_of(record_of(item))
             start_run(request, resume_command(preferences.ready_engine_python(context), request.out))
-        except (RequestError, WorkerStartError) as exc:
-            runtime.show_refused_run(str(exc), "generate")
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Resuming '{item.prompt}'")
-        return {"FINISHED"}
+            self.report({"INFO"}, f"Resuming '{item.prompt}'")
+
+        return {"FINISHED"} if runtime.start_or_report(self, "generate", start) else {"CANCELLED"}
 
 
 CLASSES = (DREAMFUSION_OT_generate, DREAMFUSION_OT_history_resume)

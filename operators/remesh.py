@@ -12,7 +12,6 @@ from ..bridge.command_line import RequestError, remesh_command
 from ..bridge.engine_run import EngineRun
 from ..bridge.naming import object_name
 from ..bridge.run_state import RunState
-from ..bridge.worker import WorkerStartError
 from ..properties import settings
 from ..scene.mesh_import import import_mesh_file, replace_mesh
 from .history import HistoryItemOperator, find_record, linked_object
@@ -51,25 +50,19 @@ class DREAMFUSION_OT_remesh(HistoryItemOperator, bpy.types.Operator):
     )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        refusal = runtime.run_refusal()
-        if refusal is not None:
-            self.report({"ERROR"}, refusal)
-            return {"CANCELLED"}
         item = self.item_or_report(context)
         if item is None:
             return {"CANCELLED"}
         threshold = self.threshold or item.threshold or None
         run_dir = Path(item.run_dir)
-        try:
+
+        def start() -> None:
             if not run_dir.is_dir():
                 raise RequestError(f"The run folder {run_dir} no longer exists, so its mesh cannot be re-extracted.")
             command = remesh_command(preferences.ready_engine_python(context), run_dir, threshold)
             runtime.RUNS.start(EngineRun.of(command, run_dir, "remesh"), partial(replace_result, item.run_dir))
-        except (RequestError, WorkerStartError) as exc:
-            runtime.show_refused_run(str(exc), "remesh")
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return {"FINISHED"}
+
+        return {"FINISHED"} if runtime.start_or_report(self, "remesh", start) else {"CANCELLED"}
 
 
 CLASSES = (DREAMFUSION_OT_remesh,)

@@ -12,13 +12,16 @@ which disables every add-on on exit (tests/addon/test_install.py checks both).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import bpy
 
+from ..bridge.command_line import RequestError
 from ..bridge.engine_run import EngineRun
 from ..bridge.process_chain import JobState
 from ..bridge.run_state import RunState
+from ..bridge.worker import WorkerStartError
 from ..scene.preview_image import show_preview
 from .job_slot import JobSlot
 from .queue_run import QueueRun
@@ -55,6 +58,23 @@ def show_refused_run(message: str, kind: str) -> None:
     refused = RunState(kind=kind)
     refused.fail(message, "input")
     RUNS.show(refused)
+
+
+def start_or_report(operator: bpy.types.Operator, kind: str, start: Callable[[], None]) -> bool:
+    """Call ``start``, which starts a run of ``kind`` ("generate", "remesh") in RUNS, unless a run or the set-up is
+    busy. A refusal, or a start that cannot work (bad settings, no engine), is reported; the latter also shows in
+    the panel. True: the run started."""
+    refusal = run_refusal()
+    if refusal is not None:
+        operator.report({"ERROR"}, refusal)
+        return False
+    try:
+        start()
+    except (RequestError, WorkerStartError) as exc:
+        show_refused_run(str(exc), kind)
+        operator.report({"ERROR"}, str(exc))
+        return False
+    return True
 
 
 def user_dir() -> Path:
