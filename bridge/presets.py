@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..engine.config import PRESETS, RunConfig
+from ..engine.recipes import recipe_for, starting_settings
 
 _LABELS = {"fast": "Fast", "balanced": "Balanced", "quality": "Quality"}
 _ORDER = ("fast", "balanced", "quality")
@@ -36,6 +37,19 @@ def _preset(key: str) -> QualityPreset:
 QUALITY_PRESETS: tuple[QualityPreset, ...] = tuple(
     _preset(key) for key in sorted(PRESETS, key=lambda k: (_ORDER.index(k) if k in _ORDER else len(_ORDER), k))
 )
+
+
+def run_summary(preset_key: str, prior: str) -> str:
+    """What a new run of ``prior`` at this preset will do, from the engine's own layering (a learned prior's recipe
+    sets its anchor's step count whatever the preset): "Fast: 600 optimization steps, 128³ mesh grid", or with
+    "(recipe dreamfusion-sd)" where the prior's recipe changes the preset's."""
+    preset = quality_preset(preset_key)
+    start = starting_settings(prior, preset_key)
+    steps = int(start.get("optim.steps", preset.steps))
+    resolution = int(start.get("mesh.grid_resolution", preset.mesh_resolution))
+    recipe = recipe_for(prior)
+    by = f" (recipe {recipe.name})" if recipe.settings else ""
+    return f"{preset.label}{by}: {steps} optimization steps, {resolution}³ mesh grid"
 
 
 def quality_preset(key: str) -> QualityPreset:

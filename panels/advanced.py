@@ -6,7 +6,7 @@ import bpy
 
 from .. import runtime
 from ..bridge.choices import is_learned
-from ..bridge.presets import quality_preset
+from ..bridge.presets import run_summary
 from ..properties import chosen_prior, settings
 from ..ui_text import draw_wrapped
 from .main import DREAMFUSION_PT_main
@@ -24,13 +24,13 @@ class DREAMFUSION_PT_advanced(SidebarPanel, bpy.types.Panel):
         layout.use_property_split = True
         layout.enabled = not runtime.RUNS.busy()
         scene_settings = settings(context)
-        preset = quality_preset(scene_settings.preset)
-        draw_wrapped(layout, context, f"{preset.label}: {preset.description}", icon="INFO")
+        prior = chosen_prior(context, scene_settings)
+        draw_wrapped(layout, context, run_summary(scene_settings.preset, prior), icon="INFO")
         layout.prop(scene_settings, "steps")
         layout.prop(scene_settings, "preview_every")
         layout.prop(scene_settings, "size")
         learned = layout.column(heading="Learned Priors")
-        learned.active = is_learned(chosen_prior(context, scene_settings))
+        learned.active = is_learned(prior)
         learned.prop(scene_settings, "model")
         learned.prop(scene_settings, "perp_neg")
         learned.prop(scene_settings, "low_memory")

@@ -8,10 +8,13 @@ from pathlib import Path
 from dreamfusion.bridge.command_line import GenerateRequest
 from dreamfusion.bridge.history import RunRecord, discard_empty_run
 from dreamfusion.bridge.naming import BLENDER_NAME_BYTES, new_run_dir, object_name, slug
-from dreamfusion.bridge.presets import QUALITY_PRESETS, quality_preset
+from dreamfusion.bridge.presets import QUALITY_PRESETS, quality_preset, run_summary
 from dreamfusion.bridge.run_state import RunState
 from dreamfusion.bridge.worker import EventMessage, ExitMessage
 from dreamfusion.engine.config import PRESETS, RunConfig, override
+
+from engine.cli import build_parser
+from engine.commands.generate import build_config
 
 
 def test_presets_follow_the_engine_table_in_speed_order() -> None:
@@ -22,6 +25,18 @@ def test_presets_follow_the_engine_table_in_speed_order() -> None:
         assert (preset.steps, preset.mesh_resolution) == (config.optim.steps, config.mesh.grid_resolution)
     assert quality_preset("fast").steps < quality_preset("balanced").steps < quality_preset("quality").steps
     assert quality_preset("fast").description.startswith(f"{quality_preset('fast').steps} optimization steps")
+
+
+def test_the_run_summary_gives_the_steps_and_grid_the_engine_resolves_for_each_prior() -> None:
+    """A learned prior's recipe sets its anchor's step count whatever the preset: the panel says what will run."""
+    for prior in ("procedural", "stable-diffusion", "deepfloyd-if"):
+        for preset in PRESETS:
+            argv = ["generate", "--prompt", "a red cube", "--prior", prior, "--preset", preset]
+            config = build_config(build_parser("generate").parse_args(argv))
+            expected = f"{config.optim.steps} optimization steps, {config.mesh.grid_resolution}³ mesh grid"
+            assert run_summary(preset, prior).endswith(expected), (prior, preset)
+    assert run_summary("fast", "procedural") == f"Fast: {quality_preset('fast').description}"
+    assert run_summary("fast", "stable-diffusion").startswith("Fast (recipe dreamfusion-sd): 10000 optimization steps")
 
 
 def test_object_names_fit_blender_on_a_character_boundary() -> None:
