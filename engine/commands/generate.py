@@ -258,8 +258,8 @@ def load_run_config(run_dir: Path) -> RunConfig:
     return config
 
 
-def resume_run(args: argparse.Namespace) -> RunFolder:
-    """Lock an existing run folder and check its config, with the flags --resume may change applied."""
+def resumed_folder(args: argparse.Namespace) -> Path:
+    """The run folder ``--resume`` names, refused when it holds no run or when flags only a new run takes are given."""
     fixed = [flag for name, flag in NEW_RUN_FLAGS.items() if getattr(args, name) not in (None, [])]
     if fixed:
         changeable = ", ".join("--" + name.replace("_", "-") for name in RESUME_FLAGS)
@@ -271,6 +271,12 @@ def resume_run(args: argparse.Namespace) -> RunFolder:
     path = args.resume.expanduser().resolve()
     if not (path / CONFIG_FILE).is_file():
         raise EngineError(f"{path} holds no run to resume (no {CONFIG_FILE}); start a new run with --out", "checkpoint")
+    return path
+
+
+def resume_run(args: argparse.Namespace) -> RunFolder:
+    """Lock an existing run folder and check its config, with the flags --resume may change applied."""
+    path = resumed_folder(args)
     check_folder(path)
     lock = RunLock(path).acquire()
     try:
@@ -338,10 +344,7 @@ def dry_run(args: argparse.Namespace) -> int:
         config = build_config(args)
         recipe: str | None = recipe_for(config.guidance.prior).name
     else:
-        path = args.resume.expanduser().resolve()
-        if not (path / CONFIG_FILE).is_file():
-            raise EngineError(f"{path} holds no run (no {CONFIG_FILE})", "checkpoint")
-        config = load_run_config(path)
+        config = load_run_config(resumed_folder(args))
         override(config, _flags(args, RESUME_FLAGS))
         recipe = None  # a resumed run keeps its config.json's settings
     check(config)
