@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,13 +12,10 @@ import torch
 from engine import checkpoint
 from engine.config import FieldConfig, HashGridConfig, OptimConfig, RunConfig, override
 from engine.field.hash_grid import HASH_PRIMES, HashGridField, level_resolutions
-from engine.metrics import compare, load_mesh
 from engine.optimizer import build_optimizer
-from engine.procedural.prompt import parse_prompt
-from engine.procedural.scene import Scene
 from engine.registry import FIELDS, resolve
+from tests.fixtures.engine_runs import generate_and_compare
 
-ROOT = Path(__file__).resolve().parents[2]
 # Small enough for milliseconds: levels 8, 12, 19, 30 cells; the last two do not fit 2^12 rows, so they hash.
 SMALL = {"levels": 4, "base_resolution": 8, "finest_resolution": 30, "log2_table_size": 12, "start_levels": 4}
 
@@ -213,16 +207,8 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
 def test_it_learns_a_duck_from_the_oracle(tmp_path: Path) -> None:
     """A short real run through the engine on the exact truth renders, small settings (10 s on 2 idle cores, two
     minutes on busy ones). Measured with these settings: IoU 0.834, normal consistency 0.928 (one step: 0.188)."""
-    prompt = "a yellow duck"
-    command = [sys.executable, "-m", "engine", "generate", "--prompt", prompt, "--prior", "oracle", "--steps", "80"]
-    command += ["--preset", "fast", "--seed", "0", "--out", str(tmp_path / "duck")]
+    flags = ("--prior", "oracle", "--steps", "80", "--preset", "fast", "--seed", "0")
     settings = ('field.name="hash_grid"', "render.resolution=32", "render.samples_per_ray=32")
     settings += ("mesh.grid_resolution=64", "preview_every=0", "turntable_frames=1")
-    for setting in settings:
-        command += ["--set", setting]
-    result = subprocess.run(
-        command, cwd=ROOT, env=dict(os.environ), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    trained = compare(load_mesh(tmp_path / "duck" / "mesh.npz"), Scene(parse_prompt(prompt)))
+    trained = generate_and_compare("a yellow duck", tmp_path / "duck", *flags, settings=settings)
     assert trained.iou > 0.7, trained  # one step: 0.188
