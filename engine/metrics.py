@@ -160,13 +160,19 @@ def volumetric_iou(a: MeshData, b: MeshData, resolution: int = 96, bound: float 
     return float(np.logical_and(occ_a, occ_b).sum() / union) if union else 0.0
 
 
+def face_geometry(mesh: MeshData) -> tuple[np.ndarray, np.ndarray]:
+    """Each face's unit normal (zero for a degenerate one) and its area: (F, 3), (F,)."""
+    v = mesh.vertices.astype(np.float64)
+    cross = np.cross(v[mesh.faces[:, 1]] - v[mesh.faces[:, 0]], v[mesh.faces[:, 2]] - v[mesh.faces[:, 0]])
+    length = np.linalg.norm(cross, axis=1)
+    return cross / np.maximum(length, 1e-30)[:, None], 0.5 * length
+
+
 def sample_surface(mesh: MeshData, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``count`` points uniform by area on the surface, with their interpolated RGB albedo and their face's unit
     normal."""
     v = mesh.vertices.astype(np.float64)
-    a, b, c = (v[mesh.faces[:, k]] for k in range(3))
-    cross = np.cross(b - a, c - a)
-    areas = 0.5 * np.linalg.norm(cross, axis=1)
+    face_normal, areas = face_geometry(mesh)
     if len(areas) == 0 or areas.sum() <= 0:
         return np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3))
     faces = rng.choice(len(areas), size=count, p=areas / areas.sum())
@@ -175,8 +181,7 @@ def sample_surface(mesh: MeshData, count: int, rng: np.random.Generator) -> tupl
     corners = mesh.faces[faces]
     points = sum(w[:, k : k + 1] * v[corners[:, k]] for k in range(3))
     colors = sum(w[:, k : k + 1] * mesh.colors[corners[:, k], :3] for k in range(3))
-    normals = cross[faces] / np.maximum(2.0 * areas[faces, None], 1e-30)
-    return points, colors, normals
+    return points, colors, face_normal[faces]
 
 
 def chamfer_distance(points_a: np.ndarray, points_b: np.ndarray) -> float:
@@ -211,7 +216,7 @@ def closest_faces(mesh: MeshData, points: np.ndarray) -> tuple[np.ndarray, np.nd
     if len(mesh.faces) == 0:
         return np.full(len(points), np.inf), np.zeros(len(points), dtype=np.int64)
     triangles = mesh.vertices.astype(np.float64)[mesh.faces]
-    areas = 0.5 * np.linalg.norm(np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]), axis=1)
+    areas = face_geometry(mesh)[1]
     rng = np.random.default_rng(0)
     sampled = rng.choice(len(areas), size=_AREA_ANCHORS_PER_FACE * len(areas), p=areas / max(areas.sum(), 1e-30))
     owners = np.concatenate([np.repeat(np.arange(len(areas)), len(_FACE_ANCHORS)), sampled])
@@ -231,13 +236,6 @@ def closest_faces(mesh: MeshData, points: np.ndarray) -> tuple[np.ndarray, np.nd
     return distances[rows, best], candidates[rows, best]
 
 
-def face_normals(mesh: MeshData) -> np.ndarray:
-    """Unit normal of every face (zero for a degenerate one)."""
-    v = mesh.vertices.astype(np.float64)
-    cross = np.cross(v[mesh.faces[:, 1]] - v[mesh.faces[:, 0]], v[mesh.faces[:, 2]] - v[mesh.faces[:, 0]])
-    return cross / np.maximum(np.linalg.norm(cross, axis=1, keepdims=True), 1e-30)
-
-
 def surface_accuracy(
     result: MeshData,
     truth: MeshData,
@@ -253,7 +251,7 @@ def surface_accuracy(
             {angle: 0.0 for angle in NORMAL_ANGLES_DEG}, 180.0, [FScore(t, 0.0, 0.0) for t in FSCORE_TAUS]
         )
     to_truth, faces = closest_faces(truth, result_points)
-    cosine = (result_normals * face_normals(truth)[faces]).sum(axis=1)
+    cosine = (result_normals * face_geometry(truth)[0][faces]).sum(axis=1)
     angles = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
     to_result, _ = closest_faces(result, truth_points)
     size = float(np.ptp(truth.vertices, axis=0).max())
