@@ -38,9 +38,9 @@ DEVICES = (
 )
 
 
-def prior_item(prior: PriorEntry) -> tuple[str, str, str]:
-    """The ``(identifier, name, description)`` triple of a prior's EnumProperty item."""
-    return (prior.name, prior.label, prior.description)
+def prior_enum_items() -> list[tuple[str, str, str]]:
+    """The ``(identifier, name, description)`` triples of the prior menu's EnumProperty items, in order."""
+    return [(prior.name, prior.label, prior.description) for prior in PRIORS]
 
 
 def find_prior(key: str) -> PriorEntry | None:

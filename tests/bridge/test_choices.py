@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from dreamfusion.bridge.choices import PRIORS, guidance_defaults_text, is_learned, prior_icon, prior_item, prior_label
+from dreamfusion.bridge.choices import (
+    PRIORS,
+    guidance_defaults_text,
+    is_learned,
+    prior_enum_items,
+    prior_icon,
+    prior_label,
+)
 
 from engine.config import GuidanceConfig
 from engine.registry import PRIORS as ENGINE_PRIORS
@@ -14,7 +21,7 @@ def test_the_menu_is_the_registrys_blender_priors_in_its_order() -> None:
     # the order numbers the EnumProperty items, which saved files keep: a new prior goes after these
     assert [prior.name for prior in PRIORS] == ["procedural", "stable-diffusion", "deepfloyd-if"]
     assert all(ENGINE_PRIORS[prior.name] is prior for prior in PRIORS)
-    assert [prior_item(prior) for prior in PRIORS] == [
+    assert prior_enum_items() == [
         ("procedural", "Procedural (offline)", "The built-in prior: no download, runs on any CPU"),
         ("stable-diffusion", "Stable Diffusion", "A local Stable Diffusion 1.x/2.x diffusers model"),
         ("deepfloyd-if", "DeepFloyd IF", "A local DeepFloyd IF stage I diffusers model"),
