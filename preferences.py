@@ -13,7 +13,7 @@ from pathlib import Path
 import bpy
 
 from . import runtime
-from .bridge.choices import DEVICES, PRIORS, prior_icon
+from .bridge.choices import DEVICES, prior_enum_items, prior_icon
 from .bridge.command_line import engine_python_path, resolve_engine_python
 from .bridge.doctor_summary import doctor_summary, offers_device_fallback
 from .bridge.engine_venv import EnvStatus, default_env_dir, env_state
@@ -66,9 +66,7 @@ class DreamFusionPreferences(bpy.types.AddonPreferences):
         name="Model Folders",
         description="Extra folders with diffusers models, separated by ';' (the Hugging Face cache is always searched)",
     )
-    default_prior: bpy.props.EnumProperty(
-        name="Default Prior", items=[prior.enum_item() for prior in PRIORS], default="procedural"
-    )
+    default_prior: bpy.props.EnumProperty(name="Default Prior", items=prior_enum_items(), default="procedural")
     default_model: bpy.props.StringProperty(
         name="Default Model",
         description="Hub id or folder of the model new runs of the default prior use; empty: the prior's default",

@@ -10,7 +10,7 @@ from dataclasses import fields
 
 import bpy
 
-from .bridge.choices import PRIORS, guidance_defaults_text, prior_label
+from .bridge.choices import guidance_defaults_text, prior_enum_items, prior_label
 from .bridge.history import RunRecord
 from .bridge.presets import QUALITY_PRESETS
 from .bridge.prompt_queue import QueueEntry, QueueStatus
@@ -31,7 +31,7 @@ def prior_items(settings: bpy.types.PropertyGroup, context: bpy.types.Context | 
     default = preferences_prior(context) if context is not None else FALLBACK_PRIOR
     _prior_items[:] = [
         (DEFAULT_PRIOR, f"Default: {prior_label(default)}", "The default prior from the add-on preferences", 0),
-        *((prior.key, prior.label, prior.description, number) for number, prior in enumerate(PRIORS, start=1)),
+        *((*item, number) for number, item in enumerate(prior_enum_items(), start=1)),
     ]
     return _prior_items
 

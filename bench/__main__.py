@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from engine.config import PRESETS
+from engine.config_schema import parse_set
 from engine.errors import EngineError
 
 from .external import SCRIPTS, run_script
@@ -108,8 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
-    from engine.commands.generate import parse_set
-
     return tuple(parse_set(args.set).items())
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from engine import protocol
+from engine.cli import build_parser
+from engine.config_assembly import build_config, default_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,8 +156,6 @@ def warm_prior_cache(request: EngineRequest) -> float:
     """
     import torch
 
-    from engine.cli import build_parser
-    from engine.commands.generate import build_config, default_cache_dir
     from engine.guidance.procedural_text import TextProceduralPrior
 
     started = time.perf_counter()

@@ -18,19 +18,25 @@ import tempfile
 import time
 from pathlib import Path
 
+import bpy
 import numpy as np
 
-from tools.build_extension import source_package
+from engine.mesh.file_format import MeshData, read_npz, write_npz
+from tools.addon_package import source_package
 
 from .results_file import IMPORT, RESULTS_DIR, Envelope, Results, write_results
+
+# The add-on's scene modules import the engine relatively, as inside Blender: the repository as its package, whose
+# engine is the one imported above (tools/addon_package.py).
+source_package("dreamfusion")
+from dreamfusion.scene.material import new_albedo_material  # noqa: E402
+from dreamfusion.scene.mesh_import import build_mesh, import_mesh_file  # noqa: E402
 
 TARGET_S = 1.0
 
 
 def torus(triangles: int):
     """A closed torus with about ``triangles`` triangles and smoothly varying colors (no poles, no slivers)."""
-    from dreamfusion.engine.mesh.file_format import MeshData
-
     around = max(3, round((triangles / 2 * 5 / 3) ** 0.5))  # ring segments : tube segments = 5 : 3
     tube = max(3, triangles // (2 * around))
     angles = np.linspace(0, 2 * np.pi, around, endpoint=False), np.linspace(0, 2 * np.pi, tube, endpoint=False)
@@ -48,8 +54,6 @@ def torus(triangles: int):
 
 
 def from_pydata_seconds(mesh) -> float:
-    import bpy
-
     started = time.perf_counter()
     data = bpy.data.meshes.new("from_pydata")
     data.from_pydata(mesh.vertices.tolist(), [], mesh.faces.tolist())
@@ -64,12 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--triangles", type=int, default=300_000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-
-    source_package("dreamfusion")
-    import bpy
-    from dreamfusion.engine.mesh.file_format import read_npz, write_npz
-    from dreamfusion.scene.material import new_albedo_material
-    from dreamfusion.scene.mesh_import import build_mesh, import_mesh_file
 
     mesh = torus(args.triangles)
     timings: dict[str, list[float]] = {"read_npz": [], "build_mesh": [], "import_total": [], "from_pydata": []}

@@ -1,12 +1,16 @@
 """The choices the add-on offers, one list each: the priors and the devices (no bpy).
 
-The preferences (default prior, device) and the scene settings (prior, with "Default" first) build
-their menus from these lists, so a new prior is added in one place.
+The priors are the engine's own list (``engine/registry.py`` PRIORS, torch-free), those marked ``in_blender``: a
+prior's label, tooltip, icon, default guidance scale and whether it is learned live there alone. The preferences
+(default prior, device) and the scene settings (prior, with "Default" first) build their menus from these lists.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ..engine.registry import PRIORS as ENGINE_PRIORS
+from ..engine.registry import PriorEntry
 
 
 @dataclass(frozen=True)
@@ -23,30 +27,8 @@ class Choice:
         return (self.key, self.label, self.description)
 
 
-@dataclass(frozen=True)
-class PriorChoice(Choice):
-    """A prior, with what the panel says of its settings: its guidance scale when none is set (the engine's
-    ``default_guidance_scale``, tests/bridge/test_choices.py keeps them equal) and whether it is a learned model
-    (Perp-Neg and the low-memory mode apply to those only)."""
-
-    default_guidance_scale: float = 1.0
-    learned: bool = False
-
-
-PRIORS = (
-    PriorChoice(
-        "procedural", "Procedural (offline)", "The built-in prior: no download, runs on any CPU", "MESH_ICOSPHERE",
-        default_guidance_scale=1.0,
-    ),
-    PriorChoice(
-        "stable-diffusion", "Stable Diffusion", "A local Stable Diffusion 1.x/2.x diffusers model", "IMAGE_DATA",
-        default_guidance_scale=101.0, learned=True,
-    ),
-    PriorChoice(
-        "deepfloyd-if", "DeepFloyd IF", "A local DeepFloyd IF stage I diffusers model", "IMAGE_DATA",
-        default_guidance_scale=21.0, learned=True,
-    ),
-)  # fmt: skip
+# The engine's priors the add-on offers, in the engine's order (their EnumProperty numbers follow it).
+PRIORS: tuple[PriorEntry, ...] = tuple(prior for prior in ENGINE_PRIORS.values() if prior.in_blender)
 
 DEVICES = (
     Choice("auto", "Auto", "CUDA, then Apple MPS, then CPU"),
@@ -56,8 +38,14 @@ DEVICES = (
 )
 
 
-def find_prior(key: str) -> PriorChoice | None:
-    return next((prior for prior in PRIORS if prior.key == key), None)
+def prior_enum_items() -> list[tuple[str, str, str]]:
+    """The ``(identifier, name, description)`` triples of the prior menu's EnumProperty items, in order."""
+    return [(prior.name, prior.label, prior.description) for prior in PRIORS]
+
+
+def find_prior(key: str) -> PriorEntry | None:
+    """A prior the add-on offers, by its engine name."""
+    return next((prior for prior in PRIORS if prior.name == key), None)
 
 
 def is_learned(key: str) -> bool:
@@ -67,17 +55,17 @@ def is_learned(key: str) -> bool:
 
 
 def prior_icon(key: str) -> str:
-    """The icon of a prior in the model list; a question mark for a kind this add-on does not know."""
+    """The icon of a prior in the model list; a question mark for a kind this add-on does not offer."""
     prior = find_prior(key)
     return prior.icon if prior is not None else "QUESTION"
 
 
 def prior_label(key: str) -> str:
     """What a person reads for a prior's key ("stable-diffusion" -> "Stable Diffusion"); the key itself when unknown."""
-    prior = find_prior(key)
+    prior = ENGINE_PRIORS.get(key)
     return prior.label if prior is not None else key
 
 
 def guidance_defaults_text() -> str:
-    """ "Procedural (offline) 1, Stable Diffusion 101, DeepFloyd IF 21": each prior's own guidance scale."""
+    """ "Procedural (offline) 1, Stable Diffusion 101, DeepFloyd IF 21": each offered prior's own guidance scale."""
     return ", ".join(f"{prior.label} {prior.default_guidance_scale:g}" for prior in PRIORS)

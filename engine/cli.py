@@ -4,6 +4,8 @@ Each command module defines ``HELP``, ``add_arguments(parser)`` and ``run(args) 
 ``TEXT_OPTIONS`` (options whose value is free text: the next argument is taken whole, even one that starts
 with "-"), ``run_folder(args)`` (the run folder it works on) and ``SKIP_TEARDOWN`` (exit without the
 interpreter's teardown once its output is flushed; see ``exit_process``).
+The modules $DREAMFUSION_ENGINE_PLUGINS names are imported first (``engine/registry.py``), so every command takes
+the priors and fields they register.
 Expected failures (EngineError) become one ``error`` event and exit code 2; anything else
 becomes an ``error`` event of kind "internal" with the traceback in ``engine-error.log``: in the run
 folder when the command has one, else in a temporary file of its own, so no engine overwrites another's.
@@ -25,6 +27,7 @@ from typing import NoReturn
 from . import protocol
 from .atomic_write import write_text
 from .errors import EngineError
+from .registry import load_plugins
 from .run_files import SpecialFileError
 
 COMMANDS = {
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run_command(argv: list[str]) -> int:
     run_folder: Path | None = None
     try:
+        load_plugins()  # before the flags: their help and choices name what the plugins register
         command = command_name(argv)
         module = command_module(command)
         args = build_parser(command).parse_args(join_text_options(argv, getattr(module, "TEXT_OPTIONS", ())))

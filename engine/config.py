@@ -136,8 +136,8 @@ class FieldConfig:
     threestudio's. Settings one field alone uses live in its own section (``field.sdf_grid``, ``field.mlp``,
     ``field.hash_grid``); the grid levels (both dense grids) and the blob (the density fields) are shared."""
 
-    # "sdf-grid" (default) | "grid" (density) | "mlp" (the paper's) | "hash_grid" (instant-NGP encoding + MLP heads)
-    name: str = setting("sdf-grid", choices=tuple(FIELDS))
+    # a name of engine/registry.py FIELDS, each with its one-line description there
+    name: str = setting("sdf-grid", choices=FIELDS.keys())
     grid_resolutions: tuple[int, ...] = setting((16, 32, 64), low=2, high=256, length=(1, 8))
     # levels unlock evenly over this fraction of the run
     coarse_to_fine_fraction: float = setting(0.2, low=0.0, high=1.0)
@@ -206,8 +206,8 @@ class GuidanceConfig:
     s = 101. Settings one prior alone uses live in its own section (``guidance.procedural``, ...).
     """
 
-    # "procedural" (camera-conditioned) | "procedural-text" | "oracle" | "stable-diffusion" | "deepfloyd-if"
-    prior: str = setting("procedural", choices=tuple(PRIORS))
+    # a name of engine/registry.py PRIORS, each with its label, description and default guidance scale there
+    prior: str = setting("procedural", choices=PRIORS.keys())
     model: str | None = setting(None, length=(1, 4096))  # folder or hub id; None: the prior's default
     guidance_scale: float | None = setting(None, low=0.0, high=1000.0)  # None: the prior's default
     # None: the prior's default (the paper's 0.02-0.98 for the learned priors, 0.02-0.4 for the camera-conditioned one)

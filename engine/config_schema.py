@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import types
+from collections.abc import Collection
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from itertools import pairwise
@@ -31,7 +32,8 @@ class Allowed:
     low: float | None = None  # numbers (and each number of a tuple): at least this
     high: float | None = None  # ... at most this
     below: float | None = None  # ... less than this (an open upper end, instead of ``high``)
-    choices: tuple[str, ...] = ()  # text (and each text of a tuple): one of these
+    # text (and each text of a tuple): one of these; a live view (``PRIORS.keys()``) where names are registered later
+    choices: Collection[str] = ()
     length: tuple[int, int] | None = None  # tuple[X, ...]: how many items; str: how many characters
     ordered: bool = False  # a pair (low, high): the first no larger than the second
 

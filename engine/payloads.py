@@ -30,7 +30,7 @@ class ModelEntry:
 
     id: str  # hub id ("org/name"), folder path for a model in a user folder, or "procedural"
     name: str  # what a person reads: hub id or folder name
-    kind: str  # "procedural" | "stable-diffusion" | "deepfloyd-if"
+    kind: str  # the prior it runs under: a name of engine/registry.py PRIORS
     source: str  # "builtin" | "hf-cache" | "folder" | "hub" (not on this machine)
     path: str | None = None  # the folder holding model_index.json
     present: bool = True

@@ -1,6 +1,6 @@
 """Recipes: the settings a prior is run with, applied when the prior is chosen (as threestudio's configs are).
 
-A new run's settings are layered, each layer over the one before (``commands/generate.py``):
+A new run's settings are layered, each layer over the one before (``engine/config_assembly.py``):
 
     the dataclass defaults  <  the quality preset  <  the prior's recipe  <  the flags  <  ``--set``
 
@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .config import PRESETS
+from .errors import EngineError
 
 # The field the learned recipes use: the anchors' multiresolution hash-grid density field, with their encoding.
 LEARNED_FIELD = "hash_grid"
@@ -88,6 +89,14 @@ RECIPES: dict[str, Recipe] = {
         _recipe("dreamfusion-if", "deepfloyd-if", _learned(21.0), "threestudio configs/dreamfusion-if.yaml"),
     )
 }
+
+
+def register_recipe(name: str, prior: str, settings: dict[str, Any], source: str) -> Recipe:
+    """Give a prior registered outside the tree (engine/registry.py) its recipe; a prior has one at most."""
+    if prior in RECIPES:
+        raise EngineError(f"the prior {prior!r} has a recipe already ({RECIPES[prior].name}); it takes one", "input")
+    RECIPES[prior] = _recipe(name, prior, settings, source)
+    return RECIPES[prior]
 
 
 def recipe_for(prior: str) -> Recipe:

@@ -90,7 +90,7 @@ class StepResult:
 
 class Trainer:
     """Owns the field, its optimizer and the run's RNG; reports through ``emit``. The prior arrives with its
-    prompts set (``commands/generate.py`` prepares it, reporting progress and honoring a stop)."""
+    prompts set (``engine/generation.py`` prepares it, reporting progress and honoring a stop)."""
 
     def __init__(
         self,
@@ -273,7 +273,7 @@ class Trainer:
     def report_cpu_cost(self, seconds_per_step: float) -> None:
         """Warn, once, what the steps left will take when a learned prior runs on the CPU."""
         self.cost_reported = True
-        if self.device.type != "cpu" or not self.prior.learned:
+        if self.device.type != "cpu" or not self.prior.registered().learned:
             return
         left = self.config.optim.steps - self.step
         hours = seconds_per_step * left / 3600.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.build_extension import source_package
+from tools.addon_package import source_package
 
 pytest_plugins = ["tests.fixtures.tiny_models"]
 

@@ -10,15 +10,12 @@ needs no network; what goes into it is decided by the manifest's ``[build] paths
 from __future__ import annotations
 
 import argparse
-import importlib.abc
-import importlib.machinery
 import importlib.util
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from types import ModuleType
 
 from engine.atomic_write import replacing
 
@@ -69,43 +66,6 @@ def build(output_dir: Path, source: Path = ROOT) -> Path:
         with replacing(target) as partial:
             shutil.move(built[0], partial)
     return target
-
-
-class _SharedEngine(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Resolves ``<package>.engine`` and its submodules to the top-level ``engine`` modules (one copy of each)."""
-
-    def __init__(self, package: str) -> None:
-        self.prefix = f"{package}.engine"
-
-    def find_spec(
-        self, fullname: str, path: object = None, target: object = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != self.prefix and not fullname.startswith(self.prefix + "."):
-            return None
-        return importlib.util.spec_from_loader(fullname, self)
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        return importlib.import_module("engine" + spec.name.removeprefix(self.prefix))
-
-    def exec_module(self, module: ModuleType) -> None:
-        """Nothing to run: the top-level module has run already."""
-
-
-def source_package(name: str = "dreamfusion") -> ModuleType:
-    """The repository root imported as package ``name`` (as Blender imports the installed extension),
-    without running its ``__init__`` (no bpy registration): for tests and benchmarks of modules that
-    use relative imports (``from ..engine import protocol``).
-
-    ``name.engine`` is the top-level ``engine`` package itself, not a second copy of its files, so one
-    process has one ``EngineError`` and one set of protocol constants, whichever name imported them.
-    """
-    if name not in sys.modules:
-        package = ModuleType(name)
-        package.__path__ = [str(ROOT)]
-        package.__package__ = name
-        sys.modules[name] = package
-        sys.meta_path.insert(0, _SharedEngine(name))
-    return sys.modules[name]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from ..batch.prompt_run import PromptJob, PromptOutcome
 from ..config import DEVICES, PRESETS, RunConfig, check, override
 from ..config_schema import ConfigError, parse_set
 from ..errors import EngineError
-from ..registry import EXECUTORS, PRIORS, resolve
+from ..registry import EXECUTORS, PRIORS, choices_help, resolve
 from ..run_files import check_folder
 from ..run_lock import LOCK_FILE, RunLock
 from ..stop_signal import StopSignal
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run on Ray: 'local' starts a runtime here, 'auto' or an address joins a cluster",
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="balanced", help="for prompts without one")
-    prior_help = f"for prompts without one: {' | '.join(PRIORS)} (default: {RunConfig().guidance.prior})"
+    prior_help = f"for prompts without one: {choices_help(PRIORS, RunConfig().guidance.prior)}"
     parser.add_argument("--prior", default=None, help=prior_help)
     parser.add_argument("--steps", type=int, default=None, help="for prompts without their own")
     parser.add_argument("--seed", type=int, default=None, help="for prompts without their own")

@@ -9,6 +9,7 @@ import torch
 
 from ..config import GuidanceConfig, RunConfig
 from ..prompts import ViewContext
+from ..registry import PRIORS, PriorEntry
 from ..stage_progress import Progress, no_progress
 
 
@@ -23,13 +24,11 @@ class DiffusionPrior(ABC):
     ``engine.stage_progress.Stopped`` there when the run is stopped.
     """
 
-    name: str
-    default_guidance_scale: float
+    name: str  # its name in engine/registry.py PRIORS, whose entry holds its label and default guidance scale
     default_t_range: tuple[float, float] = (0.02, 0.98)  # fractions of the schedule (paper, threestudio)
     num_train_timesteps: int
     renders_any_background = False  # True: its data can be composited over the render's own background
     has_low_memory_mode = False  # True: guidance.low_memory makes it fit in less device memory
-    learned = False  # True: a large trained network, minutes a step on a CPU (the run warns what it will cost)
 
     @classmethod
     @abstractmethod
@@ -50,9 +49,16 @@ class DiffusionPrior(ABC):
         """alphabar_t for t = 0 .. num_train_timesteps - 1 (float32, on the prior's device)."""
 
     @classmethod
+    def registered(cls) -> PriorEntry:
+        """This prior's registry entry: its default guidance scale, whether it is learned, what the add-on shows."""
+        return PRIORS[cls.name]
+
+    @classmethod
     def guidance_scale_of(cls, guidance: GuidanceConfig) -> float:
         """The classifier-free guidance scale a run uses: its own, else this prior's default."""
-        return guidance.guidance_scale if guidance.guidance_scale is not None else cls.default_guidance_scale
+        return (
+            guidance.guidance_scale if guidance.guidance_scale is not None else cls.registered().default_guidance_scale
+        )
 
     @classmethod
     def t_range_of(cls, guidance: GuidanceConfig) -> tuple[float, float]:

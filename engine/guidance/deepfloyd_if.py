@@ -42,7 +42,6 @@ class DeepFloydIFPrior(LearnedPrior):
     """DeepFloyd IF stage I (IF-I-XL by default; the M and L sizes load the same way)."""
 
     name = "deepfloyd-if"
-    default_guidance_scale = 21.0  # threestudio's 20 for IF, in its convention (engine/config.py)
     default_model: ClassVar[str] = "DeepFloyd/IF-I-XL-v1.0"
     parts: ClassVar[tuple[str, ...]] = ("unet", "text_encoder", "tokenizer", "scheduler")
 

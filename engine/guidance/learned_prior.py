@@ -63,7 +63,6 @@ class LearnedPrior(DiffusionPrior):
     """
 
     has_low_memory_mode = True
-    learned = True
 
     default_model: ClassVar[str]  # hub id used when the run names no model
     parts: ClassVar[tuple[str, ...]]  # checkpoint subfolders the prior loads

@@ -25,7 +25,6 @@ class StableDiffusionPrior(LearnedPrior):
     """Any Stable Diffusion 1.x/2.x diffusers checkpoint (epsilon or v-prediction)."""
 
     name = "stable-diffusion"
-    default_guidance_scale = 101.0  # the paper's and threestudio's 100 in their convention (engine/config.py)
     default_model: ClassVar[str] = "stabilityai/stable-diffusion-2-1-base"
     parts: ClassVar[tuple[str, ...]] = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 

@@ -19,7 +19,7 @@ import bpy
 import pytest
 
 from tests.addon.addon_harness import installed, preferences, pump_to_end
-from tools.build_extension import source_package
+from tools.addon_package import source_package
 
 source_package("dreamfusion")  # the bridge tests' package name, which their wheel builders import under
 from tests.bridge.doctor_reports import doctor_report  # noqa: E402

@@ -22,6 +22,7 @@ from dreamfusion.bridge.command_line import (
     resolve_engine_python,
 )
 
+from engine.config_assembly import build_config
 from tests.bridge.test_engine_env import make_venv, mark_ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +55,7 @@ def test_every_setting_reaches_the_real_generate_parser(tmp_path: Path) -> None:
     assert (args.steps, args.seed, args.guidance_scale, args.device, args.preview_every) == (321, 7, 42.5, "cpu", 25)
     assert Path(args.out) == tmp_path / "run"
     assert args.low_memory is True and args.set == ["guidance.perp_neg.enabled=true"]
-    config = importlib.import_module("engine.commands.generate").build_config(args)
+    config = build_config(args)
     assert config.guidance.perp_neg.enabled is True and config.guidance.low_memory is True, "the engine's own config"
 
 

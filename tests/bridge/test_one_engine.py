@@ -1,6 +1,6 @@
 """The bridge tests import the repository as package ``dreamfusion``; its engine must be the one the engine tests
 import as ``engine``, not a second copy of the same files (two ``EngineError`` classes, two protocols).
-``tools.build_extension.source_package`` makes it so."""
+``tools.addon_package.source_package`` makes it so."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from dreamfusion.bridge.worker import EventMessage, ExitMessage
 from dreamfusion.engine.config import PRESETS, RunConfig, override
 
 from engine.cli import build_parser
-from engine.commands.generate import build_config
+from engine.config_assembly import build_config
 
 
 def test_presets_follow_the_engine_table_in_speed_order() -> None:

@@ -15,10 +15,10 @@ import pytest
 
 from engine import protocol
 from engine.cli import build_parser
-from engine.commands.generate import load_run_config
 from engine.config import RunConfig, leaf_fields, to_dict
 from engine.config_migration import MOVED, migrated
 from engine.config_schema import parse_set
+from engine.run_folder import load_run_config
 
 ROOT = Path(__file__).resolve().parents[2]
 BEFORE = ROOT / "tests" / "fixtures" / "config_before_sections.json"

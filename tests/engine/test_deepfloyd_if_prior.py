@@ -52,7 +52,7 @@ def test_loads_folder_with_the_checkpoints_noise_schedule(tiny_deepfloyd_if: Pat
     torch.testing.assert_close(prior.alphas_cumprod, scheduler.alphas_cumprod.float())
     assert prior.num_train_timesteps == 1000
     assert prior.input_resolution == 64 and prior.image_size == 64
-    assert prior.default_guidance_scale == 21.0  # threestudio's 20 in its convention
+    assert prior.registered().default_guidance_scale == 21.0  # threestudio's 20 in its convention
 
 
 @pytest.mark.parametrize("scale", [0.0, 1.0, 20.0])

@@ -26,8 +26,8 @@ from safetensors.torch import load_file
 
 from engine import checkpoint, optimizer
 from engine.cameras import sample_cameras
-from engine.commands.generate import default_cache_dir
 from engine.config import RunConfig, override
+from engine.config_assembly import default_cache_dir
 from engine.prompts import run_suffixes
 from engine.registry import FIELDS, PRIORS, resolve
 from engine.renderer import render

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine import checkpoint, cli
+from engine import checkpoint, cli, run_folder
 from engine.batch.ledger import LEDGER_FILE, PromptRecord, PromptStatus, read_ledger, write_ledger
-from engine.commands import generate
+from engine.commands import generate as generate_command
 from engine.config import RunConfig, to_dict
 from engine.device import is_out_of_memory
 from engine.errors import EngineError
@@ -148,7 +148,7 @@ def test_out_at_a_users_folder_is_refused_and_nothing_in_it_replaced(engine: Eng
     assert code == 2 and lines[-1]["kind"] == "output" and "is not empty" in lines[-1]["message"], lines[-1]
     assert snapshot(folder) == before and not (folder / ".lock").exists()
     with pytest.raises(EngineError, match="is not empty"):  # the issue's `--out /`, checked without writing
-        generate.refuse_used_folder(Path("/"))
+        run_folder.refuse_used_folder(Path("/"))
 
 
 def test_out_at_a_file_or_a_run_is_refused_and_a_folder_with_only_a_clients_log_is_new(
@@ -164,7 +164,7 @@ def test_out_at_a_file_or_a_run_is_refused_and_a_folder_with_only_a_clients_log_
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     (fresh / "worker.log").write_text("the add-on's log of this run\n")
-    path, lock, created = generate.claim_new_folder(fresh)
+    path, lock, created = run_folder.claim_new_folder(fresh)
     lock.release()
     assert path == fresh and created == [fresh / ".lock"]
 
@@ -198,7 +198,7 @@ def test_the_cpu_allocator_running_out_is_the_memory_sentence(
         torch.empty(2**60, dtype=torch.uint8)  # more than any machine has: torch's own CPU allocator error
         return 0
 
-    monkeypatch.setattr(generate, "_generate", allocate)
+    monkeypatch.setattr(generate_command, "generate", allocate)  # the run itself, after its folder is claimed
     code, lines = engine("generate", "--prompt", "a red cube", "--out", str(tmp_path / "run"))
     assert code == 2 and lines[-1]["kind"] == "memory", lines[-1]
     assert lines[-1]["message"].startswith("the run ran out of CPU memory")
@@ -348,7 +348,7 @@ def test_a_run_stopped_before_its_first_checkpoint_still_resumes_from_the_start(
     folder.mkdir()
     (folder / "config.json").write_text(CONFIG)
     (folder / "log.jsonl").write_text('{"event": "cancelled", "protocol": 1, "step": 0, "checkpoint": "x"}\n')
-    run = generate.resume_run(cli.build_parser("generate").parse_args(["generate", "--resume", str(folder)]))
+    run = run_folder.resume_run(cli.build_parser("generate").parse_args(["generate", "--resume", str(folder)]))
     run.lock.release()
     assert run.resumed and not run.has_checkpoint
 

@@ -15,8 +15,8 @@ import pytest
 
 from engine import protocol
 from engine.cli import build_parser
-from engine.commands.generate import build_config
 from engine.config import PRESETS, RunConfig, to_dict
+from engine.config_assembly import build_config
 from engine.recipes import RECIPES, starting_settings
 from engine.registry import PRIORS
 

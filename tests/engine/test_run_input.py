@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import checkpoint, cli
+from engine import checkpoint, cli, run_folder
 from engine.commands import generate
 from engine.config import RunConfig, to_dict
 from engine.device import out_of_memory_error
@@ -103,7 +103,7 @@ def test_resume_honours_steps_device_and_guidance_scale_and_writes_them_back(tmp
     folder = _run_folder(tmp_path)
     argv = ["generate", "--resume", str(folder), "--steps", "40", "--device", "cpu", "--guidance-scale", "7.5"]
     args = cli.build_parser("generate").parse_args(argv)
-    run = generate.resume_run(args)
+    run = run_folder.resume_run(args)
     run.lock.release()
     assert (run.config.optim.steps, run.config.device, run.config.guidance.guidance_scale) == (40, "cpu", 7.5)
     written = json.loads((folder / "config.json").read_text())
@@ -117,7 +117,7 @@ def test_an_internal_error_is_logged_in_its_own_run_folder(
     def broken(*_: object) -> int:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(generate, "_generate", broken)
+    monkeypatch.setattr(generate, "generate", broken)
     code, lines = engine("generate", "--prompt", "a red cube", "--out", str(tmp_path / "run"))
     assert code == 3 and lines[-1]["kind"] == "internal" and "a bug" in lines[-1]["message"]
     assert lines[-1]["log"] == str(tmp_path / "run" / cli.ERROR_LOG)
@@ -130,7 +130,7 @@ def test_out_of_memory_is_a_sentence_with_what_helps(
     def too_big(*_: object) -> int:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    monkeypatch.setattr(generate, "_generate", too_big)
+    monkeypatch.setattr(generate, "generate", too_big)
     code, lines = engine("generate", "--prompt", "a red cube", "--out", str(tmp_path / "run"))
     assert code == 2 and lines[-1]["kind"] == "memory" and "--set render.resolution=32" in lines[-1]["message"]
     on_gpu = str(out_of_memory_error(torch.device("cuda"), tmp_path / "run"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from engine.config import GuidanceConfig
@@ -11,6 +12,7 @@ from engine.guidance.procedural_camera import CameraProceduralPrior
 from engine.guidance.sds import ScoreDistillation
 from engine.guidance.stable_diffusion import StableDiffusionPrior
 from engine.prompts import ViewContext
+from engine.registry import PRIORS, PriorEntry
 from engine.shading import ShadingMode
 
 
@@ -18,7 +20,6 @@ class LinearPrior(DiffusionPrior):
     """A real (if simple) prior for the test: eps_hat = A z + b t, CFG over two conditionings."""
 
     name = "linear"
-    default_guidance_scale = 7.0
     num_train_timesteps = 1000
 
     def __init__(self) -> None:
@@ -47,6 +48,13 @@ class LinearPrior(DiffusionPrior):
         self.calls.append(noisy.clone())
         uncond = self.raw(noisy, t, False)
         return uncond + guidance_scale * (self.raw(noisy, t, True) - uncond)
+
+
+@pytest.fixture(autouse=True)
+def linear_prior_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's prior in the registry (for this test only), where its default guidance scale is kept."""
+    entry = PriorEntry("linear", f"{__name__}:LinearPrior", "A test prior", label="Linear", default_guidance_scale=7.0)
+    monkeypatch.setitem(PRIORS, entry.name, entry)
 
 
 def _views(batch: int) -> list[ViewContext]:

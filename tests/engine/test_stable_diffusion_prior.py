@@ -70,7 +70,7 @@ def test_loads_folder_with_the_checkpoints_noise_schedule(tiny_stable_diffusion:
     assert prior.num_train_timesteps == 1000
     torch.testing.assert_close(prior.alphas_cumprod, scheduler.alphas_cumprod.float())
     assert prior.input_resolution == 64
-    assert prior.default_guidance_scale == 101.0  # the paper's and threestudio's 100 in their convention
+    assert prior.registered().default_guidance_scale == 101.0  # the paper's and threestudio's 100 in their convention
     assert prior.dtype == torch.float32  # half precision is for GPUs only
     assert not any(p.requires_grad for p in prior.unet.parameters())
 

@@ -16,6 +16,7 @@ from engine.field.sdf_grid import SDFGridField
 from engine.guidance.base import DiffusionPrior
 from engine.optimizer import build_optimizer, descend
 from engine.prompts import ViewContext
+from engine.registry import PRIORS, PriorEntry
 from engine.trainer import Trainer, duration_text
 
 
@@ -24,7 +25,6 @@ class FailingPrior(DiffusionPrior):
     ``nan`` (what a float16 UNet gives when it overflows)."""
 
     name = "failing"
-    default_guidance_scale = 1.0
     num_train_timesteps = 1000
 
     def __init__(self, failures: dict[int, float]) -> None:
@@ -55,6 +55,15 @@ class FailingPrior(DiffusionPrior):
             return torch.full_like(noisy, self.failures[call])
         alphabar = self.alphas_cumprod[t].view(-1, 1, 1, 1)
         return noisy / (1 - alphabar).sqrt()  # exact for data that are all gray (0 in [-1, 1])
+
+
+@pytest.fixture(autouse=True)
+def test_priors_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's priors in the registry (for this test only), which says whether a prior is learned."""
+    for name, target, learned in (("failing", "FailingPrior", False), ("learned-stand-in", "LearnedStandIn", True)):
+        entry = PriorEntry(name, f"{__name__}:{target}", "A test prior", label=name, default_guidance_scale=1.0,
+                           learned=learned)  # fmt: skip
+        monkeypatch.setitem(PRIORS, name, entry)
 
 
 def small_config(steps: int, **optim: Any) -> RunConfig:
@@ -141,9 +150,9 @@ def test_the_gradient_is_clipped_to_the_configured_norm_only_when_asked() -> Non
 
 
 class LearnedStandIn(FailingPrior):
-    """The same prior, declared a learned one (what the cpu_cost warning looks at), that fails nowhere."""
+    """The same prior, registered as a learned one (what the cpu_cost warning looks at), that fails nowhere."""
 
-    learned = True
+    name = "learned-stand-in"
 
 
 @pytest.mark.slow  # 3 training steps each (about 1.5 s alone)
