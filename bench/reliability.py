@@ -347,7 +347,7 @@ MATRIX: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
-# The kind each of the rows must end with (an argument error of kind "input" would not test the row).
+# The kind each of the matrix's rows must end with (an argument error of kind "input" would not test the row).
 EXPECTED_KINDS = {
     **dict.fromkeys([name for name in MATRIX if name.startswith(("remesh,", "resume,"))], "input"),
     **dict.fromkeys([name for name in MATRIX if name.startswith(("ledger", "batch"))], "input"),

@@ -103,6 +103,7 @@ def test_a_file_that_is_not_json_names_itself(tmp_path: Path) -> None:
         build_report(tmp_path, tmp_path / "REPORT.md")
 
 
+@pytest.mark.slow  # every section and its plots from the committed results: 3-5 s on 2 cores
 def test_the_report_rebuilt_from_the_committed_results_is_the_committed_report(tmp_path: Path) -> None:
     """Every committed results file is readable, and ``bench/REPORT.md`` is what they render to today."""
     results = tmp_path / "results"
