@@ -20,9 +20,7 @@ from engine.config import PRESETS
 from engine.errors import EngineError
 
 from .external import SCRIPTS, run_script
-from .report import REPORT_PATH
-from .results_file import ABLATIONS, QUALITY, RESULTS_DIR, ResultsFile
-from .studies import STUDIES
+from .results_file import ABLATIONS, QUALITY, REPORT_PATH, RESULTS_DIR, ResultsFile
 from .suite import PAPER_ABLATIONS, TEXT_PRIOR
 
 WORK_DIR = RESULTS_DIR / "runs.tmp"  # engine run folders (meshes, grids, frames); ignored by git
@@ -202,6 +200,7 @@ def run_report(results: Path, report: Path) -> int:
 def run_all(args: argparse.Namespace) -> int:
     """Every benchmark in turn; a failing script is reported and the rest still run."""
     from .external import cuda_available, run_script
+    from .studies import STUDIES
 
     args.ablations, args.presets = True, list(PRESETS)
     failed = []

@@ -41,6 +41,7 @@ from .results_file import (
     PRIOR,
     QUALITY,
     RELIABILITY,
+    REPORT_PATH,
     RESULTS_DIR,
     SPEED,
     ResultFileError,
@@ -50,7 +51,6 @@ from .speed import SpeedPayload, speed_section
 from .studies import STUDIES
 from .targets import TARGETS
 
-REPORT_PATH = Path(__file__).resolve().parent / "REPORT.md"
 NOT_RUN = "Not run: no `{file}` yet (`{command}`)."
 
 

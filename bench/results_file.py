@@ -21,6 +21,7 @@ from .machine import Machine, this_machine
 
 SCHEMA_VERSION = 1
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPORT_PATH = Path(__file__).resolve().parent / "REPORT.md"  # regenerated from RESULTS_DIR by bench/report.py
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from engine.config import MeshConfig
 
@@ -29,7 +30,7 @@ class Target:
     benchmark: str  # the results kind it judges (results_file.py)
     metric: str  # what is measured, in words
     threshold: float
-    comparison: str  # ">=" | "<=" | "<"
+    comparison: Literal[">=", "<=", "<"]
     source: str  # where the threshold comes from
     unit: str = ""  # the unit the threshold is shown in ("s", "GB")
     scale: float = 1.0  # measured values per shown unit (1e9 for bytes shown as GB)
@@ -56,7 +57,7 @@ TARGETS: tuple[Target, ...] = (
         "faces",
         "quality",
         "most faces",
-        float(ENGINE_MESH.face_budget or 0),
+        float(ENGINE_MESH.face_budget),  # type: ignore[arg-type]  # None (no budget) is not a default to judge
         "<=",
         "engine default: MeshConfig.face_budget (engine/config.py)",
     ),

@@ -23,8 +23,8 @@ from bench.quality_report import (
     seed_study_matrix,
     seed_study_rows,
 )
-from bench.report import REPORT_PATH, SECTIONS, build_report
-from bench.results_file import RESULTS_DIR, SCHEMA_VERSION, Envelope, Results, write_results
+from bench.report import SECTIONS, build_report
+from bench.results_file import REPORT_PATH, RESULTS_DIR, SCHEMA_VERSION, Envelope, Results, write_results
 from engine.errors import EngineError
 
 FILES = {s.source.name: s.source.kind for s in SECTIONS}
