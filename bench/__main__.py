@@ -21,8 +21,7 @@ from engine.config_schema import parse_set
 from engine.errors import EngineError
 
 from .external import SCRIPTS, run_script
-from .report import REPORT_PATH
-from .results_file import ABLATIONS, QUALITY, RESULTS_DIR, ResultsFile, read_results
+from .results_file import ABLATIONS, QUALITY, REPORT_PATH, RESULTS_DIR, ResultsFile
 from .suite import PAPER_ABLATIONS, TEXT_PRIOR
 
 WORK_DIR = RESULTS_DIR / "runs.tmp"  # engine run folders (meshes, grids, frames); ignored by git
@@ -138,14 +137,14 @@ def run_quality(args: argparse.Namespace) -> int:
 
 def rescore(args: argparse.Namespace, results_file: ResultsFile) -> int:
     """Re-extract and score the runs of ``results_file`` there with this tree's mesh export (their own settings)."""
-    from .quality import QualityBench, QualitySettings
+    from .payload import read_payload
+    from .quality import QualityBench, QualityPayload
 
     path = args.results / results_file.name
-    earlier = read_results(path, results_file.kind)
+    earlier = read_payload(path, results_file, QualityPayload)
     if earlier is None:
         raise EngineError(f"nothing to rescore: {path} does not exist", "input")
-    settings = QualitySettings.from_json(earlier.payload["settings"])
-    bench = QualityBench(settings, args.results, args.work, results_file=results_file, append=True)
+    bench = QualityBench(earlier.payload.settings, args.results, args.work, results_file=results_file, append=True)
     print(f"wrote {bench.rescore(jobs=args.jobs)}")
     return 0
 
@@ -200,16 +199,19 @@ def run_report(results: Path, report: Path) -> int:
 def run_all(args: argparse.Namespace) -> int:
     """Every benchmark in turn; a failing script is reported and the rest still run."""
     from .external import cuda_available, run_script
+    from .studies import STUDIES
 
     args.ablations, args.presets = True, list(PRESETS)
     failed = []
     study_args = {"names": list(PAPER_ABLATIONS), "seeds": [0, 1, 2], "prior": TEXT_PRIOR, "prompts": None}
     study = argparse.Namespace(**{**vars(args), **study_args, "rescore": False})
+    camera = next(s for s in STUDIES if s.name == "camera-prior")  # the study where fronts form
     camera_args = {
-        "names": ["no-textureless"],  # the camera-told prior reads no view suffix: no-view-prompts changes nothing
-        "prior": "procedural",
-        "results": args.results / "camera-prior",
-        "work": args.work / "camera-prior",  # run folders of their own, so neither study's rescore meets the other's
+        "names": list(camera.variants),
+        "prior": camera.prior,
+        "prompts": list(camera.prompts),
+        "results": args.results / camera.name,
+        "work": args.work / camera.name,  # run folders of their own, so neither study's rescore meets the other's
     }
     camera_study = argparse.Namespace(**{**vars(study), **camera_args})
     steps = (

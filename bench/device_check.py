@@ -10,7 +10,8 @@ ray, schedules) for 300 steps, not a few toy ones. Each case is one engine proce
 numbers are the engine's own: it/s over the optimization, the render / prior / update split of the steps (the
 ``phase_s`` of its events) and its peak memory (``peak_memory``). Random weights: throughput and memory only, never
 quality. Results are written after every case to bench/results/device_check.json (device_check_tiny.json with
---tiny), so a run cut short keeps what it measured; ``python -m bench report`` shows them beside the issue's targets.
+--tiny), so a run cut short keeps what it measured; ``python -m bench report`` shows them beside their targets
+(bench/targets.py).
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import argparse
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -30,8 +30,11 @@ from engine.recipes import recipe_for
 
 from .architectures import DEEPFLOYD_IF_I_XL, FULL_SIZE, STABLE_DIFFUSION_2_1_BASE, TINY, Architecture
 from .engine_run import EngineRequest, RunRecord, run_engine
+from .payload import Measured, Payload
 from .random_checkpoint import save_random_checkpoint
+from .report_page import Page, num, provenance, table
 from .results_file import DEVICE_CHECK, RESULTS_DIR, Envelope, Results, write_results
+from .targets import Target, target
 
 LABEL = "random weights, throughput only"
 GB = 1e9
@@ -46,22 +49,22 @@ TINY_OVERRIDES = (
 
 
 @dataclass(frozen=True)
-class Target:
-    """The issue's target for a case (None: none set)."""
+class CaseTarget:
+    """A case's bars, rows of bench/targets.py (None: none set)."""
 
-    it_per_s: float | None = None
-    peak_bytes: float | None = None
+    it_per_s: Target | None = None
+    peak: Target | None = None
 
     def text(self) -> str:
-        parts = [f">= {self.it_per_s:g} it/s"] if self.it_per_s else []
-        parts += [f"peak <= {self.peak_bytes / GB:g} GB"] if self.peak_bytes else []
+        parts = [f">= {self.it_per_s.threshold:g} it/s"] if self.it_per_s else []
+        parts += [f"peak <= {self.peak.threshold / GB:g} GB"] if self.peak else []
         return ", ".join(parts) or "-"
 
     def met(self, it_per_s: float | None, peak: int | None) -> bool | None:
         if it_per_s is None:
             return None
-        fast = self.it_per_s is None or it_per_s >= self.it_per_s
-        small = self.peak_bytes is None or (peak is not None and peak <= self.peak_bytes)
+        fast = self.it_per_s is None or self.it_per_s.met(it_per_s)
+        small = self.peak is None or (peak is not None and self.peak.met(peak))
         return fast and small
 
 
@@ -75,29 +78,18 @@ class Case:
     architecture: str | None  # the learned prior's checkpoint shapes (None: the offline prior)
     low_memory: bool
     steps: int  # full size; --tiny runs TINY_STEPS
-    target: Target
+    target: CaseTarget
 
 
+SD, IF = STABLE_DIFFUSION_2_1_BASE, DEEPFLOYD_IF_I_XL
+SD_TARGET = CaseTarget(target("device-sd-it-per-s"), target("device-sd-peak"))
+IF_PEAK = CaseTarget(peak=target("device-if-peak"))
 CASES = (
-    Case("offline", "procedural", None, False, 600, Target(it_per_s=50.0)),
-    Case(
-        "sd",
-        STABLE_DIFFUSION_2_1_BASE.prior,
-        STABLE_DIFFUSION_2_1_BASE.name,
-        False,
-        LEARNED_STEPS,
-        Target(15.0, 8 * GB),
-    ),
-    Case(
-        "sd-low-memory",
-        STABLE_DIFFUSION_2_1_BASE.prior,
-        STABLE_DIFFUSION_2_1_BASE.name,
-        True,
-        LEARNED_STEPS,
-        Target(None, 6 * GB),
-    ),
-    Case("if-low-memory", DEEPFLOYD_IF_I_XL.prior, DEEPFLOYD_IF_I_XL.name, True, LEARNED_STEPS, Target(None, 16 * GB)),
-    Case("if", DEEPFLOYD_IF_I_XL.prior, DEEPFLOYD_IF_I_XL.name, False, LEARNED_STEPS, Target(None, 16 * GB)),
+    Case("offline", "procedural", None, False, 600, CaseTarget(it_per_s=target("device-offline-it-per-s"))),
+    Case("sd", SD.prior, SD.name, False, LEARNED_STEPS, SD_TARGET),
+    Case("sd-low-memory", SD.prior, SD.name, True, LEARNED_STEPS, CaseTarget(peak=target("device-sd-low-memory-peak"))),
+    Case("if-low-memory", IF.prior, IF.name, True, LEARNED_STEPS, IF_PEAK),
+    Case("if", IF.prior, IF.name, False, LEARNED_STEPS, IF_PEAK),
 )
 TINY_STEPS = 3
 
@@ -125,8 +117,21 @@ class CaseResult:
     error: str | None
 
 
+@dataclass
+class DeviceCheckPayload(Payload):
+    """device_check.json: ``generate`` end to end on each case, rewritten after every case."""
+
+    label: str
+    tiny: bool
+    device: str
+    dtype: str
+    notes: list[str]
+    results: list[CaseResult] = field(default_factory=list)
+    elapsed_s: float | None = None  # None: no case finished yet
+
+
 def case_result(case: Case, architecture: str, record: RunRecord, judged: bool) -> CaseResult:
-    """The case's row; ``judged``: full-size networks on CUDA, where the issue's targets apply."""
+    """The case's row; ``judged``: full-size networks on CUDA, where the targets apply."""
     phases = record.phase_s or {}
     total = sum(phases.values())
     steps = max(record.steps, 1)
@@ -215,12 +220,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out or RESULTS_DIR / ("device_check_tiny.json" if args.tiny else DEVICE_CHECK.name)
     work = args.work or Path(tempfile.mkdtemp(prefix="device-check-"))
-    payload: dict[str, Any] = {
-        "label": LABEL,
-        "tiny": args.tiny,
-        "device": device_name(device),
-        "dtype": str(denoiser_dtype(device, half=True)).removeprefix("torch."),
-        "notes": [
+    payload = DeviceCheckPayload(
+        label=LABEL,
+        tiny=args.tiny,
+        device=device_name(device),
+        dtype=str(denoiser_dtype(device, half=True)).removeprefix("torch."),
+        notes=[
             "Random weights: throughput and memory only. Each case is one `generate` process through the normal CLI "
             "running its prior's recipe (engine/recipes.py, docs/recipes.md: the learned ones on the hash-grid "
             "field, 64x64 renders) for its step count, preset fast, previews and checkpoints as usual; it/s is the "
@@ -229,18 +234,49 @@ def main(argv: list[str] | None = None) -> int:
             "update: the loss, the backward pass (through SD's VAE encoder and the renderer) and Adam.",
             "Peak memory: CUDA's max_memory_reserved over the whole process, model loading included.",
         ],
-        "results": [],
-    }
+    )
     built: dict[str, Path] = {}
     started = time.perf_counter()
     for case in (c for c in CASES if c.name in names):
         result = run_case(case, args, work, device, built)
         print_row(result)
-        payload["results"].append(asdict(result))
-        payload["elapsed_s"] = round(time.perf_counter() - started, 1)
-        write_results(out, Results(Envelope.now(DEVICE_CHECK.kind), payload))
+        payload.results.append(result)
+        payload.elapsed_s = round(time.perf_counter() - started, 1)
+        write_results(out, Results(Envelope.now(DEVICE_CHECK.kind), payload.to_json()))
     print(f"wrote {out}")
-    return 0 if all(r["error"] is None for r in payload["results"]) else 1
+    return 0 if all(r.error is None for r in payload.results) else 1
+
+
+def device_check_section(page: Page, measured: Measured[DeviceCheckPayload]) -> None:
+    check = measured.payload
+    tiny = " (tiny networks: a check of the script, not of the device)" if check.tiny else ""
+    page.add(
+        f"{check.label}{tiny}: `generate` through the CLI on {check.device} ({check.dtype}), torch "
+        f"{measured.envelope.machine.torch}. {provenance(measured.envelope)}"
+    )
+    rows = []
+    for r in check.results:
+        share, ms = r.phase_share or {}, r.ms_per_step or {}
+        split = " / ".join(f"{ms.get(k, 0):.1f} ms ({share.get(k, 0):.0%})" for k in ("render", "prior", "update"))
+        peak = "-" if r.peak_memory_bytes is None else f"{r.peak_memory_bytes / 1e9:.2f}"
+        verdict = {None: "-", True: "met", False: "**missed**"}[r.meets_target]
+        rows.append(
+            [
+                r.case,
+                r.architecture,
+                r.recipe,
+                "yes" if r.low_memory else "no",
+                str(r.steps),
+                num(r.it_per_s, 2),
+                split if ms else "-",
+                peak,
+                r.target,
+                verdict if r.error is None else f"failed: {r.error}",
+            ]
+        )
+    header = ["case", "networks", "recipe", "low-memory", "steps", "it/s", "render / prior / update per step"]
+    page.add(*table([*header, "peak GB", "target", "verdict"], rows))
+    page.add(*[f"- {note}" for note in check.notes])
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import json
 import multiprocessing
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,64 @@ from engine.memory_needs import memory_needs
 from .architectures import STABLE_DIFFUSION_2_1_BASE, TINY, Architecture
 from .device_check import TINY_OVERRIDES
 from .engine_run import EngineRequest, RunRecord, run_engine
+from .payload import Measured, Payload
 from .random_checkpoint import save_random_checkpoint
+from .report_page import Page, provenance, table
 from .results_file import FULL_SIZE, RESULTS_DIR, Envelope, Results, write_results
 
 PROMPT = "a red cube"
 DTYPE = torch.float32  # what the engine loads on a CPU (engine/device.py denoiser_dtype)
 WORK_DIR = RESULTS_DIR / "full-size.tmp"  # the model folder (5 GB) and the run folder; ignored by git
 GB = 1e9
+
+
+@dataclass
+class LearnedRun:
+    """The SD run's cost: the engine's own seconds per step and their split, its load time and peak memory."""
+
+    prior: str
+    architecture: str
+    dtype: str
+    steps: int
+    steps_asked: int
+    seconds_per_step: float | None
+    split_s_per_step: dict[str, float] | None  # render, prior, update
+    load_s: float | None
+    finish_s: float | None
+    wall_s: float
+    peak_rss_bytes: int
+    engine_peak_memory: dict[str, Any] | None
+    mesh: bool  # the exported mesh is there
+    faces: int | None
+    error: str | None
+
+
+@dataclass
+class NotRun:
+    """A prior that was not run here: its weights against this machine's memory."""
+
+    prior: str
+    model: str
+    dtype: str
+    run: bool
+    weights_bytes: int
+    low_memory_weights_bytes: int
+    machine_memory_bytes: int
+    fits: bool
+    why: str
+
+
+@dataclass
+class FullSizePayload(Payload):
+    """full_size.json."""
+
+    label: str
+    tiny: bool
+    engine_command: str
+    cpu_threads: int | None
+    notes: list[str]
+    stable_diffusion: LearnedRun
+    deepfloyd_if: NotRun
 
 
 def machine_memory_bytes() -> int:
@@ -58,27 +109,27 @@ def build_model(architecture: Architecture, folder: Path) -> Path:
     return folder
 
 
-def sd_result(architecture: Architecture, record: RunRecord, steps: int) -> dict[str, Any]:
+def sd_result(architecture: Architecture, record: RunRecord, steps: int) -> LearnedRun:
     """The run's cost per step (the engine's own phase timings), its load time and peak memory."""
     phases = record.phase_s or {}
     done = max(record.steps, 1)
-    return {
-        "prior": architecture.prior,
-        "architecture": architecture.name,
-        "dtype": str(DTYPE).removeprefix("torch."),
-        "steps": record.steps,
-        "steps_asked": steps,
-        "seconds_per_step": round(sum(phases.values()) / done, 2) if phases else None,
-        "split_s_per_step": {name: round(seconds / done, 2) for name, seconds in phases.items()} or None,
-        "load_s": record.prior_s,
-        "finish_s": record.finish_s,
-        "wall_s": record.wall_s,
-        "peak_rss_bytes": int(record.peak_rss_mib * 1024 * 1024),
-        "engine_peak_memory": record.peak_memory,
-        "mesh": record.mesh is not None and Path(record.mesh).is_file(),
-        "faces": record.faces,
-        "error": record.error,
-    }
+    return LearnedRun(
+        prior=architecture.prior,
+        architecture=architecture.name,
+        dtype=str(DTYPE).removeprefix("torch."),
+        steps=record.steps,
+        steps_asked=steps,
+        seconds_per_step=round(sum(phases.values()) / done, 2) if phases else None,
+        split_s_per_step={name: round(seconds / done, 2) for name, seconds in phases.items()} or None,
+        load_s=record.prior_s,
+        finish_s=record.finish_s,
+        wall_s=record.wall_s,
+        peak_rss_bytes=int(record.peak_rss_mib * 1024 * 1024),
+        engine_peak_memory=record.peak_memory,
+        mesh=record.mesh is not None and Path(record.mesh).is_file(),
+        faces=record.faces,
+        error=record.error,
+    )
 
 
 def engine_threads(run_dir: Path) -> int | None:
@@ -89,25 +140,52 @@ def engine_threads(run_dir: Path) -> int | None:
         return None
 
 
-def deepfloyd_if_result(memory: int) -> dict[str, Any]:
+def deepfloyd_if_result(memory: int) -> NotRun:
     """Why IF-I-XL is not run here: its float32 weights against this machine's memory (engine/memory_needs.py)."""
     (need,) = [need for need in memory_needs("float32", None) if need.prior == "deepfloyd-if"]
     fits = need.weights_bytes < memory  # on a CPU the text encoder and the UNet are in RAM together, low memory or not
-    return {
-        "prior": need.prior,
-        "model": need.model,
-        "dtype": need.dtype,
-        "run": False,
-        "weights_bytes": need.weights_bytes,
-        "low_memory_weights_bytes": need.low_memory_weights_bytes,
-        "machine_memory_bytes": memory,
-        "fits": fits,
-        "why": (
+    return NotRun(
+        prior=need.prior,
+        model=need.model,
+        dtype=need.dtype,
+        run=False,
+        weights_bytes=need.weights_bytes,
+        low_memory_weights_bytes=need.low_memory_weights_bytes,
+        machine_memory_bytes=memory,
+        fits=fits,
+        why=(
             f"IF-I-XL's float32 weights are {need.weights_bytes / GB:.1f} GB (T5-XXL encoder and UNet), "
             f"{need.low_memory_weights_bytes / GB:.1f} GB at most at once on a GPU in low-memory mode; on a CPU both "
             f"are loaded into RAM together, against {memory / GB:.1f} GB here"
         ),
-    }
+    )
+
+
+def full_size_section(page: Page, measured: Measured[FullSizePayload]) -> None:
+    data, sd, deepfloyd = measured.payload, measured.payload.stable_diffusion, measured.payload.deepfloyd_if
+    tiny = " (tiny widths: a check of the script, not of the cost)" if data.tiny else ""
+    page.add(provenance(measured.envelope))
+    page.add(
+        f"{data.label}{tiny}: `{data.engine_command}` on {data.cpu_threads or '?'} torch threads. "
+        + " ".join(data.notes)
+    )
+    split = sd.split_s_per_step or {}
+    rows = [
+        [
+            sd.architecture,
+            sd.dtype,
+            f"{sd.steps} of {sd.steps_asked}",
+            "-" if sd.seconds_per_step is None else f"{sd.seconds_per_step:.1f}",
+            " / ".join(f"{split.get(k, 0):.1f}" for k in ("render", "prior", "update")) if split else "-",
+            "-" if sd.load_s is None else f"{sd.load_s:.1f}",
+            f"{sd.peak_rss_bytes / GB:.1f}",
+            "yes" if sd.mesh else "no",
+            "ok" if sd.error is None else f"failed: {sd.error}",
+        ]
+    ]
+    header = ["model", "dtype", "steps", "s/step", "render / prior / update (s)", "load (s)", "peak GB", "mesh"]
+    page.add(*table([*header, "status"], rows))
+    page.add(f"{deepfloyd.model}: not run ({deepfloyd.why}).")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,22 +212,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     record = run_engine(request, run_dir)
     memory = machine_memory_bytes()
-    payload = {
-        "label": "random weights, cost only",
-        "tiny": args.tiny,
-        "engine_command": " ".join(["python -m engine", *request.argv(run_dir)]),
-        "cpu_threads": engine_threads(run_dir),
-        "notes": [
+    payload = FullSizePayload(
+        label="random weights, cost only",
+        tiny=args.tiny,
+        engine_command=" ".join(["python -m engine", *request.argv(run_dir)]),
+        cpu_threads=engine_threads(run_dir),
+        notes=[
             "SD 2.1-base built from its public configs with random weights, float32, saved as a diffusers folder and "
             "loaded by `generate --model`; the engine's own step timings (the first step's warm-up included) and "
             "the engine process's peak resident memory (wait4).",
             "render: the volume render; prior: the VAE encoder at 512 px and the UNet on [cond; uncond]; update: "
             "the backward pass through the VAE encoder and the renderer, and Adam.",
         ],
-        "stable_diffusion": sd_result(architecture, record, args.steps),
-        "deepfloyd_if": deepfloyd_if_result(memory),
-    }
-    write_results(args.out, Results(Envelope.now(FULL_SIZE.kind), payload))
+        stable_diffusion=sd_result(architecture, record, args.steps),
+        deepfloyd_if=deepfloyd_if_result(memory),
+    )
+    write_results(args.out, Results(Envelope.now(FULL_SIZE.kind), payload.to_json()))
     print(f"wrote {args.out}: {asdict(record)['error'] or 'ok'}")
     return 0 if record.ok else 1
 

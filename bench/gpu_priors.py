@@ -8,7 +8,7 @@ of the right shape for the text encoders). Numbers are throughput only, never im
 One step is the engine's own path: ``ScoreDistillation`` over ``StableDiffusionPrior`` /
 ``DeepFloydIFPrior`` (SD: 64 px render upsampled to 512 and VAE-encoded with grad, UNet on the
 batch [cond; uncond] under no_grad, backward through the encoder; IF: the UNet on 64 px pixels).
-The NeRF renderer is not included. Target: >= 15 it/s for SD at batch 1 on one H100, < 8 GB peak.
+The NeRF renderer is not included. Targets (bench/targets.py): SD's it/s at batch 1 on one H100 and its peak memory.
 Prints a table and writes bench/results/gpu_priors.json (gpu_priors_tiny.json with --tiny).
 """
 
@@ -18,7 +18,7 @@ import argparse
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,11 +32,14 @@ from engine.prompts import ViewContext
 from engine.shading import ShadingMode
 
 from .architectures import FULL_SIZE, STABLE_DIFFUSION_2_1_BASE, TINY, Architecture, build_prior
+from .payload import Measured, Payload
+from .report_page import Page, num, table
 from .results_file import GPU, RESULTS_DIR, Envelope, Results, write_results
+from .targets import target
 
 LABEL = "random weights, throughput only"
-SD_TARGET_IT_PER_S = 15.0
-SD_TARGET_PEAK_BYTES = 8e9
+SD_IT_PER_S = target("gpu-sd-it-per-s")
+SD_PEAK = target("gpu-sd-peak")
 
 
 @dataclass
@@ -54,6 +57,18 @@ class PriorResult:
     ms_per_step: float
     peak_memory_bytes: int | None  # CUDA only
     meets_target: bool | None  # SD on CUDA at full size only
+
+
+@dataclass
+class GpuPayload(Payload):
+    """gpu_priors.json: one SDS step's cost through each learned prior."""
+
+    label: str
+    tiny: bool
+    device: str
+    target: str
+    notes: list[str]
+    results: list[PriorResult]
 
 
 def _synchronize(device: torch.device) -> None:
@@ -105,7 +120,7 @@ def run_prior(
         torch.cuda.empty_cache()
     meets = None
     if architecture is STABLE_DIFFUSION_2_1_BASE and device.type == "cuda":
-        meets = 1.0 / seconds >= SD_TARGET_IT_PER_S and peak is not None and peak < SD_TARGET_PEAK_BYTES
+        meets = SD_IT_PER_S.met(1.0 / seconds) and peak is not None and SD_PEAK.met(peak)
     return PriorResult(
         prior=architecture.prior,
         architecture=architecture.name,
@@ -157,23 +172,47 @@ def main(argv: list[str] | None = None) -> int:
     results = [run_prior(a, steps, warmup, device, dtype) for a in (TINY if args.tiny else FULL_SIZE)]
     print_table(results, device_name)
     out = args.out or RESULTS_DIR / ("gpu_priors_tiny.json" if args.tiny else GPU.name)
-    payload = {
-        "label": LABEL,
-        "tiny": args.tiny,
-        "device": device_name,
-        "target": f"stable-diffusion >= {SD_TARGET_IT_PER_S} it/s and < {SD_TARGET_PEAK_BYTES / 1e9:.0f} GB peak",
-        "notes": [
+    payload = GpuPayload(
+        label=LABEL,
+        tiny=args.tiny,
+        device=device_name,
+        target=f"{SD_IT_PER_S.text()} and {SD_PEAK.text()}",
+        notes=[
             "Random weights and random text embeddings: throughput only.",
             "One step = ScoreDistillation over the prior at batch 1; the NeRF renderer is not included.",
             "IF-I-XL config from its public unet/config.json: widths, depths, cross-attention width and pooling "
             "heads checked against public descriptions and the parameter count (4.30 B vs 4.3 B published); "
             "attention_head_dim unchecked.",
         ],
-        "results": [asdict(r) for r in results],
-    }
-    write_results(out, Results(Envelope.now(GPU.kind), payload))
+        results=results,
+    )
+    write_results(out, Results(Envelope.now(GPU.kind), payload.to_json()))
     print(f"wrote {out}")
     return 0
+
+
+def gpu_section(page: Page, measured: Measured[GpuPayload]) -> None:
+    gpu = measured.payload
+    page.add(f"{gpu.label}, on {gpu.device}, torch {measured.envelope.machine.torch}. Target: {gpu.target}.")
+    rows = [
+        [
+            r.prior,
+            r.architecture,
+            r.dtype,
+            str(r.batch),
+            num(r.it_per_s, 2),
+            num(r.ms_per_step, 1),
+            "-" if r.peak_memory_bytes is None else f"{r.peak_memory_bytes / 1e9:.2f}",
+        ]
+        for r in gpu.results
+    ]
+    page.add(*table(["prior", "architecture", "dtype", "batch", "it/s", "ms/step", "peak GB"], rows))
+    if gpu.notes:
+        page.add(*[f"- {note}" for note in gpu.notes])
+    page.add(
+        "The public reference settings (threestudio DreamFusion-SD: 64x64 render, 512 latent) are not measured "
+        "apart by `bench/gpu_priors.py`: not run."
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The report's figures (matplotlib, written as PNG): loss curves, IoU per prompt, ablations, it/s per preset.
 
-Each function takes a results file's payload and returns the PNG it wrote, or None when the data
-has nothing to draw.
+Each function takes the numbers to draw (the report sections pick them from their payloads) and returns the
+PNG it wrote, or None when there is nothing to draw.
 """
 
 from __future__ import annotations
@@ -36,16 +36,17 @@ def _smoothed(values: np.ndarray) -> np.ndarray:
     return np.convolve(values, np.ones(window) / window, mode="valid") if window > 1 else values
 
 
-def loss_curves(quality: dict[str, Any], path: Path) -> Path | None:
-    runs = [r for r in quality["results"] if r["variant"] == "baseline" and r["run"]["losses"]]
-    if not runs:
+def loss_curves(curves: dict[str, list[tuple[int, float]]], path: Path) -> Path | None:
+    """``curves``: each prompt's (step, loss) pairs."""
+    curves = {prompt: losses for prompt, losses in curves.items() if losses}
+    if not curves:
         return None
     figure, axis = plt.subplots(figsize=(9, 5))
-    for r in runs:
-        steps, losses = np.array(r["run"]["losses"], dtype=float).T
+    for prompt, pairs in curves.items():
+        steps, losses = np.array(pairs, dtype=float).T
         smooth = _smoothed(losses)
-        axis.plot(steps[len(steps) - len(smooth) :], smooth, label=r["prompt"], linewidth=1)
-    positive = all(loss > 0 for r in runs for _, loss in r["run"]["losses"])
+        axis.plot(steps[len(steps) - len(smooth) :], smooth, label=prompt, linewidth=1)
+    positive = all(loss > 0 for pairs in curves.values() for _, loss in pairs)
     axis.set_yscale("log" if positive else "symlog")
     axis.set_xlabel("step")
     axis.set_ylabel("loss (running mean)")
@@ -54,13 +55,13 @@ def loss_curves(quality: dict[str, Any], path: Path) -> Path | None:
     return _save(figure, path)
 
 
-def iou_per_prompt(quality: dict[str, Any], path: Path) -> Path | None:
-    runs = [r for r in quality["results"] if r["variant"] == "baseline" and r["iou"] is not None]
+def iou_per_prompt(runs: list[tuple[str, str, float]], path: Path) -> Path | None:
+    """``runs``: (prompt, category, IoU) of each scored run."""
     if not runs:
         return None
     figure, axis = plt.subplots(figsize=(9, 0.35 * len(runs) + 1.2))
-    colors = [_CATEGORY_COLORS.get(r["category"], "tab:gray") for r in runs]
-    axis.barh([r["prompt"] for r in runs], [r["iou"] for r in runs], color=colors)
+    colors = [_CATEGORY_COLORS.get(category, "tab:gray") for _, category, _ in runs]
+    axis.barh([prompt for prompt, _, _ in runs], [iou for _, _, iou in runs], color=colors)
     axis.invert_yaxis()
     axis.set_xlim(0, 1)
     axis.set_xlabel("volumetric IoU with the ground truth")
@@ -69,7 +70,7 @@ def iou_per_prompt(quality: dict[str, Any], path: Path) -> Path | None:
 
 
 def ablation_iou(rows: list[dict[str, Any]], path: Path) -> Path | None:
-    """Mean IoU change per ablation (``rows`` from report.ablation_rows)."""
+    """Mean IoU change per ablation (``rows`` from quality_report.ablation_rows)."""
     rows = [r for r in rows if r["mean_delta_iou"] is not None]
     if not rows:
         return None
@@ -83,13 +84,12 @@ def ablation_iou(rows: list[dict[str, Any]], path: Path) -> Path | None:
     return _save(figure, path)
 
 
-def it_per_s_per_preset(speed: dict[str, Any], cores: int | None, path: Path) -> Path | None:
-    """``speed`` is the speed payload; ``cores`` the measuring machine's (from its envelope)."""
-    rows = [r for r in speed["rows"] if r["run"]["it_per_s"] is not None]
-    if not rows:
+def it_per_s_per_preset(rates: dict[str, float], cores: int | None, path: Path) -> Path | None:
+    """``rates``: it/s per preset; ``cores``: the measuring machine's (from its envelope)."""
+    if not rates:
         return None
     figure, axis = plt.subplots(figsize=(6, 3.5))
-    axis.bar([r["preset"] for r in rows], [r["run"]["it_per_s"] for r in rows], color="tab:blue")
+    axis.bar(list(rates), list(rates.values()), color="tab:blue")
     axis.set_ylabel("iterations per second")
     axis.set_title(f"CPU optimization speed per preset ({cores} cores)")
     return _save(figure, path)

@@ -12,7 +12,6 @@ Results are rewritten after every run, so an interrupted suite keeps what it mea
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,8 @@ import numpy as np
 from engine.errors import EngineError
 
 from .engine_run import ROOT, EngineRequest, RunRecord, run_engine, warm_prior_cache
-from .results_file import QUALITY, Envelope, Results, ResultsFile, command_line, read_results, write_results
+from .payload import Measured, Payload, read_payload
+from .results_file import QUALITY, Envelope, Results, ResultsFile, command_line, write_results
 from .suite import Ablation, SuiteEntry, check_prompts
 
 BASELINE = "baseline"
@@ -49,13 +49,6 @@ class QualitySettings:
     truth_resolution: int = 128  # marching cubes of the ground-truth SDF
     iou_resolution: int = 96
     surface_samples: int = 20_000
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> QualitySettings:
-        """The settings a results file holds (``_settings_json``'s inverse)."""
-        overrides = tuple((key, value) for key, value in data["overrides"])
-        cache_dir = Path(data["cache_dir"]) if data["cache_dir"] else None
-        return cls(**{**data, "overrides": overrides, "cache_dir": cache_dir})
 
     def request(self, prompt: str, extra: tuple[tuple[str, Any], ...] = (), seed: int | None = None) -> EngineRequest:
         return EngineRequest(
@@ -100,6 +93,25 @@ def front_verdict(fronts: list[str], untested: list[str], directions: int = 4) -
 
 
 @dataclass
+class FScore:
+    """The F-score at distance ``tau`` (Tatarchenko et al. 2019)."""
+
+    tau: float
+    precision: float
+    recall: float
+    fscore: float
+
+
+@dataclass
+class Surface:
+    """A result's surface accuracy (engine/metrics.py SurfaceAccuracy) as the results file holds it."""
+
+    within_deg: dict[str, float]  # share of the area within each angle ("2", "5", "10" degrees) of the truth
+    median_angle_deg: float
+    fscores: list[FScore]
+
+
+@dataclass
 class QualityResult:
     prompt: str
     category: str
@@ -109,7 +121,7 @@ class QualityResult:
     iou: float | None = None
     chamfer: float | None = None
     normal_consistency: float | None = None
-    surface: dict[str, Any] | None = None  # surface_json of the comparison's SurfaceAccuracy
+    surface: Surface | None = None  # None: scored before surface accuracy was measured
     albedo_error: float | None = None
     undecimated_faces: int | None = None  # the same surface before decimation to the face budget
     undecimated_chamfer: float | None = None
@@ -135,22 +147,36 @@ def undecimated_mesh(run_dir: Path) -> Any:
     return MeshData(vertices, faces, vertex_albedo(grid, vertices))
 
 
-def surface_json(surface: Any) -> dict[str, Any]:
+def surface_of(surface: Any) -> Surface:
     """A SurfaceAccuracy (engine/metrics.py) as the results file holds it: angles as keys "2", "5", "10"."""
-    return {
-        "within_deg": {f"{angle:g}": share for angle, share in surface.within_deg.items()},
-        "median_angle_deg": surface.median_angle_deg,
-        "fscores": [{"tau": f.tau, "precision": f.precision, "recall": f.recall, "fscore": f.fscore}
-                    for f in surface.fscores],
-    }  # fmt: skip
+    return Surface(
+        within_deg={f"{angle:g}": share for angle, share in surface.within_deg.items()},
+        median_angle_deg=surface.median_angle_deg,
+        fscores=[FScore(f.tau, f.precision, f.recall, f.fscore) for f in surface.fscores],
+    )
 
 
-def surface_text(surface: dict[str, Any] | None) -> str:
+def surface_text(surface: Surface | None) -> str:
     """The share within 5 degrees, the median angle and the F-scores of a result's ``surface``, in a line."""
     if surface is None:
         return "surface -"
-    scores = "/".join(f"{f['fscore']:.2f}" for f in surface["fscores"])
-    return f"within 5 deg {surface['within_deg']['5']:.0%}  median {surface['median_angle_deg']:.1f} deg  F {scores}"
+    scores = "/".join(f"{f.fscore:.2f}" for f in surface.fscores)
+    return f"within 5 deg {surface.within_deg['5']:.0%}  median {surface.median_angle_deg:.1f} deg  F {scores}"
+
+
+@dataclass
+class QualityPayload(Payload):
+    """A quality results file: the suite, an ablation study or a study of the study table (bench/studies.py)."""
+
+    complete: bool  # False: interrupted, these are the runs it finished
+    settings: QualitySettings
+    seeds: list[int]
+    ablations: list[Ablation]
+    results: list[QualityResult]
+    rescored: bool  # every mesh re-extracted from its stored grid after the runs (``--rescore``)
+
+    def variant(self, name: str) -> list[QualityResult]:
+        return [r for r in self.results if r.variant == name]
 
 
 def slug(text: str) -> str:
@@ -236,8 +262,8 @@ class QualityBench:
         run's. For a change of the export alone, this measures what a new run would give without retraining."""
         if self.earlier is None:
             raise ValueError("rescore needs the earlier results: build the bench with append=True")
-        earlier = [r for r in self.earlier.payload["results"] if r["error"] is None]
-        self.seeds = tuple(self.earlier.payload.get("seeds", [self.settings.seed]))
+        earlier = [r for r in self.earlier.payload.results if r.error is None]
+        self.seeds = tuple(self.earlier.payload.seeds)
         self.rescored = True
         return self._measure_all(self._rescore_one, earlier, jobs)
 
@@ -254,11 +280,11 @@ class QualityBench:
                 self._write(complete=False)
         return self._write(complete=True)
 
-    def _rescore_one(self, earlier: dict[str, Any]) -> QualityResult:
+    def _rescore_one(self, earlier: QualityResult) -> QualityResult:
         from engine.metrics import load_mesh
         from engine.procedural.scene import Scene
 
-        record = RunRecord(**earlier["run"])
+        record = replace(earlier.run)
         run_dir = Path(record.run_dir)
         remeshed = subprocess.run(
             [sys.executable, "-m", "engine", "remesh", str(run_dir)],
@@ -267,7 +293,7 @@ class QualityBench:
             capture_output=True,
             text=True,
         )
-        result = QualityResult(earlier["prompt"], earlier["category"], earlier["variant"], record, earlier["seed"])
+        result = QualityResult(earlier.prompt, earlier.category, earlier.variant, record, earlier.seed)
         if remeshed.returncode != 0:
             result.error = f"remesh failed: {remeshed.stderr.strip()[-500:]}"
             return result
@@ -323,7 +349,7 @@ class QualityBench:
         )
         result.iou, result.chamfer, result.albedo_error = comparison.iou, comparison.chamfer, comparison.albedo_error
         result.normal_consistency = comparison.normal_consistency
-        result.surface = surface_json(comparison.surface)
+        result.surface = surface_of(comparison.surface)
         undecimated = undecimated_mesh(mesh_path.parent)
         rng = np.random.default_rng(self.settings.seed)
         points = [sample_surface(m, self.settings.surface_samples, rng)[0] for m in (undecimated, self._truths[key])]
@@ -352,19 +378,16 @@ class QualityBench:
         out = self.strips_dir / f"{name}.png"
         result.strip = compose_strip(run_dir, out, title).relative_to(self.results_dir).as_posix()
 
-    def _settings_json(self) -> dict[str, Any]:
-        """The settings as the results file holds them (JSON types: tuples are lists)."""
-        cache_dir = str(self.settings.cache_dir) if self.settings.cache_dir else None
-        return json.loads(json.dumps({**asdict(self.settings), "cache_dir": cache_dir}))
-
-    def _earlier_results(self) -> Results:
+    def _earlier_results(self) -> Measured[QualityPayload]:
         path = self.results_dir / self.results_file.name
-        earlier = read_results(path, self.results_file.kind)
+        earlier = read_payload(path, self.results_file, QualityPayload)
         if earlier is None:
             raise EngineError(f"nothing to append to: {path} does not exist", "input")
-        here = self._settings_json()
+        there, here = earlier.payload.settings, self.settings
         differing = {
-            key: (value, here.get(key)) for key, value in earlier.payload["settings"].items() if value != here.get(key)
+            f.name: (getattr(there, f.name), getattr(here, f.name))
+            for f in dataclasses.fields(QualitySettings)
+            if getattr(there, f.name) != getattr(here, f.name)
         }
         if differing:
             shown = "; ".join(f"{key}: {old!r} there, {new!r} here" for key, (old, new) in differing.items())
@@ -372,31 +395,20 @@ class QualityBench:
         return earlier
 
     def _write(self, complete: bool) -> Path:
-        results = [asdict(r) for r in self.results]
-        ablations = [asdict(a) for a in self.ablations]
-        seeds = list(self.seeds)
-        command = None
+        seeds, ablations, results = list(self.seeds), list(self.ablations), list(self.results)
+        rescored, envelope = self.rescored, Envelope.now(self.results_file.kind)
         if self.earlier is not None:
-            measured = {(r["prompt"], r["variant"], r["seed"]) for r in results}
             earlier = self.earlier.payload
-            kept = [r for r in earlier["results"] if (r["prompt"], r["variant"], r.get("seed", 0)) not in measured]
-            results = kept + results
-            names = {a["name"] for a in earlier["ablations"]}
-            ablations = earlier["ablations"] + [a for a in ablations if a["name"] not in names]
-            seeds = list(dict.fromkeys([*earlier.get("seeds", [earlier["settings"]["seed"]]), *seeds]))
+            measured = {(r.prompt, r.variant, r.seed) for r in results}
+            results = [r for r in earlier.results if (r.prompt, r.variant, r.seed) not in measured] + results
+            names = {a.name for a in earlier.ablations}
+            ablations = earlier.ablations + [a for a in ablations if a.name not in names]
+            seeds = list(dict.fromkeys([*earlier.seeds, *seeds]))
+            complete, rescored = complete and earlier.complete, rescored or earlier.rescored
             command = f"{self.earlier.envelope.command}  +  {command_line()}"
-        payload = {
-            "complete": complete and (self.earlier is None or self.earlier.payload["complete"]),
-            "settings": self._settings_json(),
-            "seeds": seeds,
-            "ablations": ablations,
-            "results": results,
-            "rescored": self.rescored or bool(self.earlier and self.earlier.payload.get("rescored")),
-        }
-        envelope = Envelope.now(self.results_file.kind, command)
-        if self.earlier is not None:
-            envelope = replace(envelope, machine=self.earlier.envelope.machine.then(envelope.machine))
-        return write_results(self.results_dir / self.results_file.name, Results(envelope, payload))
+            envelope = replace(envelope, command=command, machine=self.earlier.envelope.machine.then(envelope.machine))
+        payload = QualityPayload(complete, self.settings, seeds, ablations, results, rescored)
+        return write_results(self.results_dir / self.results_file.name, Results(envelope, payload.to_json()))
 
     @staticmethod
     def _print(r: QualityResult) -> None:

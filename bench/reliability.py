@@ -12,8 +12,8 @@ The matrix feeds each bad input to a new run, a resume, a remesh or a batch and 
 expected kind, exit 2, no traceback, no hang, and no run folder left behind (or the folder unchanged; a run that
 ran out of memory keeps its resumable folder). Its rows include the classes a hostile test found: links
 and FIFOs in a run folder, ``--out`` at a folder of the user's, running out of CPU memory, bad ledger lines and
-prompts, a batch's own bad flags, and a resume whose checkpoint is gone. Targets: 0 orphans, 0 lost runs,
-0 internal errors, 0 defects in the matrix.
+prompts, a batch's own bad flags, and a resume whose checkpoint is gone. Targets (bench/targets.py): no orphans,
+no lost runs, no internal errors, no defects in the matrix.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,10 @@ from engine.batch.ledger import LEDGER_FILE, PromptRecord
 from engine.config import RunConfig, to_dict
 from engine.mesh.file_format import MeshData, write_npz
 
+from .payload import Measured, Payload, to_json
+from .report_page import Page, machine_text, num, table
 from .results_file import RELIABILITY, RESULTS_DIR, Envelope, Results, write_results
+from .targets import targets_of
 
 ROOT = Path(__file__).resolve().parents[1]
 WAYS = ("stop", "sigterm", "sigkill", "parent-death")
@@ -344,7 +347,7 @@ MATRIX: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
-# The kind each of the issue's rows must end with (an argument error of kind "input" would not test the row).
+# The kind each of the matrix's rows must end with (an argument error of kind "input" would not test the row).
 EXPECTED_KINDS = {
     **dict.fromkeys([name for name in MATRIX if name.startswith(("remesh,", "resume,"))], "input"),
     **dict.fromkeys([name for name in MATRIX if name.startswith(("ledger", "batch"))], "input"),
@@ -400,20 +403,57 @@ def run_bad_input(name: str, scratch: Path) -> BadInput:
     )
 
 
-def _counts(rows: list[Cycle]) -> dict[str, object]:
+@dataclass
+class Counts:
+    """What a group of cycles (one way, or one way in one phase) came to."""
+
+    cycles: int
+    orphans: int
+    exit_codes: list[int]
+    lost_steps: int
+    lost_runs: int
+    damaged_files: int
+    stop_to_exit_max_s: float | None
+
+
+@dataclass
+class Summary:
+    per_way: dict[str, Counts]
+    per_phase: dict[str, Counts]  # by "phase, way"
+    orphans: int
+    lost_runs: int
+    lost_steps_polite: int
+    internal_errors: int
+    matrix_tracebacks: int
+    matrix_damaged: int
+    matrix_hung: int
+    matrix_defects: int
+
+
+@dataclass
+class ReliabilityPayload(Payload):
+    """reliability.json."""
+
+    steps: int
+    summary: Summary
+    cycles: list[Cycle]
+    matrix: list[BadInput]
+
+
+def _counts(rows: list[Cycle]) -> Counts:
     times = [c.stop_to_exit_s for c in rows if c.stop_to_exit_s is not None]
-    return {
-        "cycles": len(rows),
-        "orphans": sum(c.exit_code is None for c in rows),
-        "exit_codes": sorted({c.exit_code for c in rows if c.exit_code is not None}),
-        "lost_steps": sum(c.lost_steps for c in rows),
-        "lost_runs": sum(not c.resumed for c in rows),
-        "damaged_files": sum(len(c.damaged) for c in rows),
-        "stop_to_exit_max_s": max(times) if times else None,
-    }
+    return Counts(
+        cycles=len(rows),
+        orphans=sum(c.exit_code is None for c in rows),
+        exit_codes=sorted({c.exit_code for c in rows if c.exit_code is not None}),
+        lost_steps=sum(c.lost_steps for c in rows),
+        lost_runs=sum(not c.resumed for c in rows),
+        damaged_files=sum(len(c.damaged) for c in rows),
+        stop_to_exit_max_s=max(times) if times else None,
+    )
 
 
-def summarize(cycles: list[Cycle], matrix: list[BadInput]) -> dict[str, object]:
+def summarize(cycles: list[Cycle], matrix: list[BadInput]) -> Summary:
     per_way = {way: _counts([c for c in cycles if c.way == way]) for way in WAYS if any(c.way == way for c in cycles)}
     per_phase = {
         f"{phase}, {way}": _counts(rows)
@@ -421,18 +461,18 @@ def summarize(cycles: list[Cycle], matrix: list[BadInput]) -> dict[str, object]:
         for way in WAYS
         if (rows := [c for c in cycles if c.phase == phase and c.way == way])
     }
-    return {
-        "per_way": per_way,
-        "per_phase": per_phase,
-        "orphans": sum(c.exit_code is None for c in cycles),
-        "lost_runs": sum(not c.resumed for c in cycles),
-        "lost_steps_polite": sum(c.lost_steps for c in cycles if c.way in POLITE),
-        "internal_errors": sum(b.exit_code == 3 or b.kind == "internal" for b in matrix),
-        "matrix_tracebacks": sum(b.traceback for b in matrix),
-        "matrix_damaged": sum(b.damaged for b in matrix),
-        "matrix_hung": sum(b.hung for b in matrix),
-        "matrix_defects": sum(b.defect for b in matrix),
-    }
+    return Summary(
+        per_way=per_way,
+        per_phase=per_phase,
+        orphans=sum(c.exit_code is None for c in cycles),
+        lost_runs=sum(not c.resumed for c in cycles),
+        lost_steps_polite=sum(c.lost_steps for c in cycles if c.way in POLITE),
+        internal_errors=sum(b.exit_code == 3 or b.kind == "internal" for b in matrix),
+        matrix_tracebacks=sum(b.traceback for b in matrix),
+        matrix_damaged=sum(b.damaged for b in matrix),
+        matrix_hung=sum(b.hung for b in matrix),
+        matrix_defects=sum(b.defect for b in matrix),
+    )
 
 
 def run_reliability(
@@ -451,13 +491,8 @@ def run_reliability(
 
     def write() -> None:
         """The results so far (after every process, so an interrupted benchmark keeps what it measured)."""
-        payload = {
-            "steps": steps,
-            "summary": summarize(done, bad),
-            "cycles": [asdict(c) for c in done],
-            "matrix": [asdict(b) for b in bad],
-        }
-        write_results(path, Results(Envelope.now(RELIABILITY.kind), payload))
+        payload = ReliabilityPayload(steps, summarize(done, bad), done, bad)
+        write_results(path, Results(Envelope.now(RELIABILITY.kind), payload.to_json()))
 
     with tempfile.TemporaryDirectory(prefix="bench-reliability-") as scratch_name:
         scratch = Path(scratch_name)
@@ -476,8 +511,61 @@ def run_reliability(
                 f"resumed {cycle.resumed}, stop-to-exit {cycle.stop_to_exit_s} s",
                 flush=True,
             )
-    print(json.dumps(summarize(done, bad), indent=2))
+    print(json.dumps(to_json(summarize(done, bad)), indent=2))
     return path
+
+
+def reliability_section(page: Page, measured: Measured[ReliabilityPayload]) -> None:
+    data, summary = measured.payload, measured.payload.summary
+    measured_text = ", ".join(
+        f"{getattr(summary, key)} {label}"
+        for key, label in (
+            ("orphans", "orphans"),
+            ("lost_runs", "lost runs"),
+            ("internal_errors", "internal errors"),
+            ("lost_steps_polite", "steps lost by polite stops"),
+            ("matrix_tracebacks", "tracebacks in the matrix"),
+            ("matrix_damaged", "damaged run folders in the matrix"),
+            ("matrix_hung", "hangs in the matrix"),
+            ("matrix_defects", "defects in the matrix"),
+        )
+    )
+    targets = ", ".join(f"{t.threshold:g} {t.metric}" for t in targets_of(RELIABILITY.kind))
+    page.add(
+        f"From `bench/reliability.py` on {machine_text(measured.envelope.machine)}: {len(data.cycles)} cycles of a "
+        f"{data.steps}-step run interrupted one of four ways while its prior prepared (the text-only prior, "
+        f"a cold cache), while it optimized or while it meshed, then resumed to its mesh; {len(data.matrix)} bad "
+        "inputs, among them links and FIFOs in a run folder, --out at a folder of the user's, running out of CPU "
+        "memory, bad ledger lines, a batch's own bad flags and a resume without its checkpoint (a defect: anything "
+        "but exit 2 with the expected kind's sentence, no traceback, no hang, nothing changed). "
+        f"Target: {targets}. Measured: {measured_text}."
+    )
+    rows = [
+        [
+            *key.split(", "),
+            str(w.cycles),
+            str(w.orphans),
+            ", ".join(map(str, w.exit_codes)),
+            str(w.lost_steps),
+            str(w.lost_runs),
+            str(w.damaged_files),
+            num(w.stop_to_exit_max_s, 2),
+        ]
+        for key, w in summary.per_phase.items()
+    ]
+    header = ["phase", "way", "cycles", "orphans", "exit codes", "lost steps", "lost runs", "damaged files"]
+    page.add(*table([*header, "stop-to-exit max (s)"], rows))
+    page.add(
+        "A kill loses the steps after the last periodic checkpoint (every 10 steps here); a polite stop none. "
+        "Damaged files count partial or moved-aside files in the run folder or the prior's cache, and cached "
+        "files that do not open."
+    )
+    matrix = [
+        [b.name.replace("|", "/"), str(b.exit_code), b.kind or "-", "yes" if b.traceback else "no",
+         "yes" if b.damaged else "no"]
+        for b in data.matrix
+    ]  # fmt: skip
+    page.add(*table(["bad input", "exit", "kind", "traceback", "damaged"], matrix))
 
 
 def main(argv: list[str] | None = None) -> int:

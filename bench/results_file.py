@@ -21,6 +21,7 @@ from .machine import Machine, this_machine
 
 SCHEMA_VERSION = 1
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPORT_PATH = Path(__file__).resolve().parent / "REPORT.md"  # regenerated from RESULTS_DIR by bench/report.py
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,7 @@ class ResultsFile:
 
 QUALITY = ResultsFile("quality", "quality.json")
 ABLATIONS = ResultsFile("ablations", "ablations.json")  # the paper's ablations over several seeds
-# the same study on the camera-conditioned prior (where fronts form), a file of its own
-CAMERA_PRIOR_ABLATIONS = ResultsFile("ablations", "camera-prior/ablations.json")
-# trials on the thin and hollow shapes' oracle (bench/suite.py THIN_SHAPE_TRIALS), a quality file of its own
-THIN_SHAPES = ResultsFile("quality", "thin-shapes/quality.json")
-# the shading order's other choice against its own oracle (engine/renderer.py), a quality file of its own
-DEFERRED_SHADING = ResultsFile("quality", "deferred-shading/quality.json")
-# the thin and hollow shapes at twice the default preset's steps, against their own oracle
-LONG_RUNS = ResultsFile("quality", "long-runs/quality.json")
+# one-off studies keep a quality or ablations file in a folder of their own (bench/studies.py)
 SPEED = ResultsFile("speed", "speed.json")
 GPU = ResultsFile("gpu", "gpu_priors.json")
 DEVICE_CHECK = ResultsFile("device-check", "device_check.json")

@@ -1,5 +1,5 @@
 """bench/device_check.sh on its CPU path (tiny networks: the same save, ``--model`` load and ``generate`` code as on a
-GPU), and the report's GPU section rendered from its JSON with the issue's targets beside each number."""
+GPU), and the report's GPU section rendered from its JSON with its targets (bench/targets.py) beside each number."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def record(it_per_s: float, peak: int, error: str | None = None) -> RunRecord:
         wall_s=40.0, peak_rss_mib=900.0, it_per_s=it_per_s, startup_s=2.0, prior_s=9.5, optimize_s=20.0,
         finish_s=5.0, mesh=None if error else "/runs/x/mesh.npz", faces=1000,
         phase_s={"render": 3.0, "prior": 9.0, "update": 6.0},
-        peak_memory={"device": "cuda", "allocated_bytes": peak - 10**9, "reserved_bytes": peak, "process_bytes": 5e9},
+        peak_memory={"device": "cuda", "allocated_bytes": peak - 10**9, "reserved_bytes": peak,
+                     "process_bytes": 5 * 10**9},
     )  # fmt: skip
 
 
