@@ -138,7 +138,8 @@ def run_quality(args: argparse.Namespace) -> int:
 def rescore(args: argparse.Namespace, results_file: ResultsFile) -> int:
     """Re-extract and score the runs of ``results_file`` there with this tree's mesh export (their own settings)."""
     from .payload import read_payload
-    from .quality import QualityBench, QualityPayload
+    from .quality import QualityBench
+    from .quality_results import QualityPayload
 
     path = args.results / results_file.name
     earlier = read_payload(path, results_file, QualityPayload)

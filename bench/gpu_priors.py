@@ -18,7 +18,6 @@ import argparse
 import platform
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,43 +31,13 @@ from engine.prompts import ViewContext
 from engine.shading import ShadingMode
 
 from .architectures import FULL_SIZE, STABLE_DIFFUSION_2_1_BASE, TINY, Architecture, build_prior
-from .payload import Measured, Payload
-from .report_page import Page, num, table
+from .gpu_priors_results import GpuPayload, PriorResult
 from .results_file import GPU, RESULTS_DIR, Envelope, Results, write_results
 from .targets import target
 
 LABEL = "random weights, throughput only"
 SD_IT_PER_S = target("gpu-sd-it-per-s")
 SD_PEAK = target("gpu-sd-peak")
-
-
-@dataclass
-class PriorResult:
-    """One row of the table and of the JSON file."""
-
-    prior: str
-    architecture: str
-    parameters: dict[str, int]
-    published_parameters: str
-    dtype: str
-    batch: int
-    steps: int
-    it_per_s: float
-    ms_per_step: float
-    peak_memory_bytes: int | None  # CUDA only
-    meets_target: bool | None  # SD on CUDA at full size only
-
-
-@dataclass
-class GpuPayload(Payload):
-    """gpu_priors.json: one SDS step's cost through each learned prior."""
-
-    label: str
-    tiny: bool
-    device: str
-    target: str
-    notes: list[str]
-    results: list[PriorResult]
 
 
 def _synchronize(device: torch.device) -> None:
@@ -189,30 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     write_results(out, Results(Envelope.now(GPU.kind), payload.to_json()))
     print(f"wrote {out}")
     return 0
-
-
-def gpu_section(page: Page, measured: Measured[GpuPayload]) -> None:
-    gpu = measured.payload
-    page.add(f"{gpu.label}, on {gpu.device}, torch {measured.envelope.machine.torch}. Target: {gpu.target}.")
-    rows = [
-        [
-            r.prior,
-            r.architecture,
-            r.dtype,
-            str(r.batch),
-            num(r.it_per_s, 2),
-            num(r.ms_per_step, 1),
-            "-" if r.peak_memory_bytes is None else f"{r.peak_memory_bytes / 1e9:.2f}",
-        ]
-        for r in gpu.results
-    ]
-    page.add(*table(["prior", "architecture", "dtype", "batch", "it/s", "ms/step", "peak GB"], rows))
-    if gpu.notes:
-        page.add(*[f"- {note}" for note in gpu.notes])
-    page.add(
-        "The public reference settings (threestudio DreamFusion-SD: 64x64 render, 512 latent) are not measured "
-        "apart by `bench/gpu_priors.py`: not run."
-    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
@@ -25,8 +24,7 @@ import numpy as np
 from engine.mesh.file_format import MeshData, read_npz, write_npz
 from tools.addon_package import source_package
 
-from .payload import Measured, Payload
-from .report_page import Page, num, table
+from .import_bench_results import ImportPayload, Timing
 from .results_file import IMPORT, RESULTS_DIR, Envelope, Results, write_results
 from .targets import target
 
@@ -37,25 +35,6 @@ from dreamfusion.scene.material import new_albedo_material  # noqa: E402
 from dreamfusion.scene.mesh_import import build_mesh, import_mesh_file  # noqa: E402
 
 IMPORT_TOTAL = target("import-total")
-
-
-@dataclass
-class Timing:
-    median_s: float
-    min_s: float
-
-
-@dataclass
-class ImportPayload(Payload):
-    """import_bench.json: each step's seconds over the repeats."""
-
-    triangles: int
-    vertices: int
-    repeats: int
-    target_s: float
-    meets_target: bool
-    blender: str
-    timings: dict[str, Timing]  # read_npz, build_mesh, import_total, from_pydata
 
 
 def torus(triangles: int):
@@ -139,17 +118,6 @@ def main(argv: list[str] | None = None) -> int:
     path = RESULTS_DIR / IMPORT.name
     print(f"wrote {write_results(path, Results(Envelope.now(IMPORT.kind), result.to_json()))}")
     return 0
-
-
-def import_section(page: Page, measured: Measured[ImportPayload]) -> None:
-    data = measured.payload
-    page.add(
-        f"{data.triangles} triangles, {data.repeats} repeats, Blender {data.blender} "
-        f"(from `bench/import_bench.py`); target: whole import under {data.target_s} s: "
-        f"{'met' if data.meets_target else 'missed'}."
-    )
-    rows = [[name, num(t.median_s, 3), num(t.min_s, 3)] for name, t in data.timings.items()]
-    page.add(*table(["step", "median (s)", "min (s)"], rows))
 
 
 if __name__ == "__main__":

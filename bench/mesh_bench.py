@@ -15,7 +15,6 @@ import multiprocessing
 import resource
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +23,7 @@ from engine.config import MeshConfig
 from engine.mesh.density_grid import GRID_FILE, sample_field, save_grid
 from engine.mesh.pipeline import remesh_run
 
-from .payload import Measured, Payload
-from .report_page import Page, num, table
+from .mesh_bench_results import MeshPayload
 from .results_file import MESH, RESULTS_DIR, Envelope, Results, write_results
 from .targets import ENGINE_MESH, target
 
@@ -33,34 +31,6 @@ RESOLUTION = ENGINE_MESH.grid_resolution
 TEXTURE_SIZE = ENGINE_MESH.texture_size
 REMESH_TOTAL = target("remesh-total")  # judged on total_s of the vertex bake
 TEXTURE_BAKE = target("texture-bake")  # judged on bake_s of the uv bake
-
-
-@dataclass
-class MeshRow:
-    """One case: a field, a bake, and the stages' seconds of its ``remesh_run``."""
-
-    field: str
-    bake: str  # "vertex" | "uv"
-    total_s: float
-    mesh_s: float
-    bake_s: float
-    export_s: float
-    vertices: int
-    faces: int
-    threshold: float
-    peak_rss_mb: float
-    limit_s: float
-    within_limit: bool
-    sample_and_store_s: float | None = None  # the field sampled and its grid stored (the first case of a field)
-
-
-@dataclass
-class MeshPayload(Payload):
-    """mesh_bench.json."""
-
-    resolution: int
-    texture_size: int
-    rows: list[MeshRow]
 
 
 def _ramp(signed_distance: np.ndarray) -> np.ndarray:
@@ -125,27 +95,6 @@ def run_case(field_name: str, bake: str, run_dir: str) -> dict[str, object]:
     row.update(_timed_remesh(folder, config))
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return row
-
-
-def mesh_section(page: Page, measured: Measured[MeshPayload]) -> None:
-    mesh, machine = measured.payload, measured.envelope.machine
-    page.add(
-        f"{mesh.resolution}^3 grid, {mesh.texture_size}^2 texture, {machine.cores} cores, "
-        f"Python {machine.python} (from `bench/mesh_bench.py`)."
-    )
-    rows = [
-        [
-            r.field,
-            r.bake,
-            num(r.total_s, 2),
-            num(r.bake_s, 2),
-            str(r.faces),
-            num(r.peak_rss_mb, 0),
-            f"{r.limit_s:.0f} s: {'ok' if r.within_limit else 'over'}",
-        ]
-        for r in mesh.rows
-    ]
-    page.add(*table(["field", "bake", "remesh total (s)", "bake (s)", "faces", "peak MB", "target"], rows))
 
 
 def main() -> None:

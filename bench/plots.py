@@ -70,7 +70,7 @@ def iou_per_prompt(runs: list[tuple[str, str, float]], path: Path) -> Path | Non
 
 
 def ablation_iou(rows: list[dict[str, Any]], path: Path) -> Path | None:
-    """Mean IoU change per ablation (``rows`` from quality_report.ablation_rows)."""
+    """Mean IoU change per ablation (``rows`` from quality_results.ablation_rows)."""
     rows = [r for r in rows if r["mean_delta_iou"] is not None]
     if not rows:
         return None

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -40,69 +39,13 @@ from engine.procedural.scene import Scene
 from engine.prompts import ViewContext, view_suffix
 from engine.shading import ShadingMode
 
-from .payload import Measured, Payload
-from .report_page import Page, num, table
+from .procedural_prior_results import PriorPayload
 from .results_file import PRIOR, RESULTS_DIR, Envelope, Results, write_results
 from .targets import target
 
 PROMPTS = ("a red cube on top of a blue sphere", "a snowman", "a green torus next to a pink pyramid")
 BUILD = target("prompt-set-build")
 QUERY = target("eps-query")
-
-
-@dataclass
-class ImageSetCost:
-    prompt: str
-    build_s: float
-    load_s: float
-
-
-@dataclass
-class Costs:
-    views: int
-    resolution: int
-    sets: list[ImageSetCost]
-    prompt_set_build_s: float  # the slowest of ``sets``
-    unconditional_set_build_s: float
-    eps_query_ms: dict[str, float]  # per view selection
-
-
-@dataclass
-class Sds2d:
-    """2D SDS at one view selection and guidance scale, averaged over prompts and views."""
-
-    selection: str
-    width_deg: float | None  # the kernel's width (None: suffix selection)
-    guidance_scale: float
-    nearest_prompt_image_mse: float
-    right_class: float
-    psnr_vs_true_view: float
-
-
-@dataclass
-class Sds3d:
-    """A whole engine run at one view selection and guidance scale, scored against the ground truth."""
-
-    prompt: str
-    selection: str
-    width_deg: float | None
-    guidance_scale: float
-    steps: int
-    iou: float
-    chamfer: float
-    albedo_error: float
-    fronts_ok: list[bool]
-    run_s: float
-
-
-@dataclass
-class PriorPayload(Payload):
-    """procedural_prior.json."""
-
-    threads: int
-    costs: Costs
-    sds_2d: list[Sds2d]
-    sds_3d: list[Sds3d]
 
 
 def _prior(cache: Path, selection: str = "suffix", width: float = 20.0) -> TextProceduralPrior:
@@ -297,30 +240,6 @@ def main() -> None:
     path = RESULTS_DIR / PRIOR.name
     payload = PriorPayload.from_json({"threads": args.threads, "costs": cost, "sds_2d": sds, "sds_3d": runs}, path)
     print(f"\nwrote {write_results(path, Results(Envelope.now(PRIOR.kind), payload.to_json()))}")
-
-
-def procedural_prior_section(page: Page, measured: Measured[PriorPayload]) -> None:
-    data, costs = measured.payload, measured.payload.costs
-    page.add(
-        f"From `bench/procedural_prior.py` on {measured.envelope.machine.platform}, {data.threads} threads: "
-        f"image sets of {costs.views} views at {costs.resolution} px; prompt set build (max) "
-        f"{costs.prompt_set_build_s:.2f} s, unconditional set build {costs.unconditional_set_build_s:.2f} s; "
-        "eps query (cond + uncond, 64 px): "
-        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in costs.eps_query_ms.items())
-        + "."
-    )
-    rows = [
-        [
-            r.selection + ("" if r.width_deg is None else f" {r.width_deg:g} deg"),
-            f"{r.guidance_scale:g}",
-            num(r.nearest_prompt_image_mse, 5),
-            num(r.right_class, 2),
-            num(r.psnr_vs_true_view, 2),
-        ]
-        for r in data.sds_2d
-    ]
-    header = ["view selection", "guidance", "nearest prompt-image MSE", "right class", "PSNR vs true view"]
-    page.add(*table(header, rows))
 
 
 if __name__ == "__main__":

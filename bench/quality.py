@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,38 +28,19 @@ import numpy as np
 
 from engine.errors import EngineError
 
-from .engine_run import ROOT, EngineRequest, RunRecord, run_engine, warm_prior_cache
-from .payload import Measured, Payload, read_payload
+from .engine_run import ROOT, run_engine, warm_prior_cache
+from .payload import Measured, read_payload
+from .quality_results import (
+    BASELINE,
+    FrontResult,
+    FScore,
+    QualityPayload,
+    QualityResult,
+    QualitySettings,
+    Surface,
+)
 from .results_file import QUALITY, Envelope, Results, ResultsFile, command_line, write_results
 from .suite import Ablation, SuiteEntry, check_prompts
-
-BASELINE = "baseline"
-
-
-@dataclass(frozen=True)
-class QualitySettings:
-    """How every run of the suite is made and measured."""
-
-    preset: str = "fast"
-    steps: int | None = None  # None: the preset's
-    seed: int = 0
-    overrides: tuple[tuple[str, Any], ...] = ()
-    negative_prompt: str | None = None
-    cache_dir: Path | None = None
-    truth_resolution: int = 128  # marching cubes of the ground-truth SDF
-    iou_resolution: int = 96
-    surface_samples: int = 20_000
-
-    def request(self, prompt: str, extra: tuple[tuple[str, Any], ...] = (), seed: int | None = None) -> EngineRequest:
-        return EngineRequest(
-            prompt=prompt,
-            preset=self.preset,
-            steps=self.steps,
-            seed=self.seed if seed is None else seed,
-            overrides=self.overrides + extra,
-            negative_prompt=self.negative_prompt,
-            cache_dir=self.cache_dir,
-        )
 
 
 @dataclass(frozen=True)
@@ -73,16 +54,6 @@ class QualityTask:
     seed: int
 
 
-@dataclass
-class FrontResult:
-    shape: str
-    fronts: list[str]  # directions the result's front marker was found facing
-    untested: list[str]
-    ok: bool  # exactly one front, facing -Y
-    verdict: str  # "ok" | "turned" (one front, elsewhere) | "none" | "janus" | "all round" (every tested turn filled)
-    marker_albedo_error: float | None
-
-
 def front_verdict(fronts: list[str], untested: list[str], directions: int = 4) -> str:
     """Janus is a front in several but not all directions; filled all round is a blob, not a face."""
     if not fronts:
@@ -90,47 +61,6 @@ def front_verdict(fronts: list[str], untested: list[str], directions: int = 4) -
     if len(fronts) == 1:
         return "ok" if fronts == ["-Y"] else "turned"
     return "all round" if len(fronts) == directions - len(untested) else "janus"
-
-
-@dataclass
-class FScore:
-    """The F-score at distance ``tau`` (Tatarchenko et al. 2019)."""
-
-    tau: float
-    precision: float
-    recall: float
-    fscore: float
-
-
-@dataclass
-class Surface:
-    """A result's surface accuracy (engine/metrics.py SurfaceAccuracy) as the results file holds it."""
-
-    within_deg: dict[str, float]  # share of the area within each angle ("2", "5", "10" degrees) of the truth
-    median_angle_deg: float
-    fscores: list[FScore]
-
-
-@dataclass
-class QualityResult:
-    prompt: str
-    category: str
-    variant: str  # "baseline" or an ablation's name
-    run: RunRecord
-    seed: int = 0
-    iou: float | None = None
-    chamfer: float | None = None
-    normal_consistency: float | None = None
-    surface: Surface | None = None  # None: scored before surface accuracy was measured
-    albedo_error: float | None = None
-    undecimated_faces: int | None = None  # the same surface before decimation to the face budget
-    undecimated_chamfer: float | None = None
-    fronts: list[FrontResult] = field(default_factory=list)
-    front_ok: bool | None = None  # every fronted object has one front, facing -Y; None: nothing fronted
-    janus: bool | None = None  # some fronted object shows its front in several (not all) directions
-    metrics_s: float | None = None
-    strip: str | None = None  # PNG path relative to the results folder
-    error: str | None = None
 
 
 def undecimated_mesh(run_dir: Path) -> Any:
@@ -162,21 +92,6 @@ def surface_text(surface: Surface | None) -> str:
         return "surface -"
     scores = "/".join(f"{f.fscore:.2f}" for f in surface.fscores)
     return f"within 5 deg {surface.within_deg['5']:.0%}  median {surface.median_angle_deg:.1f} deg  F {scores}"
-
-
-@dataclass
-class QualityPayload(Payload):
-    """A quality results file: the suite, an ablation study or a study of the study table (bench/studies.py)."""
-
-    complete: bool  # False: interrupted, these are the runs it finished
-    settings: QualitySettings
-    seeds: list[int]
-    ablations: list[Ablation]
-    results: list[QualityResult]
-    rescored: bool  # every mesh re-extracted from its stored grid after the runs (``--rescore``)
-
-    def variant(self, name: str) -> list[QualityResult]:
-        return [r for r in self.results if r.variant == name]
 
 
 def slug(text: str) -> str:

@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +39,9 @@ from engine.batch.ledger import LEDGER_FILE, PromptRecord
 from engine.config import RunConfig, to_dict
 from engine.mesh.file_format import MeshData, write_npz
 
-from .payload import Measured, Payload, to_json
-from .report_page import Page, machine_text, num, table
+from .payload import to_json
+from .reliability_results import BadInput, Counts, Cycle, ReliabilityPayload, Summary
 from .results_file import RELIABILITY, RESULTS_DIR, Envelope, Results, write_results
-from .targets import targets_of
 
 ROOT = Path(__file__).resolve().parents[1]
 WAYS = ("stop", "sigterm", "sigkill", "parent-death")
@@ -59,37 +57,6 @@ PHASE_SETTINGS = {
     "prior": ("--prior", "procedural-text", "--set", "guidance.procedural_text.views=240"),
     "mesh": ("--prior", "procedural", "--set", "mesh.grid_resolution=128"),
 }
-
-
-@dataclass(frozen=True)
-class Cycle:
-    way: str
-    phase: str  # "prior" | "optimize" | "mesh": where the interruption landed
-    exit_code: int | None  # None: it did not exit (an orphan, killed by the benchmark)
-    stop_to_exit_s: float | None
-    reported_step: int  # the last step the run reported before the interruption
-    checkpoint_step: int | None  # the step its checkpoint holds after it
-    lost_steps: int
-    resumed: bool  # the resume reached `done` with a mesh
-    damaged: list[str]  # partial or moved-aside files left in the run folder or the cache, unreadable cache files
-
-
-@dataclass(frozen=True)
-class BadInput:
-    name: str
-    exit_code: int
-    kind: str | None
-    message: str | None
-    traceback: bool
-    damaged: bool  # a run folder left behind (a new run) or changed (a resume)
-    hung: bool = False  # still running after MATRIX_TIMEOUT_S (then killed)
-
-    @property
-    def defect(self) -> bool:
-        """Anything but one sentence of the expected kind with exit 2 and nothing changed."""
-        wrong_kind = self.kind in (None, "internal") or EXPECTED_KINDS.get(self.name, self.kind) != self.kind
-        wrong_kind |= EXPECTED_WORDS.get(self.name, "") not in (self.message or "")
-        return self.exit_code != 2 or wrong_kind or self.traceback or self.damaged or self.hung
 
 
 def _engine(args: list[str], **popen: object) -> subprocess.Popen[str]:
@@ -367,6 +334,13 @@ EXPECTED_WORDS = {
 }
 
 
+def is_defect(bad: BadInput) -> bool:
+    """Anything but one sentence of the expected kind with exit 2 and nothing changed."""
+    wrong_kind = bad.kind in (None, "internal") or EXPECTED_KINDS.get(bad.name, bad.kind) != bad.kind
+    wrong_kind |= EXPECTED_WORDS.get(bad.name, "") not in (bad.message or "")
+    return bad.exit_code != 2 or wrong_kind or bad.traceback or bad.damaged or bad.hung
+
+
 def _snapshot(folder: Path) -> dict[str, bytes]:
     """Every regular file under ``folder`` (a link or a FIFO is not read: opening a FIFO would wait)."""
     files = (p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) if folder.is_dir() else ()
@@ -403,43 +377,6 @@ def run_bad_input(name: str, scratch: Path) -> BadInput:
     )
 
 
-@dataclass
-class Counts:
-    """What a group of cycles (one way, or one way in one phase) came to."""
-
-    cycles: int
-    orphans: int
-    exit_codes: list[int]
-    lost_steps: int
-    lost_runs: int
-    damaged_files: int
-    stop_to_exit_max_s: float | None
-
-
-@dataclass
-class Summary:
-    per_way: dict[str, Counts]
-    per_phase: dict[str, Counts]  # by "phase, way"
-    orphans: int
-    lost_runs: int
-    lost_steps_polite: int
-    internal_errors: int
-    matrix_tracebacks: int
-    matrix_damaged: int
-    matrix_hung: int
-    matrix_defects: int
-
-
-@dataclass
-class ReliabilityPayload(Payload):
-    """reliability.json."""
-
-    steps: int
-    summary: Summary
-    cycles: list[Cycle]
-    matrix: list[BadInput]
-
-
 def _counts(rows: list[Cycle]) -> Counts:
     times = [c.stop_to_exit_s for c in rows if c.stop_to_exit_s is not None]
     return Counts(
@@ -471,7 +408,7 @@ def summarize(cycles: list[Cycle], matrix: list[BadInput]) -> Summary:
         matrix_tracebacks=sum(b.traceback for b in matrix),
         matrix_damaged=sum(b.damaged for b in matrix),
         matrix_hung=sum(b.hung for b in matrix),
-        matrix_defects=sum(b.defect for b in matrix),
+        matrix_defects=sum(is_defect(b) for b in matrix),
     )
 
 
@@ -513,59 +450,6 @@ def run_reliability(
             )
     print(json.dumps(to_json(summarize(done, bad)), indent=2))
     return path
-
-
-def reliability_section(page: Page, measured: Measured[ReliabilityPayload]) -> None:
-    data, summary = measured.payload, measured.payload.summary
-    measured_text = ", ".join(
-        f"{getattr(summary, key)} {label}"
-        for key, label in (
-            ("orphans", "orphans"),
-            ("lost_runs", "lost runs"),
-            ("internal_errors", "internal errors"),
-            ("lost_steps_polite", "steps lost by polite stops"),
-            ("matrix_tracebacks", "tracebacks in the matrix"),
-            ("matrix_damaged", "damaged run folders in the matrix"),
-            ("matrix_hung", "hangs in the matrix"),
-            ("matrix_defects", "defects in the matrix"),
-        )
-    )
-    targets = ", ".join(f"{t.threshold:g} {t.metric}" for t in targets_of(RELIABILITY.kind))
-    page.add(
-        f"From `bench/reliability.py` on {machine_text(measured.envelope.machine)}: {len(data.cycles)} cycles of a "
-        f"{data.steps}-step run interrupted one of four ways while its prior prepared (the text-only prior, "
-        f"a cold cache), while it optimized or while it meshed, then resumed to its mesh; {len(data.matrix)} bad "
-        "inputs, among them links and FIFOs in a run folder, --out at a folder of the user's, running out of CPU "
-        "memory, bad ledger lines, a batch's own bad flags and a resume without its checkpoint (a defect: anything "
-        "but exit 2 with the expected kind's sentence, no traceback, no hang, nothing changed). "
-        f"Target: {targets}. Measured: {measured_text}."
-    )
-    rows = [
-        [
-            *key.split(", "),
-            str(w.cycles),
-            str(w.orphans),
-            ", ".join(map(str, w.exit_codes)),
-            str(w.lost_steps),
-            str(w.lost_runs),
-            str(w.damaged_files),
-            num(w.stop_to_exit_max_s, 2),
-        ]
-        for key, w in summary.per_phase.items()
-    ]
-    header = ["phase", "way", "cycles", "orphans", "exit codes", "lost steps", "lost runs", "damaged files"]
-    page.add(*table([*header, "stop-to-exit max (s)"], rows))
-    page.add(
-        "A kill loses the steps after the last periodic checkpoint (every 10 steps here); a polite stop none. "
-        "Damaged files count partial or moved-aside files in the run folder or the prior's cache, and cached "
-        "files that do not open."
-    )
-    matrix = [
-        [b.name.replace("|", "/"), str(b.exit_code), b.kind or "-", "yes" if b.traceback else "no",
-         "yes" if b.damaged else "no"]
-        for b in data.matrix
-    ]  # fmt: skip
-    page.add(*table(["bad input", "exit", "kind", "traceback", "damaged"], matrix))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,11 @@
 """``bench/REPORT.md`` from whatever results JSON exists: each benchmark's own section, in order, then the targets.
 
-Each section names its results file, the payload class of its benchmark that reads it, and the benchmark's
-function that renders it; this module only assembles them. A benchmark without a results file is listed as not
-run, with the command that writes it. A file that is there but unusable (not JSON, another kind or schema, a
-field missing or of another type) stops the report with a sentence naming the file and the field: the report
-never shows a section of a file it could not read.
+Each section names its results file, and the payload class that reads it and the function that renders it, both from
+its benchmark's results module (``bench/<runner>_results.py``); this module only assembles them. It imports results
+modules, never a runner, so building the report loads none of the runners' torch, diffusers, bpy or Ray. A benchmark
+without a results file is listed as not run, with the command that writes it. A file that is there but unusable (not
+JSON, another kind or schema, a field missing or of another type) stops the report with a sentence naming the file
+and the field: the report never shows a section of a file it could not read.
 """
 
 from __future__ import annotations
@@ -18,17 +19,16 @@ from typing import Any
 from engine.atomic_write import write_text
 from engine.errors import EngineError
 
-from .batch_bench import BatchPayload, batch_section
-from .device_check import DeviceCheckPayload, device_check_section
-from .full_size import FullSizePayload, full_size_section
-from .gpu_priors import GpuPayload, gpu_section
-from .import_bench import ImportPayload, import_section
-from .mesh_bench import MeshPayload, mesh_section
+from .batch_bench_results import BatchPayload, batch_section
+from .device_check_results import DeviceCheckPayload, device_check_section
+from .full_size_results import FullSizePayload, full_size_section
+from .gpu_priors_results import GpuPayload, gpu_section
+from .import_bench_results import ImportPayload, import_section
+from .mesh_bench_results import MeshPayload, mesh_section
 from .payload import Measured, Payload, read_payload
-from .procedural_prior import PriorPayload, procedural_prior_section
-from .quality import QualityPayload
-from .quality_report import ablation_section, quality_section, seed_study_section
-from .reliability import ReliabilityPayload, reliability_section
+from .procedural_prior_results import PriorPayload, procedural_prior_section
+from .quality_results import QualityPayload, ablation_section, quality_section, seed_study_section
+from .reliability_results import ReliabilityPayload, reliability_section
 from .report_page import Page, table
 from .results_file import (
     ABLATIONS,
@@ -47,7 +47,7 @@ from .results_file import (
     ResultFileError,
     ResultsFile,
 )
-from .speed import SpeedPayload, speed_section
+from .speed_results import SpeedPayload, speed_section
 from .studies import STUDIES
 from .targets import TARGETS
 

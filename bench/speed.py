@@ -8,38 +8,17 @@ image sets are built beforehand, so every preset loads them from the cache the w
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.config import PRESETS
 
-from . import plots
-from .engine_run import EngineRequest, RunRecord, run_engine, warm_prior_cache
-from .payload import Measured, Payload
-from .report_page import Page, num, provenance, table
+from .engine_run import EngineRequest, run_engine, warm_prior_cache
 from .results_file import SPEED, Envelope, Results, write_results
+from .speed_results import SpeedPayload, SpeedRow
 from .suite import check_prompts
 
 DEFAULT_PROMPT = "a yellow duck"
-
-
-@dataclass
-class SpeedRow:
-    preset: str
-    preset_steps: int  # what the preset runs
-    prior_build_s: float  # building the procedural image sets on a cold cache (not part of the run)
-    run: RunRecord
-
-
-@dataclass
-class SpeedPayload(Payload):
-    """speed.json: one run per preset of one prompt."""
-
-    prompt: str
-    steps_override: int | None  # --steps, when the runs were shortened
-    overrides: tuple[tuple[str, Any], ...]
-    rows: list[SpeedRow]
 
 
 def run_speed(
@@ -72,38 +51,3 @@ def run_speed(
         )
     payload = SpeedPayload(prompt, steps, overrides, rows)
     return write_results(results_dir / SPEED.name, Results(Envelope.now(SPEED.kind), payload.to_json()))
-
-
-def speed_section(page: Page, measured: Measured[SpeedPayload]) -> None:
-    speed = measured.payload
-    page.add(provenance(measured.envelope))
-    page.add(
-        f"Prompt {speed.prompt!r}; one run per preset, each in its own process. Prompt-to-mesh is the "
-        "process's wall time; peak memory its own maximum resident set. The prior's image sets were built "
-        "before the run (cold-cache build time shown apart)."
-    )
-    rows = []
-    for r in speed.rows:
-        run = r.run
-        steps = f"{run.steps}" + ("" if run.steps == r.preset_steps else f" (preset: {r.preset_steps})")
-        rows.append(
-            [
-                r.preset,
-                steps,
-                num(run.it_per_s, 2),
-                num(run.wall_s, 1),
-                num(run.startup_s, 1),
-                num(run.prior_s, 1),
-                num(run.optimize_s, 1),
-                num(run.finish_s, 1),
-                num(run.peak_rss_mib, 0),
-                num(r.prior_build_s, 1),
-                "ok" if run.error is None else f"failed: {run.error}",
-            ]
-        )
-    header = ["preset", "steps", "it/s", "prompt-to-mesh (s)", "start-up", "prior", "optimize"]
-    header += ["turntable + mesh", "peak MiB", "cold prior build (s)", "status"]
-    page.add(*table(header, rows))
-    rates = {r.preset: r.run.it_per_s for r in speed.rows if r.run.it_per_s is not None}
-    plot = plots.it_per_s_per_preset(rates, measured.envelope.machine.cores, page.plots_dir / "it_per_s_per_preset.png")
-    page.image(plot, "it/s per preset")

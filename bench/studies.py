@@ -14,8 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .payload import Measured
-from .quality import QualityPayload
-from .quality_report import study_own_oracle_section, study_runs_section, study_seeds_section, study_trials_section
+from .quality_results import (
+    QualityPayload,
+    study_own_oracle_section,
+    study_runs_section,
+    study_seeds_section,
+    study_trials_section,
+)
 from .report_page import Page
 from .results_file import ResultsFile
 from .suite import THIN_SHAPE_TRIALS

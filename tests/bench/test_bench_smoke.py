@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from bench.engine_run import EngineRequest, run_engine
-from bench.quality import QualityBench, QualitySettings, front_verdict
+from bench.quality import QualityBench, front_verdict
+from bench.quality_results import QualitySettings
 from bench.results_file import SCHEMA_VERSION
 from bench.smoke import SMOKE_NEGATIVE_PROMPT, SMOKE_OVERRIDES, SMOKE_SEEDS, SMOKE_STEPS
 from bench.suite import ABLATION_PROMPTS, SUITE, ablations_named, check_prompts, entries_for

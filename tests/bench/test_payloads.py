@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from bench.payload import PayloadError, to_json
-from bench.quality import QualityPayload, QualitySettings
+from bench.quality_results import QualityPayload, QualitySettings
 from bench.report import SECTIONS
 from bench.results_file import ENVELOPE_FIELDS
-from bench.speed import SpeedPayload
+from bench.speed_results import SpeedPayload
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOADS = {section.source.kind: section.payload for section in SECTIONS}

@@ -4,10 +4,13 @@ results it is the committed ``bench/REPORT.md``."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +18,11 @@ import pytest
 
 from bench.engine_run import RunRecord
 from bench.payload import to_json
-from bench.quality import QualityPayload, QualityResult, QualitySettings, front_verdict
-from bench.quality_report import (
+from bench.quality import front_verdict
+from bench.quality_results import (
+    QualityPayload,
+    QualityResult,
+    QualitySettings,
     ablation_matrix,
     ablation_rows,
     quality_targets,
@@ -101,6 +107,28 @@ def test_a_file_that_is_not_json_names_itself(tmp_path: Path) -> None:
     (tmp_path / "import_bench.json").write_text("{ not json")
     with pytest.raises(EngineError, match=r"`import_bench\.json` is not readable JSON"):
         build_report(tmp_path, tmp_path / "REPORT.md")
+
+
+HEAVY = ("torch", "diffusers", "transformers", "bpy", "ray")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_building_the_report_loads_no_benchmarks_runtime() -> None:
+    """The report reads JSON: importing it (in a fresh process) loads no torch, diffusers, transformers, bpy or Ray,
+    which the benchmarks' runners need and their results modules do not."""
+    code = f"import sys, bench.report; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [], f"importing bench.report loaded {done.stdout.strip()}"
+
+
+def test_each_section_reads_and_renders_through_the_results_module_beside_its_runner() -> None:
+    for section in SECTIONS:
+        module = section.payload.__module__
+        assert module.endswith("_results"), f"{section.title}: payload {section.payload.__name__} is in {module}"
+        runner = ROOT / f"{module.removesuffix('_results').replace('.', '/')}.py"
+        assert runner.is_file(), f"{module} is beside no runner {runner.name}"
+        if inspect.isfunction(section.render):  # a study's render is its row's (bench/studies.py)
+            assert section.render.__module__ == module, f"{section.title} renders from {section.render.__module__}"
 
 
 @pytest.mark.slow  # every section and its plots from the committed results: 3-5 s on 2 cores

@@ -14,7 +14,7 @@ import pytest
 from bench.__main__ import build_parser
 from bench.mesh_bench import RESOLUTION, TEXTURE_SIZE
 from bench.payload import read_payload
-from bench.quality import BASELINE, QualityPayload
+from bench.quality_results import BASELINE, QualityPayload
 from bench.report import SECTIONS
 from bench.results_file import RESULTS_DIR
 from bench.studies import STUDIES

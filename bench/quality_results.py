@@ -1,18 +1,118 @@
-"""The quality payload's report sections: the suite against ground truth and its targets, the ablations beside it,
-ablation studies over seeds, and a study's runs against their own oracle.
+"""The quality benchmark's results: its payload (the settings, each run's record and scores) and its report sections,
+the suite against ground truth and its targets, the ablations beside it, ablation studies over seeds, and a study's
+runs against their own oracle.
 
-Every function reads a ``QualityPayload`` (bench/quality.py); the bars come from bench/targets.py.
+bench/quality.py runs the suite and writes this payload; the report reads it here without the runner. The bars come
+from bench/targets.py.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import plots
-from .payload import Measured
-from .quality import BASELINE, QualityPayload, QualityResult, Surface
+from .engine_run import EngineRequest, RunRecord
+from .payload import Measured, Payload
 from .report_page import Page, mean, num, overrides_text, provenance, table
+from .suite import Ablation
 from .targets import target
+
+BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """How every run of the suite is made and measured."""
+
+    preset: str = "fast"
+    steps: int | None = None  # None: the preset's
+    seed: int = 0
+    overrides: tuple[tuple[str, Any], ...] = ()
+    negative_prompt: str | None = None
+    cache_dir: Path | None = None
+    truth_resolution: int = 128  # marching cubes of the ground-truth SDF
+    iou_resolution: int = 96
+    surface_samples: int = 20_000
+
+    def request(self, prompt: str, extra: tuple[tuple[str, Any], ...] = (), seed: int | None = None) -> EngineRequest:
+        return EngineRequest(
+            prompt=prompt,
+            preset=self.preset,
+            steps=self.steps,
+            seed=self.seed if seed is None else seed,
+            overrides=self.overrides + extra,
+            negative_prompt=self.negative_prompt,
+            cache_dir=self.cache_dir,
+        )
+
+
+@dataclass
+class FrontResult:
+    shape: str
+    fronts: list[str]  # directions the result's front marker was found facing
+    untested: list[str]
+    ok: bool  # exactly one front, facing -Y
+    verdict: str  # "ok" | "turned" (one front, elsewhere) | "none" | "janus" | "all round" (every tested turn filled)
+    marker_albedo_error: float | None
+
+
+@dataclass
+class FScore:
+    """The F-score at distance ``tau`` (Tatarchenko et al. 2019)."""
+
+    tau: float
+    precision: float
+    recall: float
+    fscore: float
+
+
+@dataclass
+class Surface:
+    """A result's surface accuracy (engine/metrics.py SurfaceAccuracy) as the results file holds it."""
+
+    within_deg: dict[str, float]  # share of the area within each angle ("2", "5", "10" degrees) of the truth
+    median_angle_deg: float
+    fscores: list[FScore]
+
+
+@dataclass
+class QualityResult:
+    prompt: str
+    category: str
+    variant: str  # "baseline" or an ablation's name
+    run: RunRecord
+    seed: int = 0
+    iou: float | None = None
+    chamfer: float | None = None
+    normal_consistency: float | None = None
+    surface: Surface | None = None  # None: scored before surface accuracy was measured
+    albedo_error: float | None = None
+    undecimated_faces: int | None = None  # the same surface before decimation to the face budget
+    undecimated_chamfer: float | None = None
+    fronts: list[FrontResult] = field(default_factory=list)
+    front_ok: bool | None = None  # every fronted object has one front, facing -Y; None: nothing fronted
+    janus: bool | None = None  # some fronted object shows its front in several (not all) directions
+    metrics_s: float | None = None
+    strip: str | None = None  # PNG path relative to the results folder
+    error: str | None = None
+
+
+@dataclass
+class QualityPayload(Payload):
+    """A quality results file: the suite, an ablation study or a study of the study table (bench/studies.py)."""
+
+    complete: bool  # False: interrupted, these are the runs it finished
+    settings: QualitySettings
+    seeds: list[int]
+    ablations: list[Ablation]
+    results: list[QualityResult]
+    rescored: bool  # every mesh re-extracted from its stored grid after the runs (``--rescore``)
+
+    def variant(self, name: str) -> list[QualityResult]:
+        return [r for r in self.results if r.variant == name]
+
 
 ORACLE = "oracle"
 COLOR_VARIANTS = ("a white cube", "a gray cube", "a black cube")  # one shape on the default background
