@@ -265,6 +265,19 @@ class OptimConfig:
 
 
 @dataclass
+class RefineConfig:
+    """Mesh refinement after extraction (engine/refinement/), as Magic3D's fine stage: the extracted mesh rendered at
+    a higher resolution than training and its vertices moved by the same prior's SDS, with Laplacian and
+    normal-consistency terms (bench/results/surface-trials.md, "Mesh refinement")."""
+
+    steps: int = setting(0, low=0, high=100_000)  # 0: off
+    resolution: int = setting(256, low=16, high=1024)  # render size for priors that render at any size
+    lr: float = setting(1e-3, low=0.0, high=1.0)  # Adam on vertex offsets, metres
+    laplacian_weight: float = setting(1.0, low=0.0, high=1e9)  # mean squared uniform Laplacian of the vertices
+    normal_weight: float = setting(1.0, low=0.0, high=1e9)  # mean 1 - cos between neighbouring faces' normals
+
+
+@dataclass
 class MeshConfig:
     """Marching cubes and albedo bake (engine/mesh/)."""
 
@@ -282,6 +295,7 @@ class MeshConfig:
     texture_size: int = setting(1024, low=64, high=8192)
     # "obj" too on request; mesh.npz is always written
     formats: tuple[str, ...] = setting(("npz", "glb"), choices=MESH_FORMATS, length=(1, 3))
+    refine: RefineConfig = default(default_factory=RefineConfig)
 
 
 @dataclass
