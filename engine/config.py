@@ -273,6 +273,8 @@ class RefineConfig:
     steps: int = setting(0, low=0, high=100_000)  # 0: off
     resolution: int = setting(256, low=16, high=1024)  # render size for priors that render at any size
     lr: float = setting(1e-3, low=0.0, high=1.0)  # Adam on vertex offsets, metres
+    # lambda of Nicolet et al. 2021: the offsets are (I + lambda L)^-1 u, u what Adam moves (0: per vertex)
+    step_smoothing: float = setting(0.0, low=0.0, high=1e6)
     laplacian_weight: float = setting(1.0, low=0.0, high=1e9)  # mean squared uniform Laplacian of the vertices
     normal_weight: float = setting(1.0, low=0.0, high=1e9)  # mean 1 - cos between neighbouring faces' normals
 

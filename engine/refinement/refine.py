@@ -27,6 +27,7 @@ from ..guidance.sds import ScoreDistillation
 from ..optimizer import descend
 from ..prompts import view_contexts
 from ..shading import sample_mode
+from .large_steps import SmoothSteps
 from .mesh_render import face_normals, render_mesh
 from .rasterize import edge_neighbours
 
@@ -98,7 +99,8 @@ class MeshRefiner:
         sources, targets = vertex_neighbours(face_index, len(start))
         neighbours = edge_neighbours(face_index)
         pairs = face_pairs(neighbours)
-        offset = torch.zeros_like(start, requires_grad=True)
+        steps = SmoothSteps(sources, targets, len(start), settings.step_smoothing)
+        offset = torch.zeros_like(start, requires_grad=True)  # u: the vertices move by (I + lambda L)^-1 u
         optimizer = torch.optim.Adam([offset], lr=settings.lr)
         sds = ScoreDistillation(self.prior, config.guidance)
         background = TrainingBackground.for_prior(config.shading, self.prior)
@@ -108,7 +110,7 @@ class MeshRefiner:
             mode = sample_mode(config.optim.steps, config.optim.steps, config.shading, generator)
             cameras = sample_cameras(config.camera, config.optim.batch_size, generator).to(self.device)
             color = background.draw(generator).to(self.device)
-            moved = start + offset
+            moved = start + steps.vertices(offset)
             rgb = torch.stack(
                 [
                     render_mesh(
@@ -126,4 +128,4 @@ class MeshRefiner:
             )
             descend(optimizer, loss, config.optim.grad_clip)
             progress((step + 1) / settings.steps)
-        return (start + offset).detach().cpu().numpy()
+        return (start + steps.vertices(offset)).detach().cpu().numpy()

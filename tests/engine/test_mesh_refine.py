@@ -14,6 +14,7 @@ from engine.config import RunConfig
 from engine.guidance.oracle import OraclePrior
 from engine.procedural.ground_truth import scene_mesh
 from engine.procedural.scene import Scene
+from engine.refinement.large_steps import SmoothSteps
 from engine.refinement.rasterize import edge_neighbours
 from engine.refinement.refine import (
     MeshRefiner,
@@ -67,3 +68,16 @@ def test_the_oracle_flattens_a_bumpy_cube(tmp_path: Path) -> None:
     assert np.median(after) < 0.5 * np.median(before)
     # The faces stay where the truth's are (neither shrunk nor grown), within a quarter of a 128 px render's pixel.
     assert np.median(np.abs(refined).max(axis=1)) == pytest.approx(half, abs=0.003)
+
+
+def test_smooth_steps_invert_i_plus_lambda_l_and_carry_its_gradient() -> None:
+    mesh = trimesh.creation.icosphere(subdivisions=2)
+    faces = torch.tensor(mesh.faces, dtype=torch.int64)
+    sources, targets = vertex_neighbours(faces, len(mesh.vertices))
+    steps = SmoothSteps(sources, targets, len(mesh.vertices), smoothing=5.0)
+    x = torch.tensor(mesh.vertices, dtype=torch.float64)
+    degree = torch.bincount(sources, minlength=len(x)).double().unsqueeze(-1)
+    laplacian_x = degree * x - torch.zeros_like(x).index_add(0, sources, x[targets])
+    u = (x + 5.0 * laplacian_x).requires_grad_(True)
+    assert torch.allclose(steps.vertices(u), x, atol=1e-10)
+    assert torch.autograd.gradcheck(steps.vertices, (u,))
