@@ -274,9 +274,12 @@ class RefineConfig:
     resolution: int = setting(256, low=16, high=1024)  # render size for priors that render at any size
     lr: float = setting(1e-3, low=0.0, high=1.0)  # Adam on vertex offsets, metres
     # lambda of Nicolet et al. 2021: the offsets are (I + lambda L)^-1 u, u what Adam moves (0: per vertex)
-    step_smoothing: float = setting(0.0, low=0.0, high=1e6)
-    laplacian_weight: float = setting(1.0, low=0.0, high=1e9)  # mean squared uniform Laplacian of the vertices
-    normal_weight: float = setting(1.0, low=0.0, high=1e9)  # mean 1 - cos between neighbouring faces' normals
+    step_smoothing: float = setting(10.0, low=0.0, high=1e6)
+    # textureless renders only (the albedo is fixed); False: training's mix of colored, textureless and ambient
+    textureless: bool = setting(True)
+    # the sum over vertices of the squared uniform Laplacian, and over neighbouring faces of 1 - cos of their angle
+    laplacian_weight: float = setting(0.0, low=0.0, high=1e9)
+    normal_weight: float = setting(0.1, low=0.0, high=1e9)
 
 
 @dataclass

@@ -7,7 +7,9 @@ lumps as facets of other brightness, and the prior's SDS gradient (``guidance/sd
 lights, shading modes and backgrounds) moves the vertices to remove them. Magic3D (Lin et al. 2023) optimizes a
 DMTet there at 512 px; here the vertices themselves move (Adam on offsets), held together by the two terms its
 implementation (threestudio) adds: the uniform Laplacian of the vertices and the normal consistency of
-neighbouring faces. Albedo stays as baked from the field, so only the shape changes.
+neighbouring faces. Albedo stays as baked from the field, so only the shape changes, and by default the prior sees
+textureless renders only: a colored render's albedo error could be answered only by bending the shape (measured
+on the oracle cube: 65% of the area within 5 degrees with training's mix of modes, 73% textureless).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..guidance.procedural_camera import CameraProceduralPrior
 from ..guidance.sds import ScoreDistillation
 from ..optimizer import descend
 from ..prompts import view_contexts
-from ..shading import sample_mode
+from ..shading import ShadingMode, sample_mode
 from .large_steps import SmoothSteps
 from .mesh_render import face_normals, render_mesh
 from .rasterize import edge_neighbours
@@ -86,6 +88,11 @@ class MeshRefiner:
         self.device = device
         self.prior, self.resolution = scoring_prior(prior, config.mesh.refine.resolution)
 
+    def sampled_mode(self, generator: torch.Generator) -> ShadingMode:
+        """A shading mode drawn as training draws it past its ambient-only warm-up."""
+        steps = self.config.optim.steps
+        return sample_mode(steps, steps, self.config.shading, generator)
+
     def __call__(self, vertices: np.ndarray, faces: np.ndarray, albedo: np.ndarray, progress: Progress) -> np.ndarray:
         """The refined vertices (V, 3) of ``vertices`` (V, 3) and ``faces`` (F, 3) with per-vertex ``albedo``
         (V, 3, the field's, as the renderer shades it); the faces stay as they are."""
@@ -106,8 +113,7 @@ class MeshRefiner:
         background = TrainingBackground.for_prior(config.shading, self.prior)
         progress(0.0)
         for step in range(settings.steps):
-            # Past the run's ambient warm-up: shaded views, which show the surface's normals.
-            mode = sample_mode(config.optim.steps, config.optim.steps, config.shading, generator)
+            mode = ShadingMode.TEXTURELESS if settings.textureless else self.sampled_mode(generator)
             cameras = sample_cameras(config.camera, config.optim.batch_size, generator).to(self.device)
             color = background.draw(generator).to(self.device)
             moved = start + steps.vertices(offset)
