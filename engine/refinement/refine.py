@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -87,6 +88,8 @@ class MeshRefiner:
         self.config = config
         self.device = device
         self.prior, self.resolution = scoring_prior(prior, config.mesh.refine.resolution)
+        elevations = config.mesh.refine.elevation_range_deg
+        self.cameras = config.camera if elevations is None else replace(config.camera, elevation_range_deg=elevations)
 
     def sampled_mode(self, generator: torch.Generator) -> ShadingMode:
         """A shading mode drawn as training draws it past its ambient-only warm-up."""
@@ -114,7 +117,7 @@ class MeshRefiner:
         progress(0.0)
         for step in range(settings.steps):
             mode = ShadingMode.TEXTURELESS if settings.textureless else self.sampled_mode(generator)
-            cameras = sample_cameras(config.camera, config.optim.batch_size, generator).to(self.device)
+            cameras = sample_cameras(self.cameras, config.optim.batch_size, generator).to(self.device)
             color = background.draw(generator).to(self.device)
             moved = start + steps.vertices(offset)
             rgb = torch.stack(
