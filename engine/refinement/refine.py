@@ -4,12 +4,14 @@ Why: the field is trained from renders of 64 px, where a pixel is about a voxel,
 voxel-scale lumps it leaves on flat faces (bench/results/surface-trials.md). Drawn at a higher resolution by a
 differentiable rasterizer (``rasterize.py``, shaded by ``mesh_render.py`` as the field is), the mesh shows its
 lumps as facets of other brightness, and the prior's SDS gradient (``guidance/sds.py``, the trainer's cameras,
-lights, shading modes and backgrounds) moves the vertices to remove them. Magic3D (Lin et al. 2023) optimizes a
-DMTet there at 512 px; here the vertices themselves move (Adam on offsets), held together by the two terms its
-implementation (threestudio) adds: the uniform Laplacian of the vertices and the normal consistency of
-neighbouring faces. Albedo stays as baked from the field, so only the shape changes, and by default the prior sees
-textureless renders only: a colored render's albedo error could be answered only by bending the shape (measured
-on the oracle cube: 65% of the area within 5 degrees with training's mix of modes, 73% textureless).
+lights and backgrounds) moves the vertices to remove them. Magic3D (Lin et al. 2023) optimizes a DMTet there at
+512 px; here the vertices themselves move (Adam on offsets, smoothed by ``large_steps.py`` so that a face moves as
+one), held together by the terms its implementation (threestudio) adds: the normal consistency of neighbouring
+faces and the uniform Laplacian of the vertices. The cameras reach lower than training's by default, to the bottom
+no training view saw (``mesh.refine.elevation_range_deg``). Albedo stays as baked from the field, so only the
+shape changes, and by default the prior sees textureless renders only: a colored render's albedo error could be
+answered only by bending the shape (measured on the oracle cube: 65% of the area within 5 degrees with training's
+mix of modes, 73% textureless).
 """
 
 from __future__ import annotations
