@@ -21,6 +21,7 @@ LOG_TAIL_LINES = 8
 STAGE_LABELS = {
     "turntable": "Rendering the turntable",
     "mesh": "Extracting the mesh",
+    "refine": "Refining the mesh",
     "bake": "Baking the colors",
     "export": "Writing the mesh files",
 }

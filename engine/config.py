@@ -265,6 +265,28 @@ class OptimConfig:
 
 
 @dataclass
+class RefineConfig:
+    """Mesh refinement after extraction (engine/refinement/), as Magic3D's fine stage: the extracted mesh rendered at
+    a higher resolution than training and its vertices moved by the same prior's SDS, with Laplacian and
+    normal-consistency terms (bench/results/surface-trials.md, "Mesh refinement")."""
+
+    steps: int = setting(0, low=0, high=100_000)  # 0: off
+    resolution: int = setting(256, low=16, high=1024)  # render size for priors that render at any size
+    lr: float = setting(1e-3, low=0.0, high=1.0)  # Adam on vertex offsets, metres
+    # lambda of Nicolet et al. 2021: the offsets are (I + lambda L)^-1 u, u what Adam moves (0: per vertex)
+    step_smoothing: float = setting(10.0, low=0.0, high=1e6)
+    # the refinement cameras' elevations (None: training's). Lower than training's, they see the bottom no training
+    # view saw (on the oracle: the cube 81% within 5 deg with training's -10..90, 88% with these); unmeasured with
+    # the learned priors, which may score views from below worse
+    elevation_range_deg: tuple[float, float] | None = setting((-45.0, 90.0), low=-90.0, high=90.0, ordered=True)
+    # textureless renders only (the albedo is fixed); False: training's mix of colored, textureless and ambient
+    textureless: bool = setting(True)
+    # the sum over vertices of the squared uniform Laplacian, and over neighbouring faces of 1 - cos of their angle
+    laplacian_weight: float = setting(0.0, low=0.0, high=1e9)
+    normal_weight: float = setting(0.1, low=0.0, high=1e9)
+
+
+@dataclass
 class MeshConfig:
     """Marching cubes and albedo bake (engine/mesh/)."""
 
@@ -282,6 +304,7 @@ class MeshConfig:
     texture_size: int = setting(1024, low=64, high=8192)
     # "obj" too on request; mesh.npz is always written
     formats: tuple[str, ...] = setting(("npz", "glb"), choices=MESH_FORMATS, length=(1, 3))
+    refine: RefineConfig = default(default_factory=RefineConfig)
 
 
 @dataclass

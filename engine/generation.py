@@ -18,6 +18,7 @@ from . import protocol
 from .guidance.base import DiffusionPrior
 from .mesh.pipeline import export_run
 from .prompts import run_suffixes
+from .refinement.refine import MeshRefiner
 from .run_folder import LOG_FILE, RunFolder
 from .stage_progress import Progress, StageProgress, Stopped
 from .stop_signal import StopSignal
@@ -51,7 +52,7 @@ def generate(folder: RunFolder, cache_dir: Path, stop: StopSignal) -> int:
         device=str(folder.device),
         resumed=folder.resumed,
     )
-    messages = {"prior": f"preparing the {config.guidance.prior} prior"}
+    messages = {"prior": f"preparing the {config.guidance.prior} prior", "refine": "refining the mesh"}
     progress = StageProgress(emit, stop, messages, uninterruptible=("export",))  # mesh files are replaced together
 
     def cancelled(step: int) -> int:
@@ -78,6 +79,7 @@ def generate(folder: RunFolder, cache_dir: Path, stop: StopSignal) -> int:
                 run_dir,
                 progress,
                 trainer.field.surface_density,
+                MeshRefiner(config, prior, folder.device) if config.mesh.refine.steps else None,
             )
     except Stopped:
         return cancelled(trainer.step)

@@ -20,7 +20,8 @@ PROTOCOL_VERSION = 1
 
 # Events the engine emits, in the order a run emits them.
 STARTED = "started"  # run_dir, prompt, prior, total, device
-STAGE = "stage"  # name ("prior", "optimize", "turntable", "mesh", "bake", "export"), message, fraction (optional)
+# name ("prior", "optimize", "turntable", "mesh", "refine", "bake", "export"), message, fraction (optional)
+STAGE = "stage"
 # step, total, loss, losses (weighted terms by name; null where not finite), it_per_s, eta_s, mode,
 # skipped_steps (steps whose loss or gradient was not finite, skipped without an update)
 PROGRESS = "progress"

@@ -31,7 +31,9 @@ from .hidden_voids import fill_hidden_voids
 from .outputs import TEXTURE_FILE, write_mesh_files
 from .uv_atlas import unwrap
 
-Progress = Callable[[str, float], None]  # (stage "mesh" | "bake" | "export", fraction of that stage)
+Progress = Callable[[str, float], None]  # (stage "mesh" | "refine" | "bake" | "export", fraction of that stage)
+# (vertices, faces, albedo at the vertices, progress 0..1) -> moved vertices: engine/refinement/refine.py's MeshRefiner
+Refine = Callable[[np.ndarray, np.ndarray, np.ndarray, Callable[[float], None]], np.ndarray]
 SAMPLING_SHARE = 0.8  # of the "mesh" stage, when the field is sampled first
 
 
@@ -57,6 +59,7 @@ def export_run(
     run_dir: Path,
     progress: Progress | None = None,
     surface_density: float | None = None,
+    refine: Refine | None = None,
 ) -> ExportResult:
     """Sample density (N,3)->(N,) and albedo (N,3)->(N,3) over [-bound, bound]^3 into the run's
     density grid, then extract, clean, decimate, bake and write the mesh files from it. A field that
@@ -74,11 +77,15 @@ def export_run(
         surface_density,
     )
     save_grid(run_dir / GRID_FILE, grid)
-    return _mesh_from_grid(run_dir, config.threshold, config, report, SAMPLING_SHARE)
+    return _mesh_from_grid(run_dir, config.threshold, config, report, SAMPLING_SHARE, refine)
 
 
 def remesh_run(
-    run_dir: Path, threshold: float | None, config: MeshConfig | None = None, progress: Progress | None = None
+    run_dir: Path,
+    threshold: float | None,
+    config: MeshConfig | None = None,
+    progress: Progress | None = None,
+    refine: Refine | None = None,
 ) -> ExportResult:
     """Re-extract from the run's stored grid at ``threshold`` (None: the config's, else the grid's own surface
     level, else automatic),
@@ -88,7 +95,7 @@ def remesh_run(
     config = load_mesh_config(run_dir) if config is None else config
     check(config, "mesh.")  # settings that cannot work are refused before any time is spent
     level = config.threshold if threshold is None else threshold
-    return _mesh_from_grid(run_dir, level, config, progress or _silent, 0.0)
+    return _mesh_from_grid(run_dir, level, config, progress or _silent, 0.0, refine)
 
 
 def load_mesh_config(run_dir: Path) -> MeshConfig:
@@ -131,13 +138,20 @@ def surface_mesh(
 
 
 def _mesh_from_grid(
-    run_dir: Path, threshold: float | None, config: MeshConfig, report: Progress, mesh_start: float
+    run_dir: Path,
+    threshold: float | None,
+    config: MeshConfig,
+    report: Progress,
+    mesh_start: float,
+    refine: Refine | None = None,
 ) -> ExportResult:
     report("mesh", mesh_start)
     grid = load_grid(run_dir / GRID_FILE)
     level = surface_level(grid) if threshold is None else float(threshold)
     vertices, faces, dropped = surface_mesh(grid, level, config, lowest_camera_elevation(run_dir))
     report("mesh", 1.0)
+    if refine is not None:
+        vertices = refine(vertices, faces, vertex_albedo(grid, vertices), lambda f: report("refine", f))
     report("bake", 0.0)
     colors = srgb_to_linear(vertex_albedo(grid, vertices))
     uvs = texture = None
