@@ -162,6 +162,10 @@ class RenderConfig:
     # signed-distance fields: "directional" scales VolSDF's density by -d . grad s (NeuS, Wang et al. 2021), so a ray
     # grazing a surface gathers none of its density and the silhouette is the zero level's | "volsdf": as is
     sdf_density: str = setting("volsdf", choices=("volsdf", "directional"))
+    # where the "directional" density's eikonal term also reads |grad s| (NeuS applies it at every sample): "rays": an
+    # even stride of the step's ray samples | "sphere": as many points uniform in the field's bounding ball, drawn from
+    # the run's generator, so it holds where no ray of the step passes (bench/results/surface-trials.md)
+    eikonal_points: str = setting("rays", choices=("rays", "sphere"))
     min_transmittance: float = setting(1e-4, low=0.0, high=1.0)  # samples behind this much opacity are skipped
     min_optical_depth: float = setting(1e-5, low=0.0, high=1.0)  # and samples with less density over their step
     shadow_samples: int = setting(32, low=1, high=1024)  # along each shadow ray (shading.shadows)

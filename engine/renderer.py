@@ -109,9 +109,9 @@ def render(
         falling = -(kept.normals * directions[ray]).sum(dim=-1) * gradient_norm
         kept_density = kept_density * falling.clamp_min(0.0)
         # A region where s is flat then renders empty whatever its sign, so the eikonal term must also hold where
-        # nothing shows (NeuS applies it at every sample): an even stride of all the samples joins the visible ones.
-        flat = points.reshape(-1, 3)
-        spread = field(flat[:: -(-flat.shape[0] // SPREAD_EIKONAL_POINTS)]).gradient_norm
+        # nothing shows (NeuS applies it at every sample): points spread over the rays (or the whole ball, with
+        # ``eikonal_points`` = "sphere") join the visible ones.
+        spread = field(eikonal_points(points, field.bound, render_config.eikonal_points, generator)).gradient_norm
         gradient_norm = torch.cat([gradient_norm, spread]) if spread is not None else gradient_norm
     density = kept_density.new_zeros(points.shape[:-1]).index_put(visible, kept_density)
     alpha = 1.0 - torch.exp(-density * delta)
@@ -174,6 +174,18 @@ def render(
         gradient_norm,
     )
     return Rendering(image(rgb), image(full_opacity), image(scatter(depth)), marched)
+
+
+def eikonal_points(points: torch.Tensor, bound: float, where: str, generator: torch.Generator | None) -> torch.Tensor:
+    """Up to SPREAD_EIKONAL_POINTS points (N, 3) where the eikonal term holds beyond the visible samples: an even
+    stride of the ray samples ``points`` (R, S, 3), or (``where`` = "sphere", with a generator) uniform in the ball
+    of ``bound``."""
+    if where == "sphere" and generator is not None:
+        direction = torch.randn(SPREAD_EIKONAL_POINTS, 3, generator=generator)
+        radius = bound * torch.rand(SPREAD_EIKONAL_POINTS, 1, generator=generator) ** (1.0 / 3.0)
+        return (direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12) * radius).to(points.device)
+    flat = points.reshape(-1, 3)
+    return flat[:: -(-flat.shape[0] // SPREAD_EIKONAL_POINTS)]
 
 
 @torch.no_grad()

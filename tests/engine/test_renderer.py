@@ -14,7 +14,7 @@ from engine.field.grid import GridField
 from engine.field.sdf_grid import SDFGridField
 from engine.loss import orientation_penalty
 from engine.procedural.scene import Scene
-from engine.renderer import light_transmittance, ray_sphere, render
+from engine.renderer import SPREAD_EIKONAL_POINTS, eikonal_points, light_transmittance, ray_sphere, render
 from engine.shading import SHADOW_OFFSET, ShadingMode
 
 
@@ -250,3 +250,20 @@ def test_a_convex_object_casts_no_shadow_on_itself() -> None:
         for shadows in (False, True)
     )
     assert (plain - shadowed).abs().max() < 0.015
+
+
+def test_eikonal_points_in_the_sphere_are_uniform_in_its_volume_and_reach_beyond_the_rays() -> None:
+    """ "sphere" draws from the run's generator, uniform in the ball's volume (an eighth within half the radius, not
+    the half a radius drawn uniformly would give), wherever the step's rays went; "rays" keeps a stride of them."""
+    rays = torch.rand(40, 64, 3) * 0.1  # every sample in one small corner of the ball
+    drawn = eikonal_points(rays, 1.0, "sphere", torch.Generator().manual_seed(3))
+    again = eikonal_points(rays, 1.0, "sphere", torch.Generator().manual_seed(3))
+    assert drawn.shape == (SPREAD_EIKONAL_POINTS, 3)
+    torch.testing.assert_close(drawn, again)
+    radius = drawn.norm(dim=-1)
+    assert radius.max() <= 1.0
+    assert 0.09 < (radius < 0.5).float().mean() < 0.16
+    assert (drawn < 0).any(dim=-1).float().mean() > 0.8  # outside the rays' corner
+    strided = eikonal_points(rays, 1.0, "rays", torch.Generator().manual_seed(3))
+    assert len(strided) <= SPREAD_EIKONAL_POINTS
+    assert (strided >= 0).all() and (strided <= 0.1).all()
