@@ -128,6 +128,11 @@ class HashGridConfig:
     hidden: int = setting(64, low=1, high=1024)  # threestudio mlp_network_config n_neurons 64, ReLU
     hidden_layers: int = setting(1, low=1, high=8)  # threestudio n_hidden_layers 1 (each head)
     init_scale: float = setting(1e-4, low=0.0, high=1.0)  # tiny-cuda-nn's table init U(-1e-4, 1e-4)
+    # "density" (threestudio's implicit-volume: softplus on the blob) | "sdf" (a signed distance on a start sphere,
+    # VolSDF's density and the eikonal term, as Neuralangelo's hash-grid SDF)
+    output: str = setting("density", choices=("density", "sdf"))
+    beta: float = setting(0.02, low=1e-4, high=1.0)  # "sdf": VolSDF's Laplace scale, metres (the sdf-grid's)
+    init_radius: float = setting(0.5, low=0.05, high=0.95)  # "sdf": the start sphere, metres (the sdf-grid's)
 
 
 @dataclass

@@ -73,6 +73,14 @@ def test_nothing_outside_the_rendered_ball() -> None:
     assert (field.density(_points(100) * 0.7) > 0).all()
 
 
+def test_no_points_is_a_valid_input() -> None:
+    """A chunk of a preview's rays may have no sample that shows (measured: a sphere's run failed at its preview)."""
+    field, none = _field(), torch.zeros(0, 3)
+    sample = field(none)
+    assert sample.density.shape == (0,) and sample.albedo.shape == sample.normals.shape == (0, 3)
+    assert field.density(none).shape == (0,) and field.density_and_albedo(none)[1].shape == (0, 3)
+
+
 def test_gradients_reach_the_table_and_both_heads() -> None:
     field = _field()
     sample = field(_points(400))
@@ -144,9 +152,12 @@ def test_progressive_levels_follow_threestudios_schedule_and_mask_the_locked_one
     assert grad is not None and grad[locked].abs().max() == 0 and grad[: locked.start].abs().max() > 0  # ... nor learn
 
 
-@pytest.mark.parametrize("interpolation", ["linear", "smoothstep"])
-def test_analytic_normals_are_the_density_gradient(interpolation: str) -> None:
-    field = _field(interpolation=interpolation).double()
+@pytest.mark.parametrize(
+    ("interpolation", "output"), [("linear", "density"), ("smoothstep", "density"), ("linear", "sdf")]
+)
+def test_analytic_normals_are_the_density_gradient(interpolation: str, output: str) -> None:
+    # (a wide beta for "sdf", so that VolSDF's density does not saturate and finite differences can read it)
+    field = _field(interpolation=interpolation, output=output, beta=1.0).double()
     points = _points(500).double()
     normals = field(points).normals
     # the negated gradient of the density (softplus is increasing: the same direction as the pre-activation's)
@@ -164,6 +175,21 @@ def test_analytic_normals_are_the_density_gradient(interpolation: str) -> None:
     # The gradient jumps where a ReLU of the head switches and (trilinear) across cell faces: the few points within
     # a step of one differ there only.
     assert (error < 1e-5).float().mean() > 0.97 and error.median() < 1e-7
+
+
+def test_the_signed_distance_output_starts_at_its_sphere_with_a_unit_gradient() -> None:
+    """output "sdf": the head's output (zero at the start) is added to the start sphere's distance; VolSDF's density,
+    whose value at the zero level is the field's surface for the mesh export; |grad s| for the eikonal term."""
+    grid = HashGridConfig(**{**SMALL, "output": "sdf", "init_radius": 0.4, "beta": 0.01})
+    field = HashGridField(FieldConfig(name="hash_grid", hash_grid=grid))
+    directions = torch.nn.functional.normalize(_points(200), dim=-1)
+    on_sphere = field(directions * 0.4)
+    torch.testing.assert_close(on_sphere.density, torch.full((200,), 50.0), rtol=1e-4, atol=0.0)  # float32 radii
+    assert field.surface_density == 50.0 and HashGridField(FieldConfig(name="hash_grid")).surface_density is None
+    torch.testing.assert_close(on_sphere.gradient_norm, torch.ones(200))
+    torch.testing.assert_close(on_sphere.normals, directions)
+    inside, outside = field.density(directions * 0.3), field.density(directions * 0.5)
+    assert (inside > 90.0).all() and (outside < 1.0).all()
 
 
 def test_the_tables_gradient_is_the_numerical_one() -> None:
