@@ -25,9 +25,9 @@ from .shading import ShadingMode, composite, shade, shadow_rays
 SPREAD_EIKONAL_POINTS = 2048  # "directional" SDF density: samples anywhere on the rays that the eikonal term reads
 _SHADOWED_OPACITY = 1e-3  # rays with less opacity than this get no shadow ray
 # Rays a preview or turntable frame marches at a time: one 64 px training view's, so a 128 px frame (16,384 rays)
-# holds no more than a step does. Measured (bench/results/hash-grid/README.md): the hash-grid field with the learned
-# recipes' encoding, at its start (the blob, the most samples shown), peak RAM of a frame 7.5 GB in one piece, 3.0 GB
-# in chunks of 4096 rays (the offline encoding: 2.3 and 1.0 GB).
+# holds no more than a step does. Measured (bench/results/hash-grid/README.md), peak RAM of one frame of the hash-grid
+# field at its start, where the most samples show: the learned recipes' encoding 7.5 GB in one piece before, 2.2 GB
+# in chunks now (with the field's leaner evaluation); the offline defaults 1.1 GB in one piece, 0.6 GB in chunks.
 IMAGE_RAY_CHUNK = 4096
 
 

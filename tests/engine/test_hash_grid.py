@@ -51,8 +51,9 @@ def test_levels_grow_geometrically_to_the_finest() -> None:
     assert min(ratios) > 1.38 and max(ratios) < 1.52  # per_level_scale 1.447, floored
 
 
-def test_shapes_ranges_and_the_start_is_the_blob() -> None:
-    field = HashGridField(FieldConfig(name="hash_grid", hash_grid=HashGridConfig(**SMALL)))  # type: ignore[arg-type]
+def test_shapes_ranges_and_the_density_outputs_start_is_the_blob() -> None:
+    grid = HashGridConfig(**{**SMALL, "output": "density"})  # type: ignore[arg-type]
+    field = HashGridField(FieldConfig(name="hash_grid", hash_grid=grid))
     points = _points(50).reshape(5, 10, 3)
     sample = field(points)
     assert sample.density.shape == (5, 10) and sample.albedo.shape == (5, 10, 3) and sample.normals.shape == (5, 10, 3)
@@ -91,7 +92,7 @@ def test_gradients_reach_the_table_and_both_heads() -> None:
 
 def test_the_default_encodings_finest_levels_hash() -> None:
     encoding = HashGridField(FieldConfig(name="hash_grid")).encoding
-    assert encoding.hashed == [False, False, True, True] and encoding.resolutions[-1] == 64
+    assert encoding.hashed == [False, False, True, True, True] and encoding.resolutions == [16, 26, 45, 76, 128]
 
 
 def test_hashed_levels_collide_and_dense_levels_do_not() -> None:
@@ -185,7 +186,9 @@ def test_the_signed_distance_output_starts_at_its_sphere_with_a_unit_gradient() 
     directions = torch.nn.functional.normalize(_points(200), dim=-1)
     on_sphere = field(directions * 0.4)
     torch.testing.assert_close(on_sphere.density, torch.full((200,), 50.0), rtol=1e-4, atol=0.0)  # float32 radii
-    assert field.surface_density == 50.0 and HashGridField(FieldConfig(name="hash_grid")).surface_density is None
+    density_output = HashGridConfig(output="density")
+    assert field.surface_density == 50.0
+    assert HashGridField(FieldConfig(name="hash_grid", hash_grid=density_output)).surface_density is None
     torch.testing.assert_close(on_sphere.gradient_norm, torch.ones(200))
     torch.testing.assert_close(on_sphere.normals, directions)
     inside, outside = field.density(directions * 0.3), field.density(directions * 0.5)
