@@ -33,8 +33,7 @@ EARLIER_NOISE_RANGE = (
 )
 THIN_AND_HOLLOW = ("a pink mug", "a brown chair")
 FIELD_PROMPTS = ("a red cube", "a blue sphere", "a green cylinder", "a yellow duck", "a brown chair", "a pink mug")
-SMALL_ORACLE = (("guidance.prior", "oracle"), ("render.resolution", 32), ("render.samples_per_ray", 48))
-SMALL_ORACLE += (("turntable_frames", 4),)
+ORACLE = (("guidance.prior", "oracle"),)
 
 
 @dataclass(frozen=True)
@@ -139,23 +138,28 @@ STUDIES: tuple[Study, ...] = (
     ),
     Study(
         name="hash-grid/sdf-grid",
-        title="The default sdf-grid field on the oracle, small and short",
-        question="What does the default field reach on the oracle at 150 steps and 32 px (the hash-grid's baseline)?",
+        title="The default sdf-grid field on the oracle",
+        question="What does the default field reach on the oracle at the fast preset (the hash grid's baseline)?",
         bench="quality",
         prompts=FIELD_PROMPTS,
-        steps=150,
-        overrides=SMALL_ORACLE,
+        overrides=ORACLE,
         section=study_runs_section,
     ),
     Study(
         name="hash-grid/hash-grid",
-        title="The hash-grid field on the oracle, small and short",
-        question="How does the hash-grid field (the learned recipes' field) compare with the sdf-grid above, at the "
-        "same settings?",
+        title="The hash-grid field on the oracle",
+        question="How does the hash-grid field, a signed distance with 5 levels to 128 cells, compare with the "
+        "sdf-grid above at the same settings?",
         bench="quality",
         prompts=FIELD_PROMPTS,
-        steps=150,
-        overrides=(*SMALL_ORACLE, ("field.name", "hash_grid")),
+        overrides=(
+            *ORACLE,
+            ("field.name", "hash_grid"),
+            ("field.hash_grid.output", "sdf"),
+            ("optim.lr", 0.03),
+            ("field.hash_grid.finest_resolution", 128),
+            ("field.hash_grid.levels", 5),
+        ),
         section=study_runs_section,
     ),
 )

@@ -59,6 +59,7 @@ class RunState:
     cancelled_at_step: int | None = None  # from the engine's ``cancelled`` event
     warning: str = ""  # the engine's latest ``warning`` event: the run goes on, the user should know
     warning_kind: str = ""
+    skipped_steps: int = 0  # steps the engine skipped for a loss or gradient that was not finite (its step guard)
 
     @property
     def finished(self) -> bool:
@@ -85,6 +86,13 @@ class RunState:
         if self.eta_s is not None:
             parts.append(f"{format_duration(self.eta_s)} left")
         return " · ".join(parts)
+
+    def skipped_text(self) -> str:
+        """ "Skipped 3 non-finite steps" once the engine has skipped any (its loss or gradient was inf or NaN, so
+        the field did not change on those steps), else empty: the user learns why a run may look stuck."""
+        if self.skipped_steps <= 0:
+            return ""
+        return f"Skipped {self.skipped_steps} non-finite step{'' if self.skipped_steps == 1 else 's'}"
 
     def request_cancel(self) -> None:
         if self.status is RunStatus.RUNNING:
@@ -117,6 +125,7 @@ class RunState:
             self.loss = _optional_float(event.get("loss"))
             self.it_per_s = float(event.get("it_per_s") or 0.0)
             self.eta_s = _optional_float(event.get("eta_s"))
+            self.skipped_steps = int(event.get("skipped_steps") or 0)
             self.stage_fraction = None
             if self.status is RunStatus.RUNNING:
                 self.message = "Optimizing"

@@ -1,7 +1,8 @@
 """Settings that moved into their prior's or field's own section, so what was written before the move still works:
 a run folder's config.json (resumed, or read by ``bench``) and ``--set`` with the old flat name.
 
-A move is one line of ``MOVED``: the old dotted path and the new one. Standard library only.
+A move is one line of ``MOVED``: the old dotted path and the new one. A default that changed keeps its old value in a
+config.json written before the change, which lacks the setting (``DEFAULTS_BEFORE``). Standard library only.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ MOVED: dict[str, str] = {
     "field.mlp_blocks": "field.mlp.blocks",
     "field.mlp_octaves": "field.mlp.octaves",
 }
+
+# Settings whose default changed, with the value a config.json written before the setting existed meant: the hash
+# grid had only a density output until the signed distance became its default.
+DEFAULTS_BEFORE: dict[str, Any] = {"field.hash_grid.output": "density"}
 
 
 def renamed(dotted: dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +58,11 @@ def migrated(data: Any) -> Any:
                 break
         else:
             target.setdefault(new_leaf, value)
+    for path, value in DEFAULTS_BEFORE.items():
+        *parents, leaf = path.split(".")
+        section = _section(result, parents)
+        if section is not None:  # a config.json with the section but not the setting
+            section.setdefault(leaf, value)
     return result
 
 

@@ -23,7 +23,8 @@ from typing import Any
 from .config import PRESETS
 from .errors import EngineError
 
-# The field the learned recipes use: the anchors' multiresolution hash-grid density field, with their encoding.
+# The field the learned recipes use: the anchors' multiresolution hash-grid density field, with their encoding and
+# their density output (the field's offline default is a signed distance).
 LEARNED_FIELD = "hash_grid"
 
 
@@ -56,6 +57,7 @@ def _learned(guidance_scale: float) -> dict[str, Any]:
         "field.hash_grid.log2_table_size": 19,
         "field.hash_grid.finest_resolution": 4096,
         "field.hash_grid.start_levels": 8,
+        "field.hash_grid.output": "density",
         "field.blob": "magic3d",
         "field.blob_strength": 10.0,
         # threestudio 512 (pruned by an occupancy grid), stable-dreamfusion 64 (+ 32 importance samples): its 64, as

@@ -24,6 +24,11 @@ from .shading import ShadingMode, composite, shade, shadow_rays
 
 SPREAD_EIKONAL_POINTS = 2048  # "directional" SDF density: samples anywhere on the rays that the eikonal term reads
 _SHADOWED_OPACITY = 1e-3  # rays with less opacity than this get no shadow ray
+# Rays a preview or turntable frame marches at a time: one 64 px training view's, so a 128 px frame (16,384 rays)
+# holds no more than a step does. Measured (bench/results/hash-grid/README.md), peak RAM of one frame of the hash-grid
+# field at its start, where the most samples show: the learned recipes' encoding 7.5 GB in one piece before, 2.2 GB
+# in chunks now (with the field's leaner evaluation); the offline defaults 1.1 GB in one piece, 0.6 GB in chunks.
+IMAGE_RAY_CHUNK = 4096
 
 
 @dataclass
@@ -71,12 +76,16 @@ def render(
     resolution: int | None = None,
     generator: torch.Generator | None = None,
     background: torch.Tensor | None = None,
+    ray_chunk: int | None = None,
 ) -> Rendering:
     """Render every camera at ``resolution`` (default: the config's) over ``background`` (3,) (default: the
     shading config's fixed one). Stratified jitter needs ``generator``.
 
     Only rays that meet the bounding sphere (radius = the field's bound; objects fit well inside it)
     are marched: in wide shots most pixels are background, and skipping them is the largest saving.
+    ``ray_chunk`` marches that many rays at a time (a ray's result depends on its own samples alone, so the image
+    is the same): without gradients, memory then follows the chunk instead of the frame. With gradients every
+    chunk's graph is kept until the backward pass, so chunks would not save memory there.
     """
     size = resolution or render_config.resolution
     batch = len(cameras)
@@ -86,18 +95,91 @@ def render(
     hit = (far > near).nonzero().squeeze(1)
     origins, directions = all_origins[hit], all_directions[hit]
     near, length = near[hit], (far - near)[hit]
-    ray_camera = hit // (size * size)
+    light = cameras.light[hit // (size * size)]
 
     samples = render_config.samples_per_ray
-    steps = torch.arange(samples, dtype=torch.float32, device=origins.device)
     if generator is not None and render_config.jitter:
         offsets = torch.rand(all_origins.shape[0], samples, generator=generator).to(origins.device)[hit]
     else:
         offsets = torch.full((origins.shape[0], samples), 0.5, device=origins.device)
-    t = near.unsqueeze(-1) + length.unsqueeze(-1) * (steps + offsets) / samples
+    chunk = ray_chunk or max(len(origins), 1)
+    parts = [
+        _march(
+            field,
+            _Rays(origins[at], directions[at], near[at], length[at], offsets[at], light[at]),
+            mode,
+            render_config,
+            shading_config,
+            generator,
+        )
+        for at in (slice(start, start + chunk) for start in range(0, max(len(origins), 1), chunk))
+    ]
+    gradient_norms = [norm for part in parts if (norm := part.samples.visible_gradient_norm) is not None]
+    marched = MarchedSamples(
+        torch.cat([part.samples.weights for part in parts]),
+        torch.cat([part.samples.normals for part in parts]),
+        torch.cat([part.samples.directions for part in parts]),
+        torch.cat([part.samples.ray + index * chunk for index, part in enumerate(parts)]),
+        len(origins),
+        all_origins.shape[0],
+        torch.cat(gradient_norms) if gradient_norms else None,
+    )
+    rays = all_origins.shape[0]
+
+    def scatter(chunks: list[torch.Tensor]) -> torch.Tensor:
+        """Per-hit-ray values, chunk by chunk, back onto every ray (rays, C); missed rays are empty."""
+        values = torch.cat(chunks)
+        return values.new_zeros(rays, values.shape[-1]).index_copy(0, hit, values)
+
+    def image(values: torch.Tensor) -> torch.Tensor:
+        return values.reshape(batch, size, size, -1).permute(0, 3, 1, 2)
+
+    full_opacity = scatter([part.opacity for part in parts])
+    background = shading_config.background if background is None else background
+    rgb = composite(scatter([part.color for part in parts]), full_opacity, background)
+    return Rendering(image(rgb), image(full_opacity), image(scatter([part.depth for part in parts])), marched)
+
+
+@dataclass
+class _Rays:
+    """Rays that met the bounding sphere: origins, unit directions (R, 3), entry distance and length inside the
+    sphere (R,), stratified offsets (R, S) and each ray's light (R, 3)."""
+
+    origins: torch.Tensor
+    directions: torch.Tensor
+    near: torch.Tensor
+    length: torch.Tensor
+    offsets: torch.Tensor
+    light: torch.Tensor
+
+
+@dataclass
+class _MarchedRays:
+    """What marching some rays gives: their shaded color (R, 3), opacity and depth (R, 1), and their samples."""
+
+    color: torch.Tensor
+    opacity: torch.Tensor
+    depth: torch.Tensor
+    samples: MarchedSamples
+
+
+def _march(
+    field: Field,
+    rays: _Rays,
+    mode: ShadingMode,
+    render_config: RenderConfig,
+    shading_config: ShadingConfig,
+    generator: torch.Generator | None,
+) -> _MarchedRays:
+    """Sample, read the field at the visible samples, composite and shade a set of rays (``generator``: the run's,
+    for eikonal points spread over the whole ball)."""
+    origins, directions = rays.origins, rays.directions
+    samples = render_config.samples_per_ray
+    steps = torch.arange(samples, dtype=torch.float32, device=origins.device)
+    t = rays.near.unsqueeze(-1) + rays.length.unsqueeze(-1) * (steps + rays.offsets) / samples
     points = origins.unsqueeze(1) + directions.unsqueeze(1) * t.unsqueeze(-1)
 
-    delta = (length / samples).unsqueeze(-1)
+    delta = (rays.length / samples).unsqueeze(-1)
     visible = _visible_samples(field, points, delta, render_config)
     ray, visible_points = visible[0], points[visible]
     kept = field(visible_points)
@@ -133,7 +215,7 @@ def render(
         normal = normal / normal.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         return origins + directions * (depth / opacity.clamp_min(1e-6)), normal
 
-    light = cameras.light[ray_camera]
+    light = rays.light
     visibility = None
     if shading_config.shadows and mode is not ShadingMode.AMBIENT:
         visibility = light_transmittance(field, *ray_surface(), opacity, light, render_config.shadow_samples)
@@ -153,27 +235,10 @@ def render(
         surface, normal = ray_surface()
         accumulated = shade(per_ray(kept.albedo), normal, surface, light, mode, shading_config, opacity, visibility)
 
-    rays = all_origins.shape[0]
-
-    def scatter(values: torch.Tensor) -> torch.Tensor:
-        """Per-hit-ray values back onto every ray (rays, C); missed rays are empty."""
-        return values.new_zeros(rays, values.shape[-1]).index_copy(0, hit, values)
-
-    def image(values: torch.Tensor) -> torch.Tensor:
-        return values.reshape(batch, size, size, -1).permute(0, 3, 1, 2)
-
-    full_opacity = scatter(opacity)
-    rgb = composite(scatter(accumulated), full_opacity, shading_config.background if background is None else background)
     marched = MarchedSamples(
-        sample_weights.squeeze(-1),
-        kept.normals,
-        directions[ray],
-        ray,
-        len(origins),
-        rays,
-        gradient_norm,
+        sample_weights.squeeze(-1), kept.normals, directions[ray], ray, len(origins), len(origins), gradient_norm
     )
-    return Rendering(image(rgb), image(full_opacity), image(scatter(depth)), marched)
+    return _MarchedRays(accumulated, opacity, depth, marched)
 
 
 def eikonal_points(points: torch.Tensor, bound: float, where: str, generator: torch.Generator | None) -> torch.Tensor:
@@ -231,10 +296,12 @@ def render_image(
     render_config: RenderConfig,
     shading_config: ShadingConfig,
     resolution: int,
+    ray_chunk: int = IMAGE_RAY_CHUNK,
 ) -> torch.Tensor:
-    """A no-gradient render for previews and turntables, one camera at a time to bound memory: (B, 3, H, W)."""
+    """A no-gradient render for previews and turntables, one camera and ``ray_chunk`` rays at a time to bound
+    memory: (B, 3, H, W)."""
     frames = [
-        render(field, cameras[i], mode, render_config, shading_config, resolution=resolution).rgb
+        render(field, cameras[i], mode, render_config, shading_config, resolution=resolution, ray_chunk=ray_chunk).rgb
         for i in range(len(cameras))
     ]
     return torch.cat(frames).clamp(0.0, 1.0)

@@ -20,6 +20,8 @@ def draw_run_state(layout: bpy.types.UILayout, context: bpy.types.Context, state
         draw_wrapped(layout.box(), context, state.warning, icon="ERROR")
     if not state.finished:
         layout.progress(factor=state.progress, type="BAR", text=state.progress_label())
+        if skipped := state.skipped_text():
+            draw_wrapped(layout, context, skipped, icon="INFO")
         if state.status is RunStatus.STOPPING:
             draw_wrapped(layout, context, state.message, icon="PAUSE")
         return
@@ -36,6 +38,8 @@ def draw_run_state(layout: bpy.types.UILayout, context: bpy.types.Context, state
                     log.label(text=line)
     else:
         draw_wrapped(layout, context, state.message, icon="CHECKMARK" if state.status is RunStatus.DONE else "PAUSE")
+        if skipped := state.skipped_text():
+            draw_wrapped(layout, context, skipped, icon="INFO")
         if state.status is RunStatus.CANCELLED and state.cancelled_at_step is not None:
             draw_wrapped(layout, context, "Resume it from the History panel.", icon="BLANK1")
 

@@ -215,3 +215,24 @@ def test_the_engines_cost_warning_is_shown_while_the_run_goes_on(addon: ModuleTy
     finally:
         bpy.ops.dreamfusion.cancel()
         run_to_end()
+
+
+def test_skipped_steps_are_shown_under_the_progress_bar_and_after_the_run(addon: ModuleType, tmp_path: Path) -> None:
+    configure(fake_engine.write_launcher(tmp_path, "--skip-every", "2", "--step-seconds", "0.05"), steps=20)
+    assert bpy.ops.dreamfusion.generate() == {"FINISHED"}
+    try:
+        pump_until(lambda state: state.step >= 2)
+        main = draw_main()
+        assert main.of("progress"), "the run goes on"
+        skipped = runs().state().skipped_steps
+        assert skipped >= 1 and f"Skipped {skipped} non-finite step" in " ".join(main.texts())
+    finally:
+        run_to_end()
+    assert "Skipped 10 non-finite steps" in " ".join(draw_main().texts())
+
+
+def test_a_run_without_skipped_steps_says_nothing_of_them(addon: ModuleType, tmp_path: Path) -> None:
+    configure(fake_engine.write_launcher(tmp_path, "--step-seconds", "0.02"), steps=4)
+    assert bpy.ops.dreamfusion.generate() == {"FINISHED"}
+    run_to_end()
+    assert "non-finite" not in " ".join(draw_main().texts())

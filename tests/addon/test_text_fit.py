@@ -73,6 +73,8 @@ def run_time_messages() -> list[str]:
     done.apply(run_state.ExitMessage(0))
     cancelled.apply(event("cancelled", step=12345, checkpoint="/r/checkpoint"))
     cancelled.apply(run_state.ExitMessage(0))
+    skipping = run_state.RunState()
+    skipping.apply(event("progress", step=9000, total=10000, loss=None, it_per_s=1.0, eta_s=1.0, skipped_steps=12345))
     request = installed("bridge.command_line")
     long_prompt = "a " * 200
     refused = []
@@ -80,7 +82,7 @@ def run_time_messages() -> list[str]:
         with pytest.raises(request.RequestError) as error:
             request.checked_prompt(prompt)
         refused.append(str(error.value))
-    return [str(refusal.value), done.message, cancelled.message, *refused]
+    return [str(refusal.value), done.message, cancelled.message, skipping.skipped_text(), *refused]
 
 
 def test_every_message_fits_the_default_sidebar(addon) -> None:

@@ -130,3 +130,17 @@ def test_a_warning_is_kept_while_the_run_goes_on() -> None:
     message = "DeepFloyd IF on a CPU takes about 41 s a step: 6.8 hours for 600 steps."
     state.apply(event("warning", kind="cpu_cost", message=message, seconds_per_step=41.0, hours=6.8))
     assert (state.warning, state.warning_kind, state.status) == (message, "cpu_cost", RunStatus.RUNNING)
+
+
+def test_skipped_steps_show_only_once_there_are_some() -> None:
+    state = RunState()
+    state.apply(started())
+    state.apply(event("progress", step=10, total=100, loss=0.5, it_per_s=4.0, eta_s=22.5, skipped_steps=0))
+    assert state.skipped_text() == ""
+    state.apply(event("progress", step=20, total=100, loss=None, it_per_s=4.0, eta_s=20.0, skipped_steps=1))
+    assert state.skipped_text() == "Skipped 1 non-finite step"
+    state.apply(event("progress", step=30, total=100, loss=0.5, it_per_s=4.0, eta_s=17.5, skipped_steps=3))
+    assert state.skipped_text() == "Skipped 3 non-finite steps"
+    state.apply(event("done", run_dir="/runs/a", mesh="/runs/a/mesh.npz", glb="", elapsed_s=30.0))
+    state.apply(ExitMessage(0))
+    assert state.skipped_text() == "Skipped 3 non-finite steps", "still said once the run is done"

@@ -66,6 +66,19 @@ def test_a_config_json_from_before_the_sections_loads_with_every_value_in_its_ne
     assert migrated(to_dict(config)) == to_dict(config), "a new config.json is left as it is"
 
 
+def test_a_hash_grid_run_from_before_its_signed_distance_output_resumes_as_the_density_it_trained(
+    tmp_path: Path,
+) -> None:
+    config = RunConfig(prompt="a red cube")
+    config.field.name = "hash_grid"
+    written = to_dict(config)
+    del written["field"]["hash_grid"]["output"]  # as config.json was written before the setting
+    (tmp_path / "config.json").write_text(json.dumps(written))
+    assert load_run_config(tmp_path).field.hash_grid.output == "density"
+    assert config.field.hash_grid.output == "sdf", "a new run gets the new default"
+    assert migrated(to_dict(config)) == to_dict(config)
+
+
 def test_set_takes_the_old_names() -> None:
     assert parse_set(["guidance.procedural_lights=4", "guidance.perp_neg=true", "render.resolution=32"]) == {
         "guidance.procedural.lights": 4,

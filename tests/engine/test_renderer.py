@@ -9,12 +9,20 @@ import pytest
 import torch
 
 from engine.cameras import orbit_cameras, sample_cameras
-from engine.config import CameraConfig, FieldConfig, RenderConfig, SDFGridConfig, ShadingConfig
+from engine.config import CameraConfig, FieldConfig, HashGridConfig, RenderConfig, SDFGridConfig, ShadingConfig
 from engine.field.grid import GridField
+from engine.field.hash_grid import HashGridField
 from engine.field.sdf_grid import SDFGridField
 from engine.loss import orientation_penalty
 from engine.procedural.scene import Scene
-from engine.renderer import SPREAD_EIKONAL_POINTS, eikonal_points, light_transmittance, ray_sphere, render
+from engine.renderer import (
+    SPREAD_EIKONAL_POINTS,
+    eikonal_points,
+    light_transmittance,
+    ray_sphere,
+    render,
+    render_image,
+)
 from engine.shading import SHADOW_OFFSET, ShadingMode
 
 
@@ -267,3 +275,35 @@ def test_eikonal_points_in_the_sphere_are_uniform_in_its_volume_and_reach_beyond
     strided = eikonal_points(rays, 1.0, "rays", torch.Generator().manual_seed(3))
     assert len(strided) <= SPREAD_EIKONAL_POINTS
     assert (strided >= 0).all() and (strided <= 0.1).all()
+
+
+def _random_hash_field() -> HashGridField:
+    """A small hash-grid field with a random table and heads: an uneven object with every kind of ray."""
+    torch.manual_seed(0)
+    grid = HashGridConfig(levels=3, base_resolution=8, finest_resolution=24, log2_table_size=10, start_levels=3)
+    field = HashGridField(FieldConfig(name="hash_grid", hash_grid=grid))
+    with torch.no_grad():
+        field.encoding.table.uniform_(-1.0, 1.0)
+        for head in (field.density_head, field.albedo_head):
+            head.output.weight.normal_(0.0, 0.5)
+    return field
+
+
+@pytest.mark.parametrize("shading", ["per-sample", "deferred"])
+def test_a_frame_rendered_in_chunks_of_rays_is_the_one_piece_frame(shading: str) -> None:
+    """Previews and turntables march a few thousand rays at a time (memory); each ray's result is its own, so the
+    chunks give the same frame and the same samples. 37 rays a chunk: the last chunk is a partial one."""
+    field = _random_hash_field()
+    cameras = orbit_cameras(CameraConfig(), [0.0, 130.0])
+    config, shading_config = RenderConfig(samples_per_ray=24, shading=shading), ShadingConfig(shadows=True)
+    with torch.no_grad():
+        whole = render(field, cameras, ShadingMode.COLORED, config, shading_config, 20)
+        chunked = render(field, cameras, ShadingMode.COLORED, config, shading_config, 20, ray_chunk=37)
+    assert whole.samples.marched_rays > 37 * 10 and 0.05 < whole.opacity.mean() < 0.95, "a real object in the frame"
+    for name in ("rgb", "opacity", "depth"):
+        torch.testing.assert_close(getattr(chunked, name), getattr(whole, name), rtol=1e-5, atol=1e-6)
+    for name in ("weights", "normals", "directions", "ray"):
+        torch.testing.assert_close(getattr(chunked.samples, name), getattr(whole.samples, name), rtol=1e-5, atol=1e-6)
+    frames = render_image(field, cameras, ShadingMode.TEXTURELESS, config, shading_config, 20, ray_chunk=50)
+    one_piece = render_image(field, cameras, ShadingMode.TEXTURELESS, config, shading_config, 20, ray_chunk=400)
+    torch.testing.assert_close(frames, one_piece, rtol=1e-5, atol=1e-6)
