@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from ..config import BOUND, FieldConfig
 from .base import FieldSample
 from .grid_levels import GridLevels
+from .volsdf import volsdf_density
 
 CURVATURE_BAND = 2.0  # voxels of the finest level either side of the surface
 
@@ -50,9 +51,7 @@ class SDFGridField(GridLevels):
         return 0.5 / self.beta
 
     def distance_to_density(self, distance: torch.Tensor) -> torch.Tensor:
-        """VolSDF: (1/beta) * Psi(-s), Psi the Laplace CDF with scale beta."""
-        half = 0.5 * torch.exp(-distance.abs() / self.beta)
-        return torch.where(distance > 0, half, 1.0 - half) / self.beta
+        return volsdf_density(distance, self.beta)
 
     def curvature(self) -> torch.Tensor:
         """Mean |Laplacian s| (1/m) at the finest active level's lattice points within CURVATURE_BAND voxels of
