@@ -190,11 +190,13 @@ def _march(
         # the ray, so a grazing ray's path beside a face adds nothing (VolSDF's tail there grows silhouettes by 15%).
         falling = -(kept.normals * directions[ray]).sum(dim=-1) * gradient_norm
         kept_density = kept_density * falling.clamp_min(0.0)
-        # A region where s is flat then renders empty whatever its sign, so the eikonal term must also hold where
-        # nothing shows (NeuS applies it at every sample): points spread over the rays (or the whole ball, with
-        # ``eikonal_points`` = "sphere") join the visible ones.
-        spread = field(eikonal_points(points, field.bound, render_config.eikonal_points, generator)).gradient_norm
-        gradient_norm = torch.cat([gradient_norm, spread]) if spread is not None else gradient_norm
+        if torch.is_grad_enabled():
+            # A region where s is flat then renders empty whatever its sign, so the eikonal term must also hold where
+            # nothing shows (NeuS applies it at every sample): points spread over the rays (or the whole ball, with
+            # ``eikonal_points`` = "sphere") join the visible ones. Only a training render feeds that term: previews
+            # and turntables (no gradients, marched in chunks) skip the extra field reads.
+            spread = field(eikonal_points(points, field.bound, render_config.eikonal_points, generator)).gradient_norm
+            gradient_norm = torch.cat([gradient_norm, spread]) if spread is not None else gradient_norm
     density = kept_density.new_zeros(points.shape[:-1]).index_put(visible, kept_density)
     alpha = 1.0 - torch.exp(-density * delta)
     transmittance = torch.cumprod(torch.cat([torch.ones_like(alpha[:, :1]), 1.0 - alpha + 1e-10], dim=1), dim=1)
