@@ -1,4 +1,5 @@
-"""The density blob at the origin that gives optimization an object to start from (paper A.2)."""
+"""The shapes optimization starts from: the density blob at the origin (paper A.2), and the sphere a signed-distance
+field starts as."""
 
 from __future__ import annotations
 
@@ -23,3 +24,10 @@ def blob(points: torch.Tensor, config: FieldConfig) -> tuple[torch.Tensor, torch
     else:
         raise ValueError(f"unknown blob {config.blob!r}")
     return value.squeeze(-1), gradient
+
+
+def start_sphere(points: torch.Tensor, radius: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Signed distance to the start sphere of ``radius`` at ``points`` (..., 3), and its gradient (the unit direction
+    out from the origin)."""
+    distance = points.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    return (distance - radius).squeeze(-1), points / distance

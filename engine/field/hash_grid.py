@@ -31,7 +31,7 @@ from torch import nn
 
 from ..config import BOUND, FieldConfig, HashGridConfig
 from .base import Field, FieldSample
-from .blob import blob
+from .blob import blob, start_sphere
 from .volsdf import volsdf_density
 
 # instant-NGP's spatial hash: the xor of each integer coordinate times its prime, modulo the table size.
@@ -279,17 +279,12 @@ class HashGridField(Field):
     def signed_distance(self) -> bool:
         return self.config.hash_grid.output == "sdf"
 
-    def _geometry(self, points: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
-        """The head's output (N, 1) on the start shape: the pre-activation density on the blob, or the signed
-        distance on the start sphere's."""
+    def _start(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The start shape the head's output (N, 1) is added to, and its gradient: the blob's pre-activation density,
+        or the start sphere's signed distance."""
         if self.signed_distance:
-            return raw.reshape(points.shape[:-1]) + points.norm(dim=-1) - self.config.hash_grid.init_radius
-        return raw.reshape(points.shape[:-1]) + blob(points, self.config)[0]
-
-    def _start_gradient(self, points: torch.Tensor) -> torch.Tensor:
-        if self.signed_distance:
-            return points / points.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-        return blob(points, self.config)[1]
+            return start_sphere(points, self.config.hash_grid.init_radius)
+        return blob(points, self.config)
 
     def _density(self, points: torch.Tensor, geometry: torch.Tensor) -> torch.Tensor:
         """Softplus of the pre-activation density, or VolSDF's of the distance; zero outside the ball."""
@@ -303,8 +298,9 @@ class HashGridField(Field):
         raw, feature_gradient = self.density_head.forward_with_input_gradient(flat_features)
         # the chain rule: d raw / d point = (d features / d point) (d raw / d features), (N, 3, D) (N, D, 1)
         raw_gradient = torch.bmm(jacobian.reshape(-1, 3, self.encoding.output_dim), feature_gradient.unsqueeze(-1))
-        geometry = self._geometry(points, raw)
-        gradient = raw_gradient.reshape(points.shape) + self._start_gradient(points)
+        start, start_gradient = self._start(points)
+        geometry = raw.reshape(points.shape[:-1]) + start
+        gradient = raw_gradient.reshape(points.shape) + start_gradient
         norm = gradient.norm(dim=-1, keepdim=True)
         # a distance grows outwards, a density inwards
         normals = (gradient if self.signed_distance else -gradient) / norm.clamp_min(1e-6)
@@ -323,7 +319,8 @@ class HashGridField(Field):
         return torch.where(points.norm(dim=-1) <= self.bound, density, torch.zeros_like(density))
 
     def _density_from(self, points: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        return self._density(points, self._geometry(points, self.density_head(features)))
+        geometry = self.density_head(features).reshape(points.shape[:-1]) + self._start(points)[0]
+        return self._density(points, geometry)
 
     @torch.no_grad()
     def density(self, points: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from ..config import BOUND, FieldConfig
 from .base import FieldSample
+from .blob import start_sphere
 from .grid_levels import GridLevels
 from .volsdf import volsdf_density
 
@@ -75,8 +76,7 @@ class SDFGridField(GridLevels):
         return laplacian[near].abs().mean() if near.any() else centre.new_zeros(())
 
     def _start(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        radius = points.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-        return (radius - self.init_radius).squeeze(-1), points / radius
+        return start_sphere(points, self.init_radius)
 
     def forward(self, points: torch.Tensor) -> FieldSample:
         geometry, albedo = self.geometry_and_albedo_at(points)
