@@ -87,10 +87,12 @@ def generate_command(python: Path, request: GenerateRequest) -> list[str]:
     return command
 
 
-def resume_command(python: Path, run_dir: Path) -> list[str]:
+def resume_command(python: Path, run_dir: Path, low_memory: bool = False) -> list[str]:
     """``python -m engine generate --resume RUN_DIR``: continue a stopped run from its checkpoint, with the
-    settings it was started with (its config.json)."""
-    return engine_command(python, "generate", "--resume", str(run_dir))
+    settings it was started with (its config.json). ``low_memory`` turns the learned priors' low-memory mode on
+    for the rest of the run: the way on for a run that ran out of GPU memory (the same guidance, less memory)."""
+    command = engine_command(python, "generate", "--resume", str(run_dir))
+    return [*command, "--low-memory"] if low_memory else command
 
 
 def remesh_command(python: Path, run_dir: Path, threshold: float | None) -> list[str]:

@@ -111,7 +111,8 @@ class DREAMFUSION_OT_history_resume(HistoryItemOperator, bpy.types.Operator):
             if not can_resume(item.run_dir):
                 raise RequestError(f"The run folder {item.run_dir} holds no checkpoint to resume from.")
             request = request_of(record_of(item))
-            start_run(request, resume_command(preferences.ready_engine_python(context), request.out))
+            low_memory = settings(context).low_memory and is_learned(request.prior)
+            start_run(request, resume_command(preferences.ready_engine_python(context), request.out, low_memory))
             self.report({"INFO"}, f"Resuming '{item.prompt}'")
 
         return {"FINISHED"} if runtime.start_or_report(self, "generate", start) else {"CANCELLED"}

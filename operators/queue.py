@@ -77,7 +77,7 @@ def start_next(context: bpy.types.Context, scene: bpy.types.Scene) -> str | None
         python = preferences.ready_engine_python(context)
         if item.status == QueueStatus.CANCELLED and can_resume(item.run_dir):
             request = replace(request, out=Path(item.run_dir))
-            command = resume_command(python, request.out)
+            command = resume_command(python, request.out, request.low_memory)
         else:
             command = generate_command(python, request)
         runtime.QUEUE.begin(scene.name, item.uid)

@@ -128,6 +128,21 @@ def test_a_cancel_stops_the_queue_there_and_the_next_run_continues_it(addon, tmp
     assert len(bpy.data.collections["DreamFusion"].objects) == 3
 
 
+def test_a_cancelled_learned_run_continues_in_low_memory_once_it_is_turned_on(addon, tmp_path: Path) -> None:
+    configure(fake_engine.write_launcher(tmp_path, "--step-seconds", "0.05"), steps=30, prior="stable-diffusion")
+    bpy.ops.dreamfusion.queue_paste(text="a red cube\n")
+    bpy.ops.dreamfusion.queue_run()
+    pump_until(lambda state: state.step >= 2)
+    bpy.ops.dreamfusion.cancel()
+    run_to_end(timeout=10.0)
+    bpy.context.scene.dreamfusion.low_memory = True
+    assert bpy.ops.dreamfusion.queue_run() == {"FINISHED"}
+    assert run_to_end().status == "done"
+    run_dir = Path(queue()[0].run_dir)
+    assert [event["resumed"] for event in started_events(str(run_dir))] == [False, True]
+    assert json.loads((run_dir / "config.json").read_text())["low_memory"] is True
+
+
 def test_a_failing_prompt_fails_alone_and_can_be_retried(addon, tmp_path: Path) -> None:
     configure(fake_engine.write_launcher(tmp_path, "--fail-on", "banana"), steps=3)
     bpy.ops.dreamfusion.queue_paste(text="a red cube\na flying banana\na blue sphere\n")

@@ -124,6 +124,23 @@ def test_a_cancelled_run_stays_in_the_history_and_resumes_from_its_checkpoint(ad
     assert not runs().busy()
 
 
+@pytest.mark.parametrize(("prior", "expected"), [("stable-diffusion", True), ("procedural", False)])
+def test_resume_turns_low_memory_on_for_a_learned_run_that_ran_out(
+    addon, tmp_path: Path, prior: str, expected: bool
+) -> None:
+    configure(fake_engine.write_launcher(tmp_path, "--step-seconds", "0.05"), steps=40, prior=prior, low_memory=False)
+    assert bpy.ops.dreamfusion.generate() == {"FINISHED"}
+    pump_until(lambda state: state.step >= 2)
+    bpy.ops.dreamfusion.cancel()
+    run_to_end()
+    bpy.context.scene.dreamfusion.low_memory = True  # what a user does after running out of GPU memory
+    assert bpy.ops.dreamfusion.history_resume(index=0) == {"FINISHED"}
+    assert run_to_end().status == "done"
+    (record,) = bpy.context.scene.dreamfusion.history
+    config = json.loads((Path(record.run_dir) / "config.json").read_text())
+    assert config["low_memory"] is expected, "low memory means something to learned priors only"
+
+
 def test_resume_refuses_a_run_whose_checkpoint_is_gone(addon, tmp_path: Path) -> None:
     configure(fake_engine.write_launcher(tmp_path, "--step-seconds", "0.05"), steps=40)
     bpy.ops.dreamfusion.generate()

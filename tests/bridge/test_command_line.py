@@ -20,6 +20,7 @@ from dreamfusion.bridge.command_line import (
     generate_command,
     remesh_command,
     resolve_engine_python,
+    resume_command,
 )
 
 from engine.config_assembly import build_config
@@ -71,6 +72,14 @@ def test_a_prompt_that_starts_with_a_dash_stays_a_prompt(tmp_path: Path) -> None
     request = GenerateRequest(prompt="-a red cube", out=tmp_path, negative_prompt="--blurry")
     args = engine_parser("generate").parse_args(generate_command(Path("python"), request)[4:])
     assert (args.prompt, args.negative_prompt) == ("-a red cube", "--blurry")
+
+
+@pytest.mark.parametrize("low_memory", [False, True])
+def test_resume_command_is_accepted_by_the_engine(tmp_path: Path, low_memory: bool) -> None:
+    command = resume_command(Path("python"), tmp_path / "run", low_memory)
+    args = engine_parser("generate").parse_args(command[4:])
+    assert Path(args.resume) == tmp_path / "run"
+    assert args.low_memory is (True if low_memory else None), "not given, the run keeps its config.json's setting"
 
 
 def test_remesh_command_is_accepted_by_the_engine(tmp_path: Path) -> None:
