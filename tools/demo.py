@@ -3,7 +3,7 @@
 Builds the extension zip, installs it into a private Blender home (the user's own Blender
 settings are never touched), runs the extension's own Generate operator on the offline
 procedural prior, imports the result, saves a .blend, and renders the asset with Cycles under
-a light it was never optimized for.
+a light it was never optimized for, and its front face up close, gray, under a low light.
 """
 
 from __future__ import annotations
@@ -132,19 +132,57 @@ def stage_and_render(bpy: object, obj: object, out: Path, samples: int) -> Path:
     return out / "render.png"
 
 
-def write_summary(picture: Path, run_dir: Path, out: Path, views: int = 4) -> Path:
-    """The render beside the engine's turntable: ``views`` angles down, colored and textureless across."""
+def render_closeup(bpy: object, obj: object, out: Path, samples: int) -> Path:
+    """The mesh's front face up close, gray and under one low light from the side (after ``stage_and_render``,
+    whose scene it reuses): what an artist sees of dents and ridges once the color is gone."""
+    from mathutils import Vector  # type: ignore[import-not-found]
+
+    scene = bpy.context.scene  # type: ignore[attr-defined]
+    data = bpy.data  # type: ignore[attr-defined]
+    corners = [obj.matrix_world @ Vector(corner) for corner in obj.bound_box]  # type: ignore[attr-defined]
+    low = Vector([min(c[i] for c in corners) for i in range(3)])
+    high = Vector([max(c[i] for c in corners) for i in range(3)])
+    size = max((high - low).length, 1e-3)
+    face = Vector(((low.x + high.x) / 2, low.y, (low.z + high.z) / 2))  # the middle of the front (-Y) side
+
+    gray = data.materials.new("Textureless")
+    if gray.node_tree is None:  # Blender before 5.0
+        gray.use_nodes = True
+    shader = gray.node_tree.nodes["Principled BSDF"]
+    shader.inputs["Base Color"].default_value = (0.6, 0.6, 0.6, 1.0)
+    shader.inputs["Roughness"].default_value = 0.6
+    bpy.context.view_layer.material_override = gray  # type: ignore[attr-defined]
+    for light in (body for body in scene.objects if body.type == "LIGHT"):
+        light.hide_render = True
+    sun = data.objects.new("Grazing", data.lights.new("Grazing", "SUN"))
+    sun.data.energy = 4.0
+    sun.rotation_euler = Vector((-1.0, -0.35, 0.25)).to_track_quat("Z", "Y").to_euler()  # towards the light
+    scene.collection.objects.link(sun)
+
+    camera = scene.camera
+    camera.location = face + Vector((0.15, -1.0, 0.25)).normalized() * size * 0.7
+    camera.rotation_euler = (face - camera.location).to_track_quat("-Z", "Y").to_euler()
+    scene.cycles.samples = samples
+    scene.render.filepath = str(out / "closeup.png")
+    bpy.ops.render.render(write_still=True)  # type: ignore[attr-defined]
+    return out / "closeup.png"
+
+
+def write_summary(picture: Path, closeup: Path, run_dir: Path, out: Path, views: int = 4) -> Path:
+    """The render, its textureless close-up, and the engine's turntable of the field: ``views`` angles down,
+    colored and textureless across."""
     from PIL import Image
 
     render = Image.open(picture).convert("RGB")
     tile = render.height // views
-    summary = Image.new("RGB", (render.width + 2 * tile, render.height), "white")
+    summary = Image.new("RGB", (2 * render.width + 2 * tile, render.height), "white")
     summary.paste(render, (0, 0))
+    summary.paste(Image.open(closeup).convert("RGB").resize(render.size), (render.width, 0))
     for column, mode in enumerate(("colored", "textureless")):
         frames = sorted((run_dir / "turntable").glob(f"{mode}_*.png"))
         for row, path in enumerate(frames[:: max(len(frames) // views, 1)][:views]):
             frame = Image.open(path).convert("RGB").resize((tile, tile))
-            summary.paste(frame, (render.width + column * tile, row * tile))
+            summary.paste(frame, (2 * render.width + column * tile, row * tile))
     path = out / "summary.png"
     summary.save(path)
     return path
@@ -183,12 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Rendering with Cycles ({args.samples} samples)...")
     picture = stage_and_render(bpy, obj, out, args.samples)
     blend = out / "scene.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))  # before the close-up's gray override and grazing light
+    closeup = render_closeup(bpy, obj, out, args.samples)
     run_dir = Path(state.run_dir)
-    summary = write_summary(picture, run_dir, out)
+    summary = write_summary(picture, closeup, run_dir, out)
     print(
         f"\nDone in {time.perf_counter() - started:.0f} s.\n"
-        f"  picture:    {picture}\n  summary:    {summary}\n  scene:      {blend}\n  run folder: {run_dir} "
+        f"  picture:    {picture}\n  close-up:   {closeup}\n  summary:    {summary}\n"
+        f"  scene:      {blend}\n  run folder: {run_dir} "
         f"(mesh.glb, mesh.npz, previews/, turntable/)\n"
     )
     return 0
