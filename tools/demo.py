@@ -160,7 +160,7 @@ def render_closeup(bpy: object, obj: object, out: Path, samples: int) -> Path:
     scene.collection.objects.link(sun)
 
     camera = scene.camera
-    camera.location = face + Vector((0.15, -1.0, 0.25)).normalized() * size * 0.7
+    camera.location = face + Vector((0.15, -1.0, 0.25)).normalized() * size * 0.9
     camera.rotation_euler = (face - camera.location).to_track_quat("-Z", "Y").to_euler()
     scene.cycles.samples = samples
     scene.render.filepath = str(out / "closeup.png")
