@@ -29,7 +29,7 @@ from ..config import RunConfig
 from ..guidance.base import DiffusionPrior
 from ..guidance.procedural_camera import CameraProceduralPrior
 from ..guidance.sds import ScoreDistillation
-from ..optimizer import descend
+from ..optimizer import cosine_decay, descend
 from ..prompts import view_contexts
 from ..shading import ShadingMode, sample_mode
 from .large_steps import SmoothSteps
@@ -118,6 +118,9 @@ class MeshRefiner:
         background = TrainingBackground.for_prior(config.shading, self.prior)
         progress(0.0)
         for step in range(settings.steps):
+            optimizer.param_groups[0]["lr"] = cosine_decay(
+                step / settings.steps, settings.lr, settings.lr * settings.lr_end_factor
+            )
             mode = ShadingMode.TEXTURELESS if settings.textureless else self.sampled_mode(generator)
             cameras = sample_cameras(self.cameras, config.optim.batch_size, generator).to(self.device)
             color = background.draw(generator).to(self.device)
