@@ -54,7 +54,7 @@ def scoring_prior(prior: DiffusionPrior, resolution: int) -> tuple[DiffusionPrio
 
 def vertex_neighbours(faces: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The mesh's edges, each way once: (E,) sources and (E,) targets."""
-    edges = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    edges = torch.stack([faces, faces.roll(-1, dims=1)], dim=-1).reshape(-1, 2)  # (0,1) (1,2) (2,0) of each face
     edges = torch.cat([edges, edges.flip(1)])
     unique = torch.unique(edges[:, 0] * count + edges[:, 1])
     return unique // count, unique % count
