@@ -83,6 +83,7 @@ class RunRecord:
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, loss) of every progress event
     phase_s: dict[str, float] | None = None  # the engine's render / prior / update seconds (done, else last progress)
     peak_memory: dict[str, Any] | None = None  # the engine's own peaks (done's peak_memory)
+    refine_s: float | None = None  # the mesh refinement stage (None: off), part of finish_s
 
     @property
     def ok(self) -> bool:
@@ -145,6 +146,7 @@ def run_engine(request: EngineRequest, run_dir: Path) -> RunRecord:
         losses=losses,
         phase_s=(done or last.get(protocol.PROGRESS) or {}).get("phase_s"),
         peak_memory=done.get("peak_memory") if done else None,
+        refine_s=between("stage:refine", "stage:bake"),
     )
 
 

@@ -51,8 +51,12 @@ def learning_rate(fraction: float, peak: float, config: OptimConfig) -> float:
     if fraction < config.warmup_fraction:
         return peak * max(fraction / config.warmup_fraction, 1e-3)
     progress = (fraction - config.warmup_fraction) / max(1.0 - config.warmup_fraction, 1e-9)
-    end = peak * config.lr_end_factor
-    return end + 0.5 * (peak - end) * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    return cosine_decay(progress, peak, peak * config.lr_end_factor)
+
+
+def cosine_decay(progress: float, start: float, end: float) -> float:
+    """From ``start`` at progress 0 to ``end`` at 1 (and after) along half a cosine."""
+    return end + 0.5 * (start - end) * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, fraction: float, config: OptimConfig) -> None:

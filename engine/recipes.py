@@ -72,6 +72,9 @@ def _learned(guidance_scale: float) -> dict[str, Any]:
         "guidance.guidance_scale": guidance_scale,
         "guidance.t_range": (0.02, 0.98),
         "guidance.weighting": "sds",
+        # threestudio's DreamFusion configs end at the field (Magic3D's fine stage is another config); refinement
+        # was measured on the offline priors only, whose views from below may score otherwise than a learned prior's
+        "mesh.refine.steps": 0,
     }
 
 

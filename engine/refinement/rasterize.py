@@ -119,7 +119,7 @@ def edge_neighbours(faces: torch.Tensor) -> torch.Tensor:
     """(F, 3) the face across each edge of each face (edge i is the one opposite corner i), -1 where no single
     other face shares it (a boundary, or an edge of three or more faces)."""
     count = int(faces.max()) + 1 if faces.numel() else 0
-    corners = torch.stack([faces[:, [1, 2]], faces[:, [2, 0]], faces[:, [0, 1]]], dim=1).reshape(-1, 2)
+    corners = torch.stack([faces.roll(-1, dims=1), faces.roll(-2, dims=1)], dim=-1).reshape(-1, 2)  # (1,2) (2,0) (0,1)
     keys = corners.min(dim=1).values * count + corners.max(dim=1).values
     order = torch.argsort(keys)
     sorted_keys = keys[order]

@@ -29,7 +29,7 @@ from ..config import RunConfig
 from ..guidance.base import DiffusionPrior
 from ..guidance.procedural_camera import CameraProceduralPrior
 from ..guidance.sds import ScoreDistillation
-from ..optimizer import descend
+from ..optimizer import cosine_decay, descend
 from ..prompts import view_contexts
 from ..shading import ShadingMode, sample_mode
 from .large_steps import SmoothSteps
@@ -54,7 +54,7 @@ def scoring_prior(prior: DiffusionPrior, resolution: int) -> tuple[DiffusionPrio
 
 def vertex_neighbours(faces: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The mesh's edges, each way once: (E,) sources and (E,) targets."""
-    edges = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    edges = torch.stack([faces, faces.roll(-1, dims=1)], dim=-1).reshape(-1, 2)  # (0,1) (1,2) (2,0) of each face
     edges = torch.cat([edges, edges.flip(1)])
     unique = torch.unique(edges[:, 0] * count + edges[:, 1])
     return unique // count, unique % count
@@ -118,6 +118,9 @@ class MeshRefiner:
         background = TrainingBackground.for_prior(config.shading, self.prior)
         progress(0.0)
         for step in range(settings.steps):
+            optimizer.param_groups[0]["lr"] = cosine_decay(
+                step / settings.steps, settings.lr, settings.lr * settings.lr_end_factor
+            )
             mode = ShadingMode.TEXTURELESS if settings.textureless else self.sampled_mode(generator)
             cameras = sample_cameras(self.cameras, config.optim.batch_size, generator).to(self.device)
             color = background.draw(generator).to(self.device)

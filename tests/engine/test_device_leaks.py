@@ -48,6 +48,8 @@ TINY = {
     "guidance.procedural_text.views": 8,
     "guidance.procedural.lights": 2,
     "mesh.grid_resolution": 32,
+    "mesh.refine.steps": 2,  # the refinement stage on the device too, at a size that takes no time
+    "mesh.refine.resolution": 32,
 }
 
 

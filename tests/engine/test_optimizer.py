@@ -11,7 +11,7 @@ import torch
 from engine.config import FieldConfig, OptimConfig
 from engine.field.grid import GridField
 from engine.field.sdf_grid import SDFGridField
-from engine.optimizer import build_optimizer, descend, learning_rate, set_learning_rate
+from engine.optimizer import build_optimizer, cosine_decay, descend, learning_rate, set_learning_rate
 
 CONFIG = OptimConfig(lr=0.1, lr_end_factor=0.1, warmup_fraction=0.2)
 
@@ -27,6 +27,12 @@ def test_the_rate_warms_up_linearly_then_decays_by_a_cosine_to_its_end_value() -
     assert learning_rate(1.0, 0.1, CONFIG) == pytest.approx(0.01)
     rates = [learning_rate(f / 100, 0.1, CONFIG) for f in range(20, 101)]
     assert all(a >= b for a, b in itertools.pairwise(rates))
+
+
+def test_the_refinement_rate_decays_from_its_start_to_its_end_and_stays_there() -> None:
+    assert cosine_decay(0.0, 0.003, 0.00015) == pytest.approx(0.003)
+    assert cosine_decay(0.5, 0.003, 0.00015) == pytest.approx((0.003 + 0.00015) / 2)
+    assert cosine_decay(1.0, 0.003, 0.00015) == cosine_decay(1.7, 0.003, 0.00015) == pytest.approx(0.00015)
 
 
 def test_the_optimizer_covers_every_field_parameter_and_follows_the_schedule() -> None:

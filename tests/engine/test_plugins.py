@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from engine import protocol
-from engine.config import RunConfig, check
+from engine.config import PRESETS, RunConfig, check
+from engine.config_assembly import DEFAULT_PRESET
 from engine.config_schema import ConfigError
 from engine.errors import EngineError
 from engine.registry import FIELDS, PLUGINS_VARIABLE, PRIORS, FieldEntry, load_plugins, register_field
@@ -128,7 +129,7 @@ def test_a_prior_in_one_file_is_taken_by_generate_with_its_recipe(tmp_path: Path
     config = event["config"]
     assert config["guidance"]["prior"] == "toy-gray"
     assert (config["optim"]["steps"], config["render"]["resolution"]) == (321, 32)  # its recipe, over the preset
-    assert config["mesh"]["grid_resolution"] == RunConfig().mesh.grid_resolution  # the preset's, which it leaves
+    assert config["mesh"]["grid_resolution"] == PRESETS[DEFAULT_PRESET]["mesh.grid_resolution"]  # which it leaves
 
     code, events, _ = engine(env, "generate", "--prompt", "a gray ball", "--prior", "toy-gray", "--steps", "12",
                              "--dry-run")  # fmt: skip
