@@ -18,12 +18,12 @@ from pathlib import Path
 import torch
 
 from engine.config import RunConfig, from_dict, override
+from engine.generation import prepare_prior
 from engine.mesh.density_grid import GRID_FILE
 from engine.mesh.pipeline import remesh_run
 from engine.metrics import compare, load_mesh
 from engine.procedural.ground_truth import scene_mesh
 from engine.procedural.scene import Scene
-from engine.prompts import run_suffixes
 from engine.refinement.refine import MeshRefiner
 from engine.registry import PRIORS, resolve
 
@@ -40,8 +40,8 @@ def refine_copy(run_dir: Path, out_dir: Path, settings: dict[str, object]) -> tu
     shutil.copy(run_dir / GRID_FILE, out_dir / GRID_FILE)
     (out_dir / "config.json").write_text(json.dumps(json.loads((run_dir / "config.json").read_text())))
     device = torch.device("cpu")
-    prior = resolve(PRIORS, config.guidance.prior, "prior").from_run_config(config, device, Path(".cache"))
-    prior.set_prompt(config.prompt, config.guidance.negative_prompt, run_suffixes(config.guidance))
+    prior_class = resolve(PRIORS, config.guidance.prior, "prior")
+    prior = prepare_prior(config, prior_class, device, Path(".cache"), lambda fraction: None)
     started = time.perf_counter()
     refine = MeshRefiner(config, prior, device) if config.mesh.refine.steps else None
     remesh_run(out_dir, None, config.mesh, refine=refine)

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from . import protocol
+from .config import RunConfig
 from .guidance.base import DiffusionPrior
 from .mesh.pipeline import export_run
 from .prompts import run_suffixes
@@ -25,11 +26,12 @@ from .stop_signal import StopSignal
 from .trainer import Trainer
 
 
-def prepare_prior(folder: RunFolder, cache_dir: Path, progress: Progress) -> DiffusionPrior:
+def prepare_prior(
+    config: RunConfig, prior_class: type[DiffusionPrior], device: torch.device, cache_dir: Path, progress: Progress
+) -> DiffusionPrior:
     """The run's prior, loaded and conditioned on its prompts; each prior reports its own work to ``progress``
-    (loading weights, or rendering and baking its data), which raises ``Stopped`` between units of it."""
-    config = folder.config
-    prior = folder.prior_class.from_run_config(config, folder.device, cache_dir, progress)
+    (loading weights, or rendering and baking its data), which may raise ``Stopped`` between units of it."""
+    prior = prior_class.from_run_config(config, device, cache_dir, progress)
     prior.set_prompt(config.prompt, config.guidance.negative_prompt, run_suffixes(config.guidance), progress)
     prior.release_text_encoder()
     progress(1.0)
@@ -60,7 +62,7 @@ def generate(folder: RunFolder, cache_dir: Path, stop: StopSignal) -> int:
         return 0
 
     try:
-        prior = prepare_prior(folder, cache_dir, progress.of("prior"))
+        prior = prepare_prior(config, folder.prior_class, folder.device, cache_dir, progress.of("prior"))
     except Stopped:
         return cancelled(folder.saved_step or 0)
     trainer = Trainer(config, prior, run_dir, emit, folder.device, stop)

@@ -1,5 +1,6 @@
 """``python -m engine remesh RUN_DIR [--threshold X] [--bake vertex|uv] [--formats ...]``: re-extract a
-finished run's mesh from its stored density grid, without the optimizer (the add-on's threshold slider).
+finished run's mesh from its stored density grid, without the optimizer (the add-on's threshold slider), refined
+as the run's own mesh was when its config.json says so.
 
 It holds the run folder's lock while it works, so it never writes a run that a ``generate`` is writing;
 its settings are checked as the run's own are (``engine/config.py``)."""
@@ -9,20 +10,29 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 from .. import checkpoint, protocol
 from ..config import BAKES, MESH_FORMATS, override
+from ..config_assembly import default_cache_dir
 from ..errors import EngineError
+from ..generation import prepare_prior
 from ..mesh.density_grid import GRID_FILE
 from ..mesh.pipeline import load_mesh_config, remesh_run
+from ..refinement.refine import MeshRefiner
 from ..run_files import check_folder
+from ..run_folder import check_runnable, load_run_config
 from ..run_lock import RunLock
 
 HELP = "re-extract a run's mesh at another threshold from its stored density grid"
 
 _STAGE_MESSAGES = {
+    "prior": "preparing the prior for refinement",
     "mesh": "extracting the surface",
+    "refine": "refining the mesh",
     "bake": "baking albedo",
     "export": "writing mesh files",
 }
@@ -55,6 +65,17 @@ def run(args: argparse.Namespace) -> int:
         return _remesh(args, started)
 
 
+def run_refiner(run_dir: Path, progress: Callable[[float], None]) -> MeshRefiner:
+    """The run's own mesh refinement, as its ``generate`` refined: its prior and settings from its config.json,
+    so a re-extracted mesh is as smooth as the first one."""
+    run_config = load_run_config(run_dir)
+    device, prior_class = check_runnable(run_config)
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, run_config.cpu_threads))
+    prior = prepare_prior(run_config, prior_class, device, default_cache_dir(), progress)
+    return MeshRefiner(run_config, prior, device)
+
+
 def _remesh(args: argparse.Namespace, started: float) -> int:
     config = load_mesh_config(args.run_dir)
     flags = {"threshold": args.threshold, "bake": args.bake, "formats": args.formats}
@@ -72,7 +93,8 @@ def _remesh(args: argparse.Namespace, started: float) -> int:
             announced.add(stage)
             protocol.emit(protocol.STAGE, name=stage, message=_STAGE_MESSAGES[stage])
 
-    result = remesh_run(args.run_dir, config.threshold, config, progress)
+    refine = run_refiner(args.run_dir, lambda fraction: progress("prior", fraction)) if config.refine.steps else None
+    result = remesh_run(args.run_dir, config.threshold, config, progress, refine)
     protocol.emit(
         protocol.DONE,
         run_dir=str(args.run_dir.resolve()),

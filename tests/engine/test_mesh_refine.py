@@ -4,6 +4,7 @@ by the oracle prior, the real prior a run of "a red cube" uses."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,9 @@ import trimesh
 
 from engine.config import RunConfig
 from engine.guidance.oracle import OraclePrior
+from engine.mesh.density_grid import GRID_FILE
 from engine.mesh.file_format import read_npz
+from engine.mesh.pipeline import load_mesh_config, remesh_run
 from engine.procedural.ground_truth import scene_mesh
 from engine.procedural.scene import Scene
 from engine.refinement.large_steps import SmoothSteps
@@ -108,7 +111,7 @@ def test_smooth_steps_invert_i_plus_lambda_l_and_carry_its_gradient() -> None:
 @pytest.mark.slow
 def test_generate_refines_between_extraction_and_the_bake(tmp_path: Path) -> None:
     """A short oracle run through the CLI with refinement on: its stage is reported to the end, and the mesh it
-    writes is the extracted one moved (the same faces; ``remesh`` re-extracts the unrefined one from the grid)."""
+    writes is the extracted one moved (the same faces); ``remesh`` refines its re-extraction the same way."""
     out = tmp_path / "cube"
     flags = ("--prior", "oracle", "--steps", "40", "--preset", "fast", "--seed", "0")
     settings = ("render.resolution=32", "mesh.grid_resolution=48", "preview_every=0", "turntable_frames=1")
@@ -118,8 +121,17 @@ def test_generate_refines_between_extraction_and_the_bake(tmp_path: Path) -> Non
     refine = [event["fraction"] for event in events if event.get("event") == "stage" and event["name"] == "refine"]
     assert refine[0] == 0.0 and refine[-1] == 1.0
     refined = read_npz(out / "mesh.npz")
+    extracted = tmp_path / "extracted"
+    extracted.mkdir()
+    shutil.copy(out / GRID_FILE, extracted / GRID_FILE)
+    unrefined = read_npz(remesh_run(extracted, None, load_mesh_config(out)).mesh_npz)
+    assert np.array_equal(refined.faces, unrefined.faces)
+    assert np.abs(refined.vertices - unrefined.vertices).max() > 1e-4
+
     remesh = subprocess.run([sys.executable, "-m", "engine", "remesh", str(out)], capture_output=True, text=True)
     assert remesh.returncode == 0, remesh.stderr[-2000:]
-    extracted = read_npz(out / "mesh.npz")
-    assert np.array_equal(refined.faces, extracted.faces)
-    assert np.abs(refined.vertices - extracted.vertices).max() > 1e-4
+    stages = [json.loads(line)["name"] for line in remesh.stdout.splitlines() if '"stage"' in line]
+    assert stages == ["prior", "mesh", "refine", "bake", "export"]
+    remeshed = read_npz(out / "mesh.npz")
+    assert np.array_equal(refined.faces, remeshed.faces)
+    assert np.allclose(refined.vertices, remeshed.vertices, atol=1e-5), "the History panel's re-extraction refines"
