@@ -17,10 +17,17 @@ class QualityPreset:
     label: str
     steps: int
     mesh_resolution: int  # marching-cubes grid per side
+    refine_steps: int  # mesh refinement after extraction (0: none)
 
     @property
     def description(self) -> str:
-        return f"{self.steps} optimization steps, {self.mesh_resolution}³ mesh grid"
+        return work_summary(self.steps, self.mesh_resolution, self.refine_steps)
+
+
+def work_summary(steps: int, mesh_resolution: int, refine_steps: int) -> str:
+    """ "1200 optimization steps, 128³ mesh grid, 600 refinement steps" (no refinement: the last part left out)."""
+    refined = f", {refine_steps} refinement steps" if refine_steps else ""
+    return f"{steps} optimization steps, {mesh_resolution}³ mesh grid{refined}"
 
 
 def _preset(key: str) -> QualityPreset:
@@ -31,6 +38,7 @@ def _preset(key: str) -> QualityPreset:
         label=_LABELS.get(key, key.capitalize()),
         steps=int(overrides.get("optim.steps", defaults.optim.steps)),
         mesh_resolution=int(overrides.get("mesh.grid_resolution", defaults.mesh.grid_resolution)),
+        refine_steps=int(overrides.get("mesh.refine.steps", defaults.mesh.refine.steps)),
     )
 
 
@@ -47,9 +55,10 @@ def run_summary(preset_key: str, prior: str) -> str:
     start = starting_settings(prior, preset_key)
     steps = int(start.get("optim.steps", preset.steps))
     resolution = int(start.get("mesh.grid_resolution", preset.mesh_resolution))
+    refine_steps = int(start.get("mesh.refine.steps", preset.refine_steps))
     recipe = recipe_for(prior)
     by = f" (recipe {recipe.name})" if recipe.settings else ""
-    return f"{preset.label}{by}: {steps} optimization steps, {resolution}³ mesh grid"
+    return f"{preset.label}{by}: {work_summary(steps, resolution, refine_steps)}"
 
 
 def quality_preset(key: str) -> QualityPreset:

@@ -22,7 +22,8 @@ def test_presets_follow_the_engine_table_in_speed_order() -> None:
     for preset in QUALITY_PRESETS:
         config = RunConfig()
         override(config, PRESETS[preset.key])
-        assert (preset.steps, preset.mesh_resolution) == (config.optim.steps, config.mesh.grid_resolution)
+        resolved = (config.optim.steps, config.mesh.grid_resolution, config.mesh.refine.steps)
+        assert (preset.steps, preset.mesh_resolution, preset.refine_steps) == resolved
     assert quality_preset("fast").steps < quality_preset("balanced").steps < quality_preset("quality").steps
     assert quality_preset("fast").description.startswith(f"{quality_preset('fast').steps} optimization steps")
 
@@ -34,7 +35,10 @@ def test_the_run_summary_gives_the_steps_and_grid_the_engine_resolves_for_each_p
             argv = ["generate", "--prompt", "a red cube", "--prior", prior, "--preset", preset]
             config = build_config(build_parser("generate").parse_args(argv))
             expected = f"{config.optim.steps} optimization steps, {config.mesh.grid_resolution}³ mesh grid"
+            if config.mesh.refine.steps:
+                expected += f", {config.mesh.refine.steps} refinement steps"
             assert run_summary(preset, prior).endswith(expected), (prior, preset)
+    assert run_summary("balanced", "procedural").endswith("refinement steps"), "the default refines"
     assert run_summary("fast", "procedural") == f"Fast: {quality_preset('fast').description}"
     assert run_summary("fast", "stable-diffusion").startswith("Fast (recipe dreamfusion-sd): 10000 optimization steps")
 
