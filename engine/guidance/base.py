@@ -48,6 +48,12 @@ class DiffusionPrior(ABC):
     def alphas_cumprod(self) -> torch.Tensor:
         """alphabar_t for t = 0 .. num_train_timesteps - 1 (float32, on the prior's device)."""
 
+    @property
+    def input_resolution(self) -> int | None:
+        """The render size, in pixels, its data is made at; None: renders of any size (mesh refinement renders at
+        its own size for such a prior)."""
+        return None
+
     @classmethod
     def registered(cls) -> PriorEntry:
         """This prior's registry entry: its default guidance scale, whether it is learned, what the add-on shows."""

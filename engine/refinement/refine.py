@@ -42,14 +42,14 @@ Progress = Callable[[float], None]  # the fraction of the refinement done
 def scoring_prior(prior: DiffusionPrior, resolution: int) -> tuple[DiffusionPrior, int]:
     """The prior to score refinement renders with, and the size to render them at: a camera-conditioned
     procedural prior (the oracle too) renders its data at any size, so a copy of it at ``resolution``; a learned
-    prior resizes any render to its own input; any other takes renders of its own size only."""
+    prior resizes any render to its own input; any other renders at its ``input_resolution`` (None: any size)."""
     if isinstance(prior, CameraProceduralPrior):
         resized = copy.copy(prior)
         resized.resolution = resolution
         return resized, resolution
     if prior.registered().learned:
         return prior, resolution
-    return prior, int(getattr(prior, "input_resolution", resolution))
+    return prior, prior.input_resolution or resolution
 
 
 def vertex_neighbours(faces: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
