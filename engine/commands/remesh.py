@@ -26,6 +26,8 @@ from ..refinement.refine import MeshRefiner
 from ..run_files import check_folder
 from ..run_folder import check_runnable, load_run_config
 from ..run_lock import RunLock
+from ..stage_progress import StageProgress
+from ..stop_signal import StopSignal
 
 HELP = "re-extract a run's mesh at another threshold from its stored density grid"
 
@@ -86,14 +88,10 @@ def _remesh(args: argparse.Namespace, started: float) -> int:
             f"generate --resume {args.run_dir}",
             "mesh",
         )
-    announced: set[str] = set()
-
-    def progress(stage: str, fraction: float) -> None:
-        if stage not in announced:
-            announced.add(stage)
-            protocol.emit(protocol.STAGE, name=stage, message=_STAGE_MESSAGES[stage])
-
-    refine = run_refiner(args.run_dir, lambda fraction: progress("prior", fraction)) if config.refine.steps else None
+    # Stage events with their fraction, as generate's (the refinement takes a minute); a stop ends it as a kill does:
+    # the mesh files are replaced together at the end, or not at all.
+    progress = StageProgress(protocol.emit, StopSignal(), _STAGE_MESSAGES)
+    refine = run_refiner(args.run_dir, progress.of("prior")) if config.refine.steps else None
     result = remesh_run(args.run_dir, config.threshold, config, progress, refine)
     protocol.emit(
         protocol.DONE,

@@ -130,8 +130,9 @@ def test_generate_refines_between_extraction_and_the_bake(tmp_path: Path) -> Non
 
     remesh = subprocess.run([sys.executable, "-m", "engine", "remesh", str(out)], capture_output=True, text=True)
     assert remesh.returncode == 0, remesh.stderr[-2000:]
-    stages = [json.loads(line)["name"] for line in remesh.stdout.splitlines() if '"stage"' in line]
-    assert stages == ["prior", "mesh", "refine", "bake", "export"]
+    stages = [event for event in map(json.loads, remesh.stdout.splitlines()) if event["event"] == "stage"]
+    assert list(dict.fromkeys(event["name"] for event in stages)) == ["prior", "mesh", "refine", "bake", "export"]
+    assert [event["fraction"] for event in stages if event["name"] == "refine"][-1] == 1.0
     remeshed = read_npz(out / "mesh.npz")
     assert np.array_equal(refined.faces, remeshed.faces)
     assert np.allclose(refined.vertices, remeshed.vertices, atol=1e-5), "the History panel's re-extraction refines"

@@ -40,7 +40,11 @@ def run_dir(tmp_path_factory) -> Path:
 def test_remesh_emits_stages_and_done_and_rewrites_the_mesh(run_dir: Path) -> None:
     code, events = remesh(str(run_dir), "--threshold", "10", "--formats", "npz", "glb")
     assert code == 0, events
-    assert [event["name"] for event in events if event["event"] == "stage"] == ["mesh", "bake", "export"]
+    stages = [event for event in events if event["event"] == "stage"]
+    assert list(dict.fromkeys(event["name"] for event in stages)) == ["mesh", "bake", "export"]
+    for name in ("mesh", "bake", "export"):  # a bar per stage, as generate's: from its start to its end
+        fractions = [event["fraction"] for event in stages if event["name"] == name]
+        assert fractions[-1] == 1.0 and fractions == sorted(fractions), (name, fractions)
     done = events[-1]
     assert done["event"] == "done"
     assert done["run_dir"] == str(run_dir.resolve()) and done["threshold"] == 10.0
