@@ -26,6 +26,7 @@ from engine.procedural.ground_truth import scene_mesh
 from engine.procedural.scene import Scene
 from engine.refinement.refine import MeshRefiner
 from engine.registry import PRIORS, resolve
+from engine.stage_progress import no_progress
 
 TRUTH_RESOLUTION = 128  # as bench/quality.py's settings
 IOU_RESOLUTION = 96
@@ -41,7 +42,7 @@ def refine_copy(run_dir: Path, out_dir: Path, settings: dict[str, object]) -> tu
     (out_dir / "config.json").write_text(json.dumps(json.loads((run_dir / "config.json").read_text())))
     device = torch.device("cpu")
     prior_class = resolve(PRIORS, config.guidance.prior, "prior")
-    prior = prepare_prior(config, prior_class, device, Path(".cache"), lambda fraction: None)
+    prior = prepare_prior(config, prior_class, device, Path(".cache"), no_progress)
     started = time.perf_counter()
     refine = MeshRefiner(config, prior, device) if config.mesh.refine.steps else None
     remesh_run(out_dir, None, config.mesh, refine=refine)

@@ -44,6 +44,13 @@ def choose_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def use_cpu_threads(device: torch.device, threads: int) -> None:
+    """Torch's thread count for work on ``device`` when it is the CPU (RunConfig.cpu_threads: one thread is the
+    fast choice on a shared 2-core machine); a GPU run keeps torch's default for its host-side work."""
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, threads))
+
+
 # GPUs whose float16 diffusion output is black or NaN (GTX 16xx: the public projects' reports, and
 # diffusers' advice to run them in float32).
 HALF_PRECISION_FAILS = ("GTX 16",)

@@ -16,6 +16,7 @@ import torch
 
 from . import protocol
 from .config import RunConfig
+from .device import use_cpu_threads
 from .guidance.base import DiffusionPrior
 from .mesh.pipeline import export_run
 from .prompts import run_suffixes
@@ -43,8 +44,7 @@ def generate(folder: RunFolder, cache_dir: Path, stop: StopSignal) -> int:
     run_dir, config = folder.path, folder.config
     emit = protocol.EventWriter(log_path=str(run_dir / LOG_FILE), on_closed=stop.request)
     started = time.perf_counter()
-    if folder.device.type == "cpu":
-        torch.set_num_threads(max(1, config.cpu_threads))
+    use_cpu_threads(folder.device, config.cpu_threads)
     emit(
         protocol.STARTED,
         run_dir=str(run_dir),

@@ -13,11 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 from .. import checkpoint, protocol
 from ..config import BAKES, MESH_FORMATS, override
 from ..config_assembly import default_cache_dir
+from ..device import use_cpu_threads
 from ..errors import EngineError
 from ..generation import prepare_prior
 from ..mesh.density_grid import GRID_FILE
@@ -72,8 +71,7 @@ def run_refiner(run_dir: Path, progress: Callable[[float], None]) -> MeshRefiner
     so a re-extracted mesh is as smooth as the first one."""
     run_config = load_run_config(run_dir)
     device, prior_class = check_runnable(run_config)
-    if device.type == "cpu":
-        torch.set_num_threads(max(1, run_config.cpu_threads))
+    use_cpu_threads(device, run_config.cpu_threads)
     prior = prepare_prior(run_config, prior_class, device, default_cache_dir(), progress)
     return MeshRefiner(run_config, prior, device)
 
