@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "bl_ext.user_default.dreamfusion"
@@ -74,6 +75,31 @@ def generate(bpy: object, args: argparse.Namespace) -> object:
     return state
 
 
+def world_bounds(obj: object) -> tuple[Any, Any]:
+    """The object's bounding box in world space: (lowest, highest) corner, as mathutils Vectors."""
+    from mathutils import Vector  # type: ignore[import-not-found]
+
+    corners = [obj.matrix_world @ Vector(corner) for corner in obj.bound_box]  # type: ignore[attr-defined]
+    low = Vector([min(c[i] for c in corners) for i in range(3)])
+    return low, Vector([max(c[i] for c in corners) for i in range(3)])
+
+
+def gray_material(bpy: object, name: str, gray: float, roughness: float) -> object:
+    """A Principled BSDF material of one gray."""
+    material = bpy.data.materials.new(name)  # type: ignore[attr-defined]
+    if material.node_tree is None:  # Blender before 5.0
+        material.use_nodes = True
+    shader = material.node_tree.nodes["Principled BSDF"]
+    shader.inputs["Base Color"].default_value = (gray, gray, gray, 1.0)
+    shader.inputs["Roughness"].default_value = roughness
+    return material
+
+
+def look_at(body: object, target: Any) -> None:
+    """Turn a camera or a light (both look down their -Z) towards ``target``, Z up."""
+    body.rotation_euler = (target - body.location).to_track_quat("-Z", "Y").to_euler()  # type: ignore[attr-defined]
+
+
 def stage_and_render(bpy: object, obj: object, out: Path, samples: int) -> Path:
     """A ground plane, a camera on the front three-quarter view, and a warm key light from the upper
     left plus a cool rim light from behind: lighting the optimization never saw."""
@@ -81,19 +107,13 @@ def stage_and_render(bpy: object, obj: object, out: Path, samples: int) -> Path:
 
     scene = bpy.context.scene  # type: ignore[attr-defined]
     data, ops = bpy.data, bpy.ops  # type: ignore[attr-defined]
-    corners = [obj.matrix_world @ Vector(corner) for corner in obj.bound_box]  # type: ignore[attr-defined]
-    low = Vector([min(c[i] for c in corners) for i in range(3)])
-    high = Vector([max(c[i] for c in corners) for i in range(3)])
+    low, high = world_bounds(obj)
     centre, size = (low + high) / 2, max((high - low).length, 1e-3)
 
     ops.mesh.primitive_plane_add(size=size * 20, location=(centre.x, centre.y, low.z))
     ground = bpy.context.active_object  # type: ignore[attr-defined]
     ground.name = "Ground"
-    ground_material = data.materials.new("Ground")
-    if ground_material.node_tree is None:  # Blender before 5.0
-        ground_material.use_nodes = True
-    ground_material.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (0.3, 0.3, 0.3, 1.0)
-    ground.data.materials.append(ground_material)
+    ground.data.materials.append(gray_material(bpy, "Ground", 0.3, 0.5))  # 0.5: the Principled BSDF's default
 
     def add_light(name: str, kind: str, energy: float, color: tuple[float, float, float], direction: Vector) -> None:
         light = data.lights.new(name, kind)
@@ -102,7 +122,7 @@ def stage_and_render(bpy: object, obj: object, out: Path, samples: int) -> Path:
             light.size = size
         body = data.objects.new(name, light)
         body.location = centre + direction.normalized() * size * 2.5
-        body.rotation_euler = (centre - body.location).to_track_quat("-Z", "Y").to_euler()
+        look_at(body, centre)
         scene.collection.objects.link(body)
 
     add_light("Key", "AREA", 120.0 * size**2, (1.0, 0.93, 0.85), Vector((-1.0, -0.6, 1.2)))
@@ -119,7 +139,7 @@ def stage_and_render(bpy: object, obj: object, out: Path, samples: int) -> Path:
         (math.sin(azimuth) * math.cos(elevation), -math.cos(azimuth) * math.cos(elevation), math.sin(elevation))
     )
     camera.location = centre + direction * size * 2.2
-    camera.rotation_euler = (centre - camera.location).to_track_quat("-Z", "Y").to_euler()
+    look_at(camera, centre)
     scene.collection.objects.link(camera)
     scene.camera = camera
 
@@ -139,19 +159,11 @@ def render_closeup(bpy: object, obj: object, out: Path, samples: int) -> Path:
 
     scene = bpy.context.scene  # type: ignore[attr-defined]
     data = bpy.data  # type: ignore[attr-defined]
-    corners = [obj.matrix_world @ Vector(corner) for corner in obj.bound_box]  # type: ignore[attr-defined]
-    low = Vector([min(c[i] for c in corners) for i in range(3)])
-    high = Vector([max(c[i] for c in corners) for i in range(3)])
+    low, high = world_bounds(obj)
     size = max((high - low).length, 1e-3)
     face = Vector(((low.x + high.x) / 2, low.y, (low.z + high.z) / 2))  # the middle of the front (-Y) side
 
-    gray = data.materials.new("Textureless")
-    if gray.node_tree is None:  # Blender before 5.0
-        gray.use_nodes = True
-    shader = gray.node_tree.nodes["Principled BSDF"]
-    shader.inputs["Base Color"].default_value = (0.6, 0.6, 0.6, 1.0)
-    shader.inputs["Roughness"].default_value = 0.6
-    bpy.context.view_layer.material_override = gray  # type: ignore[attr-defined]
+    bpy.context.view_layer.material_override = gray_material(bpy, "Textureless", 0.6, 0.6)  # type: ignore[attr-defined]
     for light in (body for body in scene.objects if body.type == "LIGHT"):
         light.hide_render = True
     sun = data.objects.new("Grazing", data.lights.new("Grazing", "SUN"))
@@ -161,7 +173,7 @@ def render_closeup(bpy: object, obj: object, out: Path, samples: int) -> Path:
 
     camera = scene.camera
     camera.location = face + Vector((0.15, -1.0, 0.25)).normalized() * size * 0.9
-    camera.rotation_euler = (face - camera.location).to_track_quat("-Z", "Y").to_euler()
+    look_at(camera, face)
     scene.cycles.samples = samples
     scene.render.filepath = str(out / "closeup.png")
     bpy.ops.render.render(write_still=True)  # type: ignore[attr-defined]
